@@ -1,0 +1,152 @@
+"""The invalid-spec corpus: each spec, the one problem it must produce, and whether
+the JSON Schema can express the rule it breaks."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, get_args
+
+from conftest import DELETE, spec_dict
+
+from densespace._spec import Activation, OptimizerName
+
+
+class Invalid(NamedTuple):
+    id: str
+    spec: Any
+    problem: str
+    schema_rejects: bool
+
+
+def _listing(options: tuple[str, ...]) -> str:
+    return "expected one of: " + ", ".join(options)
+
+
+ACTIVATIONS = _listing(get_args(Activation))
+OPTIMIZERS = _listing(get_args(OptimizerName))
+
+INVALID = [
+    Invalid("min-above-max", spec_dict(hidden={"units": {"min": 512, "max": 64}}),
+            "hidden.units: min (512) must be <= max (64)", False),
+    Invalid("step-zero", spec_dict(hidden={"units": {"min": 1, "max": 64, "step": 0}}),
+            "hidden.units.step: must be > 0 (received 0)", True),
+    Invalid("step-negative", spec_dict(hidden={"units": 8, "dropout": {"min": 0, "max": 0.5, "step": -0.1}}),
+            "hidden.dropout.step: must be > 0.0 (received -0.1)", True),
+    Invalid("log-step-one", spec_dict(hidden={"units": {"min": 16, "max": 256, "step": 1, "sampling": "log"}}),
+            "hidden.units: step (1) must be > 1 with sampling 'log' (it multiplies)", False),
+    Invalid("log-min-zero-float", spec_dict(hidden={"l2": {"min": 0, "max": 0.1, "sampling": "log"}}),
+            "hidden.l2: min (0.0) must be > 0 with sampling 'log'", False),
+    Invalid("log-min-zero-int", spec_dict(hidden={"layers": {"min": 0, "max": 4, "sampling": "reverse_log"}}),
+            "hidden.layers: min (0) must be > 0 with sampling 'reverse_log'", False),
+    Invalid("unknown-sampling", spec_dict(hidden={"units": {"min": 1, "max": 4, "sampling": "logarithmic"}}),
+            "hidden.units.sampling: unknown value \"logarithmic\"; expected one of: linear, log, reverse_log", True),
+    Invalid("empty-values", spec_dict(hidden={"units": {"values": []}}),
+            "hidden.units.values: must not be empty", True),
+    Invalid("duplicate-values", spec_dict(hidden={"units": {"values": [64, 128, 64]}}),
+            "hidden.units.values: duplicate value 64", True),
+    Invalid("mixed-types", spec_dict(hidden={"units": {"values": [64, "128"]}}),
+            "hidden.units.values[1]: expected an integer, received \"128\"", True),
+    Invalid("float-for-int", spec_dict(hidden={"units": 64.5}),
+            "hidden.units: expected an integer, received 64.5", True),
+    Invalid("bool-for-int", spec_dict(hidden={"units": True}),
+            "hidden.units: expected an integer, received true", True),
+    Invalid("float-range-end-for-int", spec_dict(hidden={"units": {"min": 1.5, "max": 8}}),
+            "hidden.units.min: expected an integer, received 1.5", True),
+    Invalid("string-for-float", spec_dict(hidden={"dropout": "0.2"}),
+            "hidden.dropout: expected a number, received \"0.2\"", True),
+    Invalid("string-for-int", spec_dict(training={"epochs": "10"}),
+            "training.epochs: expected an integer, received \"10\"", True),
+    Invalid("string-for-bool", spec_dict(hidden={"batch_norm": "yes"}),
+            "hidden.batch_norm: expected true or false, received \"yes\"", True),
+    Invalid("dropout-one", spec_dict(hidden={"dropout": 1.0}),
+            "hidden.dropout: must be < 1.0 (received 1.0)", True),
+    Invalid("dropout-negative", spec_dict(hidden={"dropout": -0.1}),
+            "hidden.dropout: must be >= 0.0 (received -0.1)", True),
+    Invalid("dropout-range-max", spec_dict(hidden={"dropout": {"min": 0, "max": 1.5}}),
+            "hidden.dropout.max: must be < 1.0 (received 1.5)", True),
+    Invalid("dropout-choice-value", spec_dict(hidden={"dropout": {"values": [0.1, 2]}}),
+            "hidden.dropout.values[1]: must be < 1.0 (received 2)", True),
+    Invalid("learning-rate-zero", spec_dict(optimizer={"learning_rate": {"values": [0, 0.1]}}),
+            "optimizer.learning_rate.values[0]: must be > 0.0 (received 0)", True),
+    Invalid("activation-typo", spec_dict(hidden={"activation": "rellu"}),
+            f"hidden.activation: unknown value \"rellu\" (did you mean 'relu'?); {ACTIVATIONS}", True),
+    Invalid("activation-choice-typo", spec_dict(hidden={"activation": {"values": ["relu", "sigmoidd"]}}),
+            f"hidden.activation.values[1]: unknown value \"sigmoidd\" (did you mean 'sigmoid'?); {ACTIVATIONS}", True),
+    Invalid("activation-range", spec_dict(hidden={"activation": {"min": "a", "max": "b"}}),
+            "hidden.activation: takes a constant or a choice {\"values\": [...]}, not a range "
+            "(received {\"min\": \"a\", \"max\": \"b\"})", True),
+    Invalid("optimizer-typo", spec_dict(optimizer={"name": "adamm"}),
+            f"optimizer.name: unknown value \"adamm\" (did you mean 'adam'?); {OPTIMIZERS}", True),
+    Invalid("tuner-typo", spec_dict(search={"tuner": "bayes"}),
+            "search: unknown tuner \"bayes\" (did you mean 'bayesian'?); expected one of: random, bayesian, hyperband", True),
+    Invalid("objective-typo", spec_dict(search={"objective": "val_acc"}),
+            "search.objective: unknown value \"val_acc\" (did you mean 'val_accuracy'?); "
+            "expected one of: val_loss, val_accuracy, loss, accuracy", True),
+    Invalid("output-activation", spec_dict(output={"activation": "sigmoid"}),
+            "output.activation: unknown value \"sigmoid\"; expected one of: softmax", True),
+    Invalid("preprocessing-typo", spec_dict(input={"preprocessing": "standardise"}),
+            "input.preprocessing: unknown value \"standardise\" (did you mean 'standardize'?); "
+            "expected one of: rescale, standardize, none", True),
+    Invalid("unknown-top-key", spec_dict(hiden={"units": 8}),
+            "hiden: unknown key (did you mean 'hidden'?)", True),
+    Invalid("unknown-block-key", spec_dict(hidden={"unit": 8}),
+            "hidden.unit: unknown key (did you mean 'units'?)", True),
+    Invalid("unknown-range-key", spec_dict(hidden={"units": {"min": 1, "max": 8, "stepp": 2}}),
+            "hidden.units.stepp: unknown key (did you mean 'step'?)", True),
+    Invalid("option-of-other-tuner", spec_dict(search={"tuner": "random", "num_initial_points": 2}),
+            "search.num_initial_points: unknown key (allowed: objective, seed, executions_per_trial, "
+            "tuner, max_trials)", True),
+    Invalid("missing-units", spec_dict(hidden={"units": DELETE, "layers": 2}),
+            "hidden.units: required key is missing", True),
+    Invalid("missing-hidden", spec_dict(hidden=DELETE),
+            "hidden: required key is missing", True),
+    Invalid("missing-version", spec_dict(version=DELETE),
+            "version: required key is missing", True),
+    Invalid("unsupported-version", spec_dict(version=2),
+            "version: unsupported version 2; this densespace reads version 1", True),
+    Invalid("name-parent", spec_dict(name="../evil"),
+            "name: unsafe name \"../evil\": it becomes a directory name, so use letters, digits, "
+            "'-', '_' and single inner dots (no '/', '\\' or '..')", True),
+    Invalid("name-separator", spec_dict(name="runs/x"),
+            "name: unsafe name \"runs/x\": it becomes a directory name, so use letters, digits, "
+            "'-', '_' and single inner dots (no '/', '\\' or '..')", True),
+    Invalid("name-empty", spec_dict(name=""),
+            "name: must not be empty", True),
+    Invalid("nan", spec_dict(optimizer={"learning_rate": float("nan")}),
+            "optimizer.learning_rate: expected a finite number, received NaN", False),
+    Invalid("infinity", spec_dict(hidden={"l2": {"min": 0, "max": float("inf")}}),
+            "hidden.l2.max: expected a finite number, received Infinity", True),
+    Invalid("too-many-layers", spec_dict(hidden={"layers": 101}),
+            "hidden.layers: must be <= 100 (received 101)", True),
+    Invalid("too-many-units", spec_dict(hidden={"units": 100000}),
+            "hidden.units: must be <= 16384 (received 100000)", True),
+    Invalid("zero-units", spec_dict(hidden={"units": 0}),
+            "hidden.units: must be >= 1 (received 0)", True),
+    Invalid("too-many-parameters", spec_dict(hidden={"layers": {"min": 1, "max": 10}, "units": 16384}),
+            "top level: the largest model of this space has 2,466,578,442 trainable parameters; "
+            "the limit is 100,000,000", False),
+    Invalid("no-blocks", spec_dict(hidden=[]),
+            "hidden: must not be empty", True),
+    Invalid("too-many-blocks", spec_dict(hidden=[{"units": 8}] * 11),
+            "hidden: must have at most 10 items (received 11)", True),
+    Invalid("second-block", spec_dict(hidden=[{"units": 8}, {"units": 8, "dropout": 1.5}]),
+            "hidden[1].dropout: must be < 1.0 (received 1.5)", True),
+    Invalid("block-not-object", spec_dict(hidden="dense"),
+            "hidden: expected an object, received \"dense\"", True),
+    Invalid("bool-choice-one-value", spec_dict(hidden={"batch_norm": {"values": [True]}}),
+            "hidden.batch_norm.values: a boolean choice must list both true and false "
+            "(received 1 value); write a constant instead", False),
+    Invalid("shape-empty", spec_dict(input={"shape": []}),
+            "input.shape: must not be empty", True),
+    Invalid("shape-too-large", spec_dict(input={"shape": [4096, 4096]}),
+            "input: shape has 16,777,216 values; the limit is 1,048,576", False),
+    Invalid("max-trials-zero", spec_dict(search={"max_trials": 0}),
+            "search.max_trials: must be >= 1 (received 0)", True),
+    Invalid("hyperband-factor", spec_dict(search={"tuner": "hyperband", "factor": 1}),
+            "search.factor: must be >= 2 (received 1)", True),
+    Invalid("patience-negative", spec_dict(training={"early_stopping": {"patience": -1}}),
+            "training.early_stopping.patience: must be >= 0 (received -1)", True),
+    Invalid("search-not-object", spec_dict(search="bayesian"),
+            "search: expected an object, received \"bayesian\"", True),
+    Invalid("top-level-list", [1],
+            "top level: expected an object, received [1]", True),
+]

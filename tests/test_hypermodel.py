@@ -1,0 +1,300 @@
+"""The compiled HyperModel: the post's hand-written hypermodels hold the same models,
+parameter counts are exact, and keras-tuner samples the domains the spec describes."""
+
+from __future__ import annotations
+
+import random
+from types import SimpleNamespace
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import ROOT, spec_dict
+
+from densespace import DensespaceError, _domains, build_hypermodel, freeze, load_spec, parameter_bounds, validate_spec
+from densespace._keras import build_model, trainable_parameters
+from densespace._space import plan_parameters, resolve
+
+ACTIVATIONS = ["relu", "tanh", "elu", "selu", "swish"]
+
+
+# The post's hypermodels, as written there (only `tf` is passed in, so that a
+# recorder can stand in for TensorFlow when the whole space is enumerated).
+
+def post_part1_random(hp, tf):
+    model = tf.keras.Sequential()
+    model.add(tf.keras.layers.Flatten(input_shape=(32, 32, 3)))
+    for i in (1, 2, 3):
+        model.add(tf.keras.layers.Dense(units=hp.Int(f"u_{i}", min_value=16, max_value=256, step=16),
+                                        activation=hp.Choice(name=f"a_{i}", values=ACTIVATIONS)))
+    model.add(tf.keras.layers.Dense(10, activation="softmax"))
+    return model
+
+
+def post_baseline(hp, tf):
+    model = tf.keras.Sequential()
+    model.add(tf.keras.layers.Flatten(input_shape=(32, 32, 3)))
+    model.add(tf.keras.layers.Dense(units=hp.Int("u_1", min_value=16, max_value=256, step=16),
+                                    activation=hp.Choice(name="a_1", values=["relu", "tanh", "elu", "selu", "swish"])))
+    model.add(tf.keras.layers.Dense(units=hp.Int("u_2", min_value=16, max_value=256, step=16),
+                                    activation=hp.Choice(name="a_2", values=["relu", "tanh", "elu", "selu", "swish"])))
+    model.add(tf.keras.layers.Dense(units=hp.Int("u_3", min_value=16, max_value=256, step=16),
+                                    activation=hp.Choice(name="a_3", values=["relu", "tanh", "elu", "selu", "swish"])))
+    model.add(tf.keras.layers.Dense(10, activation="softmax"))
+    return model
+
+
+def post_depth_width(hp, tf):
+    model = tf.keras.Sequential()
+    model.add(tf.keras.layers.Flatten(input_shape=(32, 32, 3)))
+    for i in range(hp.Int("num_layers", 2, 4)):
+        model.add(tf.keras.layers.Dense(units=hp.Int("units_" + str(i), 64, 512, 64), activation="elu"))
+    model.add(tf.keras.layers.Dense(10, activation="softmax"))
+    return model
+
+
+def post_depth(hp, tf):
+    model = tf.keras.Sequential()
+    model.add(tf.keras.layers.Flatten(input_shape=(32, 32, 3)))
+    for i in range(hp.Int("num_layers", 2, 20)):
+        model.add(tf.keras.layers.Dense(128, activation="elu"))
+    model.add(tf.keras.layers.Dense(10, activation="softmax"))
+    return model
+
+
+POST = [
+    pytest.param("seed-random.json", post_part1_random, None, id="part1-random"),
+    pytest.param("seed-baseline.json", post_baseline, None, id="baseline"),
+    pytest.param("seed-depth-width.json", post_depth_width, "num_layers", id="depth-width"),
+    pytest.param("seed-depth.json", post_depth, "num_layers", id="depth"),
+]
+
+
+class Sym:
+    """A symbolic hyperparameter value: stands for every value of its domain."""
+
+    def __init__(self, name):
+        self.name = name
+
+
+class _Sequential(list):
+    def add(self, layer):
+        self.append(layer)
+
+
+RECORDER = SimpleNamespace(keras=SimpleNamespace(
+    Sequential=_Sequential,
+    layers=SimpleNamespace(Flatten=lambda input_shape: None,
+                           Dense=lambda units, activation=None: (units, activation)),
+))
+
+
+def _factor_sets(layers, domains):
+    """Each layer as (set of units, set of activations); every symbol must be used once."""
+    symbols = [v.name for layer in layers for v in layer if isinstance(v, Sym)]
+    assert len(symbols) == len(set(symbols)), "a symbol feeds two layers: the space is no product"
+    return [tuple(frozenset(domains[v.name]) if isinstance(v, Sym) else frozenset([v]) for v in layer)
+            for layer in layers]
+
+
+def _handwritten(build, count_name, count):
+    """The hand-written model template for one layer count, and its domains."""
+    hp = kt.HyperParameters()
+    if count_name:
+        hp.values[count_name] = count
+    build(hp, RECORDER)  # discovers the hyperparameters this layer count declares
+    fixed = kt.HyperParameters()
+    fixed.values.update({h.name: Sym(h.name) for h in hp.space if h.name != count_name})
+    if count_name:
+        fixed.values[count_name] = count
+    layers = [layer for layer in build(fixed, RECORDER) if layer is not None]
+    return layers, {h.name: list(h.values) for h in hp.space}
+
+
+def _densespace(spec, count):
+    """densespace's model template for one layer count, and its domains."""
+    hypermodel = build_hypermodel(spec)
+    hp = kt.HyperParameters()
+    hypermodel.declare(hp)
+    if count is not None:
+        hp.values["layers"] = count
+    hp.values.update({h.name: Sym(h.name) for h in hp.space if h.name != "layers" and hp.is_active(h)})
+    plan = resolve(spec, hypermodel.declare(hp))
+    layers = [(layer.units, layer.activation) for layer in plan.layers]
+    layers.append((spec.output.units, spec.output.activation))
+    return layers, {h.name: list(h.values) for h in hp.space}
+
+
+def _counts(build, count_name):
+    if count_name is None:
+        return [None]
+    hp = kt.HyperParameters()
+    build(hp, RECORDER)
+    return list(hp._hps[count_name][0].values)
+
+
+@pytest.mark.parametrize(("example", "build", "count_name"), POST)
+def test_post_hypermodels_hold_the_same_models(example, build, count_name):
+    """For every layer count, both spaces are the same product of per-layer choices."""
+    spec = load_spec(ROOT / "examples" / example)
+    counts = _counts(build, count_name)
+    ours = [None] if counts == [None] else _domains.values(spec.blocks[0].layers)
+    assert ours == counts
+    for count in counts:
+        theirs = _factor_sets(*_handwritten(build, count_name, count))
+        mine = _factor_sets(*_densespace(spec, count))
+        assert mine == theirs
+
+
+def _dense_layers(model):
+    return [(layer.units, layer.get_config()["activation"]) for layer in model.layers
+            if isinstance(layer, keras.layers.Dense)]
+
+
+@pytest.mark.parametrize(("example", "build", "count_name"), POST)
+def test_post_models_build_identically(example, build, count_name):
+    """Random configurations build the same Keras Dense stacks both ways."""
+    spec = load_spec(ROOT / "examples" / example)
+    rng = random.Random(0)
+    for count in rng.sample(_counts(build, count_name), k=min(2, len(_counts(build, count_name)))):
+        theirs, their_domains = _handwritten(build, count_name, count)
+        mine, my_domains = _densespace(spec, count)
+        their_values, my_values = {}, {}
+        if count is not None:
+            their_values[count_name], my_values["layers"] = count, count
+        for (t_units, t_act), (m_units, m_act) in zip(theirs, mine):
+            for t, m in ((t_units, m_units), (t_act, m_act)):
+                if isinstance(t, Sym):
+                    their_values[t.name] = my_values[m.name] = rng.choice(their_domains[t.name])
+        their_hp, my_hp = kt.HyperParameters(), kt.HyperParameters()
+        their_hp.values.update(their_values)
+        my_hp.values.update(my_values)
+        their_model = build(their_hp, tf)
+        my_model = build_hypermodel(spec).build(my_hp)
+        assert _dense_layers(my_model) == _dense_layers(their_model)
+        assert trainable_parameters(my_model) == trainable_parameters(their_model)
+
+
+FROZEN = [
+    pytest.param(spec_dict(hidden={"layers": 2, "units": 16}), id="plain"),
+    pytest.param(spec_dict(input={"shape": [8, 8, 3], "preprocessing": "standardize"},
+                           hidden=[{"layers": 2, "units": 12, "batch_norm": True, "dropout": 0.2, "l2": 0.01},
+                                   {"units": 5, "activation": "tanh"}], output={"units": 4}), id="batch-norm-blocks"),
+    pytest.param(spec_dict(input={"shape": [7], "preprocessing": "none"}, hidden={"layers": 0, "units": 3}), id="no-hidden"),
+]
+
+
+@pytest.mark.parametrize("data", FROZEN)
+def test_frozen_spec_parameter_count_equals_the_keras_model(data):
+    """A frozen spec's parameter count is the built model's trainable parameter count."""
+    spec = validate_spec(data)
+    images = np.random.default_rng(0).integers(0, 256, size=(16, *spec.input.shape), dtype=np.uint8)
+    model = build_hypermodel(spec, train_images=images).build(kt.HyperParameters())
+    assert parameter_bounds(spec) == (trainable_parameters(model),) * 2
+
+
+def test_random_plans_count_exactly():
+    """Models of a mixed space, chosen at random, have the parameter count their plan predicts."""
+    spec = validate_spec(spec_dict(
+        input={"shape": [6, 2]},
+        hidden=[{"layers": {"min": 0, "max": 3}, "units": {"values": [3, 7]}, "batch_norm": {"values": [False, True]}},
+                {"layers": {"min": 1, "max": 2}, "units": {"min": 2, "max": 9}, "shared": True}],
+    ))
+    hypermodel = build_hypermodel(spec)
+    for seed in range(6):
+        hp = kt.HyperParameters()
+        hypermodel.declare(hp)
+        rng = random.Random(seed)
+        hp.values.update({h.name: rng.choice(list(h.values)) for h in hp.space})
+        plan = resolve(spec, hypermodel.declare(hp))
+        model = build_model(spec, plan)
+        assert trainable_parameters(model) == plan_parameters(spec, plan)
+        assert parameter_bounds(freeze(spec, hp.values))[0] == plan_parameters(spec, plan)
+
+
+@pytest.mark.parametrize("domain", [
+    {"min": 16, "max": 256, "step": 16},
+    {"min": 6, "max": 13, "step": 3},
+    {"min": 2, "max": 32, "step": 2, "sampling": "log"},
+    {"min": 3, "max": 100, "step": 3, "sampling": "reverse_log"},
+])
+def test_int_domains_match_keras_tuner(domain):
+    """densespace enumerates exactly the values keras-tuner samples from an Int range."""
+    rng = _domains.IntRange(**domain)
+    hp = kt.HyperParameters()
+    hp.Int("x", rng.min, rng.max, step=rng.step, sampling=rng.sampling)
+    assert rng.expand() == list(hp.space[0].values)
+
+
+def test_standardize_needs_training_images():
+    """Standardization without training images is refused with a clear error."""
+    spec = validate_spec(spec_dict(input={"preprocessing": "standardize"}))
+    with pytest.raises(DensespaceError, match="pass train_images="):
+        build_hypermodel(spec)
+
+
+def test_every_allowed_activation_and_optimizer_builds():
+    """Every name on the allow-lists builds and compiles."""
+    spec = validate_spec(spec_dict(
+        input={"shape": [4]},
+        hidden={"layers": 15, "units": 2, "activation": {"values": ["relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu",
+                                                                      "swish", "mish", "tanh", "sigmoid", "hard_sigmoid",
+                                                                      "softplus", "softsign", "linear"]}},
+        optimizer={"name": {"values": ["adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad"]}},
+    ))
+    hypermodel = build_hypermodel(spec)
+    hp = kt.HyperParameters()
+    hypermodel.declare(hp)
+    activations = [v for h in hp.space if h.name.startswith("activation") for v in h.values]
+    hp.values.update({f"activation_{i}": a for i, a in enumerate(activations[:15])})
+    for name in ["adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad"]:
+        hp.values["optimizer"] = name
+        model = hypermodel.build(hp)
+        assert type(model.optimizer).__name__.lower() == name
+    assert [layer.get_config()["activation"] for layer in model.layers if isinstance(layer, keras.layers.Dense)][:15] \
+        == [keras.activations.serialize(keras.activations.get(a)) for a in activations[:15]]
+
+
+class _CountBatches(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+@pytest.mark.parametrize(("batch_size", "passed", "batches"), [
+    (8, None, 4), (8, 16, 2), ({"values": [4, 8]}, 16, 8),
+])
+def test_fit_uses_the_spec_batch_size(batch_size, passed, batches):
+    """A tuned batch size overrides the caller's; a constant one is only a default."""
+    spec = validate_spec(spec_dict(input={"shape": [4]}, training={"batch_size": batch_size}))
+    hypermodel = build_hypermodel(spec)
+    hp = kt.HyperParameters()
+    hypermodel.declare(hp)  # a tuned batch size takes its first value, 4
+    x, y = np.zeros((32, 4), dtype=np.uint8), np.zeros(32)
+    counter = _CountBatches()
+    extra = {} if passed is None else {"batch_size": passed}
+    hypermodel.fit(hp, hypermodel.build(hp), x, y, epochs=1, verbose=0, callbacks=[counter], **extra)
+    assert counter.batches == batches
+
+
+def test_search_records_only_active_values(tmp_path):
+    """A short keras-tuner search completes and records no inactive values."""
+    spec = validate_spec(spec_dict(
+        input={"shape": [4]},
+        hidden={"layers": {"min": 1, "max": 2}, "units": {"values": [2, 3]}},
+        training={"batch_size": {"values": [4, 8]}},
+    ))
+    x = np.random.default_rng(0).integers(0, 256, size=(32, 4), dtype=np.uint8)
+    y = np.arange(32) % 10
+    tuner = kt.RandomSearch(build_hypermodel(spec), objective="val_loss", max_trials=4, seed=1,
+                            directory=str(tmp_path), project_name="t")
+    tuner.search(x, y, epochs=1, validation_data=(x, y), verbose=0)
+    for trial in tuner.oracle.trials.values():
+        values = trial.hyperparameters.values
+        assert trial.status == "COMPLETED"
+        assert ("units_1" in values) == (values["layers"] == 2)
+        assert values["batch_size"] in (4, 8)
