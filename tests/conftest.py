@@ -34,3 +34,21 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
         else:
             result[key] = copy.deepcopy(value)
     return result
+
+
+def synthetic_data(*, train: int = 120, validation: int = 40, test: int = 40,
+                   shape: tuple[int, ...] = (4, 4, 3), seed: int = 0) -> Any:
+    """Tiny uint8 images whose brightness depends on the class, split like CIFAR10 data."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+
+    def split(n: int) -> tuple[Any, Any]:
+        labels = np.arange(n) % 10
+        noise = rng.integers(0, 40, size=(n, *shape))
+        return (noise + labels.reshape(-1, *[1] * len(shape)) * 20).astype(np.uint8), labels
+
+    return SimpleNamespace(train=split(train), validation=split(validation), test=split(test),
+                           source="synthetic")

@@ -134,3 +134,38 @@ def test_python_dash_m_and_version():
     """`python -m densespace --version` works."""
     result = subprocess.run([sys.executable, "-m", "densespace", "--version"], capture_output=True, text=True)
     assert (result.returncode, result.stdout) == (0, "densespace 0.1.0\n")
+
+
+def test_tune_and_report_from_the_command_line(tmp_path, capsys, monkeypatch):
+    """`tune` reads $DENSESPACE_CIFAR10, applies overrides, writes results; `report` prints them again."""
+    from cifar_archives import make_splits, write_binary
+
+    monkeypatch.setenv("DENSESPACE_CIFAR10", str(write_binary(tmp_path, *make_splits(per_batch=20))))
+    spec = _write(tmp_path, "s.json", spec_dict(hidden={"units": {"values": [2, 3]}}, search={"max_trials": 9, "seed": 1}))
+    text = spec.read_text()
+    out = tmp_path / "run"
+    assert main(["tune", str(spec), "--max-trials", "2", "--epochs", "1", "--out", str(out)]) == 0
+    printed, progress = capsys.readouterr()
+    assert spec.read_text() == text
+    assert progress.splitlines()[0] == (f"planned: up to 2 trials, 2 training epochs in the search, then 1 x 1 "
+                                        f"epochs of retraining; results in {out}")
+    assert [line.split()[0] for line in progress.splitlines()[1:3]] == ["[1/2]", "[2/2]"]
+    assert printed.splitlines()[0] == "t: random search, 2 trials (2 completed), objective val_loss"
+    assert printed.splitlines()[-1] == f"results: {out / 'report.md'}"
+    assert main(["report", str(out)]) == 0
+    assert capsys.readouterr().out + f"results: {out / 'report.md'}\n" == printed
+
+
+def test_report_of_a_folder_without_results(tmp_path, capsys):
+    """`report` on a folder without results.json exits 2 with one line."""
+    assert main(["report", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"densespace: error: {tmp_path / 'results.json'} does not exist: "
+                                       "is this a finished densespace tune --out folder?\n")
+
+
+def test_tune_with_a_bad_data_source_exits_2(tmp_path, capsys):
+    """A data source that is not CIFAR-10 is one error line and exit status 2."""
+    spec = _write(tmp_path, "s.json", spec_dict())
+    assert main(["tune", str(spec), "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("densespace: error: ") and len(err.splitlines()) == 1

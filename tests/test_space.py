@@ -90,6 +90,7 @@ EXAMPLE_COUNTS = {
     "seed-depth-width.json": (4_672, 201_482, 2_366_474),
     "seed-depth-width.yaml": (4_672, 201_482, 2_366_474),
     "seed-depth.json": (19, 411_146, 708_362),
+    "quickstart.json": (54, 394_762, 2_105_354),
 }
 
 

@@ -45,13 +45,23 @@ from densespace._spec import (
     validate_spec,
 )
 
-if TYPE_CHECKING:
-    from densespace._keras import DenseHyperModel, build_hypermodel
+from densespace._tuning import (
+    BestModel,
+    TuneResult,
+    TuningError,
+    bayesian_optimization,
+    hyperband,
+    planned_budget,
+    random_search,
+    tune,
+)
+from densespace._version import __version__
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from densespace._keras import DenseHyperModel, build_hypermodel, load_model
 
 #: Public names that import Keras, loaded on first access.
-_LAZY = {"build_hypermodel": "densespace._keras", "DenseHyperModel": "densespace._keras"}
+_LAZY = {name: "densespace._keras" for name in ("build_hypermodel", "DenseHyperModel", "load_model")}
 
 
 def __getattr__(name: str) -> Any:
@@ -62,6 +72,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BayesianSearch",
+    "BestModel",
     "Block",
     "Choice",
     "Condition",
@@ -82,15 +93,23 @@ __all__ = [
     "Spec",
     "SpecError",
     "Training",
+    "TuneResult",
+    "TuningError",
     "__version__",
+    "bayesian_optimization",
     "build_hypermodel",
     "configurations",
     "freeze",
+    "hyperband",
     "hyperparameters",
     "json_schema",
+    "load_model",
     "load_spec",
     "parameter_bounds",
     "parse_spec",
+    "planned_budget",
+    "random_search",
     "resolve",
+    "tune",
     "validate_spec",
 ]

@@ -11,12 +11,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from densespace import _space
+from densespace import _results, _space
 from densespace._errors import DensespaceError, SpecError
 from densespace._schema import schema_text
 from densespace._spec import Spec, load_spec
+from densespace._version import __version__
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -76,6 +78,40 @@ def _inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _validation(text: str) -> float | str:
+    if text == "test":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.1, or 'test' (received {text!r})") from None
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from densespace._tuning import tune
+    from densespace.datasets import load_cifar10
+
+    spec = load_spec(args.spec)
+    verbose = 0 if args.quiet else 2 if args.verbose else 1
+    data = load_cifar10(args.data, validation=args.validation, limit=args.limit,
+                        seed=spec.search.seed or 0)
+    result = tune(spec, data=data, tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs,
+                  seed=args.seed, retrain_top=args.retrain_top, out=args.out,
+                  overwrite=args.overwrite, verbose=verbose)
+    if verbose:
+        print(_results.summary(result.results), end="")
+        print(f"results: {result.out / _results.REPORT_FILE}")
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    path = Path(args.out) / _results.RESULTS_FILE
+    if not path.exists():
+        raise DensespaceError(f"{path} does not exist: is this a finished densespace tune --out folder?")
+    print(_results.summary(_results.load(Path(args.out))), end="")
+    return EXIT_OK
+
+
 def _count(count: int | None) -> str:
     return "infinitely many (continuous)" if count is None else f"{count:,}"
 
@@ -86,8 +122,6 @@ def _print_problems(exc: SpecError) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from densespace import __version__
-
     parser = argparse.ArgumentParser(
         prog="densespace",
         description="Declarative search spaces for tuning dense networks with keras-tuner.",
@@ -107,6 +141,37 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("spec", metavar="SPEC", help="a JSON or YAML spec file")
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
     inspect.set_defaults(run=_inspect)
+
+    tune = commands.add_parser(
+        "tune", help="search a space on CIFAR-10, retrain the best and test them",
+        description="Search a space with keras-tuner on CIFAR-10, retrain the best configurations "
+        "from scratch and evaluate them once on the test split. Options override the spec's "
+        "search and training sections; the spec file is never edited. Running again on the "
+        "same --out resumes an interrupted search.",
+    )
+    tune.add_argument("spec", metavar="SPEC", help="a JSON or YAML spec file")
+    tune.add_argument("--data", metavar="SOURCE", help="CIFAR-10 archive or folder (python or binary "
+                      "version); default $DENSESPACE_CIFAR10, else keras' download")
+    tune.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], help="override search.tuner")
+    tune.add_argument("--max-trials", type=int, metavar="N", help="override search.max_trials")
+    tune.add_argument("--epochs", type=int, metavar="N", help="override training.epochs")
+    tune.add_argument("--seed", type=int, metavar="N", help="override search.seed")
+    tune.add_argument("--retrain-top", type=int, default=1, metavar="K",
+                      help="retrain and test the K best configurations (default 1; 0 skips)")
+    tune.add_argument("--out", metavar="DIR", help="results folder (default runs/<spec name>)")
+    tune.add_argument("--limit", type=int, metavar="N", help="use a stratified subset of N images per split")
+    tune.add_argument("--validation", type=_validation, default=0.1, metavar="FRACTION|test",
+                      help="share of the training set held out for validation (default 0.1), or "
+                      "'test' to validate on the test set as the blog post did (overstates results)")
+    tune.add_argument("--overwrite", action="store_true", help="start over when --out holds another search")
+    loudness = tune.add_mutually_exclusive_group()
+    loudness.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    loudness.add_argument("--verbose", action="store_true", help="also print Keras' epoch lines")
+    tune.set_defaults(run=_tune)
+
+    report = commands.add_parser("report", help="print the summary of a finished search again")
+    report.add_argument("out", metavar="DIR", help="a densespace tune --out folder")
+    report.set_defaults(run=_report)
     return parser
 
 

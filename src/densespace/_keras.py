@@ -5,6 +5,9 @@ is imported lazily.
 
 from __future__ import annotations
 
+import gc
+import math
+import time
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -164,3 +167,177 @@ def trainable_parameters(model: keras.Model) -> int:
 def download_cifar10() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Returns ``keras.datasets.cifar10.load_data()`` (downloads once, then cached)."""
     return keras.datasets.cifar10.load_data()
+
+
+# ------------------------------------------------------------------------- tuning
+
+
+class _Tuner:
+    """What densespace adds to keras-tuner's tuners.
+
+    Each trial starts from a cleared Keras session (so memory stays flat across
+    trials), a loss that turns NaN or infinite fails the trial instead of
+    scoring it, and every trial reports its wall seconds and epochs trained as
+    extra metrics, so they are kept with the trial (also across machines).
+    """
+
+    def __init__(self, *args: Any, on_trial_end: Any = None, **kwargs: Any) -> None:
+        self._on_trial_end = on_trial_end
+        super().__init__(*args, **kwargs)
+
+    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
+        keras.backend.clear_session()
+        gc.collect()
+        start = time.monotonic()
+        histories = super().run_trial(trial, *args, **kwargs)  # type: ignore[misc]
+        histories = histories if isinstance(histories, list) else [histories]
+        for history in histories:
+            for epoch, loss in enumerate(history.history.get("loss", [])):
+                if not math.isfinite(loss):
+                    raise keras_tuner.errors.FailedTrialError(f"loss became {loss} in epoch {epoch + 1}")
+        metrics = _best_epoch_metrics(histories, self.oracle.objective)  # type: ignore[attr-defined]
+        metrics["seconds"] = time.monotonic() - start
+        metrics["epochs"] = float(sum(len(h.epoch) for h in histories))
+        return metrics
+
+    def on_trial_end(self, trial: Any) -> None:
+        super().on_trial_end(trial)  # type: ignore[misc]
+        if self._on_trial_end is not None:
+            self._on_trial_end(trial_record(trial))
+
+
+def _best_epoch_metrics(histories: list[keras.callbacks.History], objective: Any) -> dict[str, float]:
+    """The metrics of each execution's best epoch, averaged over executions."""
+    pick = min if objective.direction == "min" else max
+    best = []
+    for history in histories:
+        scores = history.history[objective.name]
+        epoch = pick(range(len(scores)), key=scores.__getitem__)
+        best.append({name: values[epoch] for name, values in history.history.items()})
+    return {name: float(np.mean([b[name] for b in best])) for name in best[0]}
+
+
+class RandomSearchTuner(_Tuner, keras_tuner.RandomSearch):
+    """keras-tuner's RandomSearch with densespace's trial handling."""
+
+
+class BayesianTuner(_Tuner, keras_tuner.BayesianOptimization):
+    """keras-tuner's BayesianOptimization with densespace's trial handling."""
+
+
+class HyperbandTuner(_Tuner, keras_tuner.Hyperband):
+    """keras-tuner's Hyperband with densespace's trial handling."""
+
+
+_TUNERS = {"random": RandomSearchTuner, "bayesian": BayesianTuner, "hyperband": HyperbandTuner}
+
+#: keras-tuner's trial statuses, as densespace reports them.
+STATUSES = {"COMPLETED": "completed", "FAILED": "failed", "INVALID": "failed",
+            "RUNNING": "running", "IDLE": "running", "STOPPED": "stopped"}
+
+
+def make_tuner(
+    spec: Spec, hypermodel: DenseHyperModel, *, directory: str, overwrite: bool,
+    on_trial_end: Any = None,
+) -> keras_tuner.Tuner:
+    """The keras-tuner tuner that ``spec.search`` describes, storing its state in ``directory``."""
+    search = spec.search
+    options = search.model_dump(exclude={"tuner", "objective"})
+    return _TUNERS[search.tuner](
+        hypermodel,
+        objective=search.objective,
+        directory=directory,
+        project_name="search",
+        overwrite=overwrite,
+        on_trial_end=on_trial_end,
+        max_consecutive_failed_trials=1 << 30,  # a failed trial never stops the search
+        **options,
+    )
+
+
+def trial_record(trial: Any) -> dict[str, Any]:
+    """A keras-tuner trial as a plain dict: id, values, status, score, seconds, epochs."""
+    metrics = trial.metrics
+    message = (trial.message or "").strip().splitlines()
+
+    def metric(name: str) -> float | None:
+        return metrics.get_last_value(name) if metrics.exists(name) else None
+
+    return {
+        "id": trial.trial_id,
+        "values": dict(trial.hyperparameters.values),
+        "status": STATUSES.get(trial.status, trial.status.lower()),
+        "score": trial.score if trial.status == "COMPLETED" else None,
+        "seconds": metric("seconds"),
+        "epochs": None if metric("epochs") is None else int(metric("epochs")),
+        "message": message[-1] if message else None,
+    }
+
+
+def search(
+    tuner: keras_tuner.Tuner, spec: Spec, data: Any, *, epochs: int, verbose: int
+) -> list[dict[str, Any]]:
+    """Runs (or resumes) the search; returns every trial as ``trial_record`` dicts."""
+    (x, y), validation = data.train, data.validation
+    tuner.search(x, y, epochs=epochs, validation_data=validation,
+                 callbacks=_callbacks(spec), verbose=_fit_verbosity(verbose))
+    return [trial_record(t) for t in tuner.oracle.trials.values()]
+
+
+def _fit_verbosity(verbose: int) -> int:
+    """Keras' own epoch lines only at densespace's verbose level 2."""
+    return 2 if verbose > 1 else 0
+
+
+def _callbacks(spec: Spec) -> list[keras.callbacks.Callback]:
+    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
+    stopping = spec.training.early_stopping
+    if stopping is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=stopping.monitor, patience=stopping.patience, min_delta=stopping.min_delta,
+            restore_best_weights=True,
+        ))
+    return callbacks
+
+
+def retrain(
+    hypermodel: DenseHyperModel, values: dict[str, Any], data: Any, *, epochs: int, seed: int,
+    verbose: int,
+) -> tuple[keras.Model, dict[str, float], int]:
+    """Rebuilds one configuration from scratch, trains it on the training split and
+    evaluates it once on the test split.
+
+    Returns:
+        The model, its test metrics (``loss``, ``accuracy``) and the epochs trained.
+    """
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    hp = keras_tuner.HyperParameters()
+    hp.values.update(values)
+    model = hypermodel.build(hp)
+    (x, y), validation = data.train, data.validation
+    history = hypermodel.fit(hp, model, x, y, epochs=epochs, validation_data=validation,
+                             callbacks=_callbacks(hypermodel.spec), verbose=_fit_verbosity(verbose))
+    losses = history.history.get("loss", [])
+    if not all(math.isfinite(v) for v in losses):
+        raise DensespaceError(f"retraining diverged: the loss became {losses[-1]}")
+    metrics = model.evaluate(*data.test, batch_size=1024, return_dict=True, verbose=0)
+    return model, {name: float(value) for name, value in metrics.items()}, len(history.epoch)
+
+
+def save_model(model: keras.Model, path: str) -> None:
+    """Saves a model in the ``.keras`` format."""
+    model.save(path)
+
+
+def load_model(path: str) -> keras.Model:
+    """Loads a ``.keras`` model with Keras' safe mode on (no code is deserialized)."""
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries a run depends on."""
+    import tensorflow as tf
+
+    return {"keras": keras.__version__, "tensorflow": tf.__version__,
+            "keras_tuner": keras_tuner.__version__, "numpy": np.__version__}

@@ -1,0 +1,325 @@
+"""How a space is searched: run keras-tuner on the data, retrain the best, keep the results.
+
+This module orchestrates; the Keras work itself is done by ``densespace._keras``,
+imported only when a search starts, so this module stays importable without
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from densespace import _results, _space
+from densespace._errors import DensespaceError
+from densespace._spec import Spec, validate_spec
+
+TunerName = Literal["random", "bayesian", "hyperband"]
+
+#: Options a search section keeps when the tuner is switched by an override.
+_COMMON_SEARCH = ("objective", "seed", "executions_per_trial")
+
+
+class Data(Protocol):
+    """What ``tune`` needs of a dataset (``densespace.datasets.load_cifar10`` returns one)."""
+
+    train: tuple[Any, Any]
+    validation: tuple[Any, Any]
+    test: tuple[Any, Any]
+
+
+class TuningError(DensespaceError, RuntimeError):
+    """A search could not produce a model (for example, every trial failed)."""
+
+
+@dataclass
+class BestModel:
+    """One retrained configuration of the top ``retrain_top``."""
+
+    rank: int
+    trial_id: str
+    values: dict[str, Any]
+    test_metrics: dict[str, float]
+    model: Any  #: the retrained ``keras.Model``
+    frozen_spec: Spec
+    parameters: int
+    epochs: int
+
+
+@dataclass
+class TuneResult:
+    """What ``tune`` hands back; ``results`` is what ``results.json`` holds."""
+
+    out: Path
+    results: dict[str, Any]
+    best: list[BestModel] = field(default_factory=list)
+
+    @property
+    def best_hyperparameters(self) -> list[dict[str, Any]]:
+        """The values of the retrained configurations, best first."""
+        return [b.values for b in self.best]
+
+    @property
+    def best_models(self) -> list[Any]:
+        """The retrained ``keras.Model`` objects, best first."""
+        return [b.model for b in self.best]
+
+    @property
+    def test_metrics(self) -> list[dict[str, float]]:
+        """Test-split metrics (``loss``, ``accuracy``) of the retrained models, best first."""
+        return [b.test_metrics for b in self.best]
+
+
+def apply_overrides(
+    spec: Spec,
+    *,
+    tuner: TunerName | None = None,
+    max_trials: int | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+) -> Spec:
+    """The spec with ``search`` and ``training`` options replaced; the original is unchanged.
+
+    Switching the tuner keeps the options every tuner shares (objective, seed,
+    executions per trial) and drops the others.
+
+    Raises:
+        SpecError: An override breaks a rule of the spec (located as in the spec,
+            for example ``search.max_trials``).
+    """
+    data = spec.model_dump()
+    search = data["search"]
+    if tuner is not None and tuner != search["tuner"]:
+        search = {key: search[key] for key in _COMMON_SEARCH} | {"tuner": tuner}
+    if max_trials is not None:
+        search["max_trials"] = max_trials
+    if seed is not None:
+        search["seed"] = seed
+    data["search"] = search
+    if epochs is not None:
+        data["training"]["epochs"] = epochs
+    return validate_spec(data, source="overrides")
+
+
+def tune(
+    spec: Spec,
+    *,
+    data: Data,
+    tuner: TunerName | None = None,
+    max_trials: int | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    retrain_top: int = 1,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    verbose: Literal[0, 1, 2] = 1,
+    on_trial_end: Callable[[dict[str, Any]], None] | None = None,
+) -> TuneResult:
+    """Searches the space with keras-tuner, then retrains and tests the best configurations.
+
+    The search validates on ``data.validation``; the top ``retrain_top``
+    configurations are rebuilt from scratch, trained on ``data.train`` for the
+    spec's epochs and evaluated once on ``data.test``. Everything is written
+    to ``out`` (``results.json``, ``trials.csv``, ``report.md``, a ``.keras``
+    model and a frozen spec per retrained model). Running again on the same
+    ``out`` resumes an interrupted search.
+
+    Args:
+        spec: The search space.
+        data: Train, validation and test splits (see ``densespace.datasets``).
+        tuner: Overrides ``search.tuner``.
+        max_trials: Overrides ``search.max_trials``.
+        epochs: Overrides ``training.epochs``.
+        seed: Overrides ``search.seed``.
+        retrain_top: How many of the best configurations to retrain (0: none).
+        out: The results folder; default ``runs/<spec name>``.
+        overwrite: Start over even when ``out`` holds another search.
+        verbose: 0 silent, 1 one line per trial, 2 also Keras' epoch lines.
+        on_trial_end: Called with each finished trial's record (the ``trials``
+            entries of ``results.json``), for example to log or monitor.
+
+    Returns:
+        The results, with the retrained models in memory.
+
+    Raises:
+        SpecError: An override is invalid.
+        DensespaceError: ``out`` holds a different search and ``overwrite`` is False.
+        TuningError: Every trial failed.
+
+    Example:
+        >>> from densespace.datasets import load_cifar10  # doctest: +SKIP
+        >>> spec = densespace.load_spec("examples/seed-depth.json")  # doctest: +SKIP
+        >>> result = densespace.tune(spec, data=load_cifar10(), max_trials=5)  # doctest: +SKIP
+        >>> result.test_metrics[0]["accuracy"]  # doctest: +SKIP
+        0.49
+    """
+    if retrain_top < 0:
+        raise DensespaceError(f"retrain_top must be >= 0 (received {retrain_top})")
+    spec = apply_overrides(spec, tuner=tuner, max_trials=max_trials, epochs=epochs, seed=seed)
+    out = Path(out) if out is not None else Path("runs") / spec.name
+    data_info = _results.describe_data(data)
+    _prepare(out, spec, data_info, overwrite=overwrite)
+
+    from densespace import _keras
+
+    if verbose:
+        trials, epochs_planned = planned_budget(spec)
+        print(f"planned: up to {trials} trials, {epochs_planned} training epochs in the search, "
+              f"then {retrain_top} x {spec.training.epochs} epochs of retraining; results in {out}",
+              file=sys.stderr)
+    start = time.monotonic()
+    hypermodel = _keras.build_hypermodel(spec, train_images=data.train[0])
+    progress = _Progress(spec, verbose=verbose, start=start, then=on_trial_end)
+    search_tuner = _keras.make_tuner(spec, hypermodel, directory=str(out), overwrite=overwrite,
+                                     on_trial_end=progress)
+    if spec.search.seed is not None:
+        import keras
+
+        keras.utils.set_random_seed(spec.search.seed)
+    trials = _keras.search(search_tuner, spec, data, epochs=spec.training.epochs, verbose=verbose)
+    trials = [_results.clean_trial(t) for t in trials]
+    completed = [t for t in trials if t["status"] == "completed"]
+    if not completed:
+        reasons = sorted({t["message"] or "no message" for t in trials})
+        raise TuningError(f"all {len(trials)} trials failed: " + "; ".join(reasons))
+
+    best: list[BestModel] = []
+    for rank, trial in enumerate(_results.ranked(completed, spec.search.objective)[:retrain_top], 1):
+        if verbose:
+            print(f"retraining #{rank}: trial {trial['id']} from scratch, {spec.training.epochs} epochs",
+                  file=sys.stderr)
+        model, metrics, trained = _keras.retrain(
+            hypermodel, trial["values"], data, epochs=spec.training.epochs,
+            seed=(spec.search.seed or 0) + rank, verbose=verbose,
+        )
+        frozen = _space.freeze(spec, trial["values"])
+        best.append(BestModel(rank, trial["id"], trial["values"], metrics, model, frozen,
+                              _space.parameter_bounds(frozen)[0], trained))
+        _keras.save_model(model, str(out / _results.model_file(rank)))
+        (out / _results.frozen_spec_file(rank)).write_text(frozen.model_dump_json(indent=2) + "\n")
+
+    results = _results.assemble(spec, data_info, trials, best, seconds=time.monotonic() - start,
+                                versions=_keras.versions())
+    _results.write(out, results)
+    return TuneResult(out=out, results=results, best=best)
+
+
+def _tuner_function(name: TunerName, title: str) -> Callable[..., TuneResult]:
+    def run(spec: Spec, *, data: Data, **options: Any) -> TuneResult:
+        return tune(spec, data=data, tuner=name, **options)
+
+    run.__name__ = run.__qualname__ = {"random": "random_search", "bayesian": "bayesian_optimization",
+                                       "hyperband": "hyperband"}[name]
+    run.__doc__ = (f"``tune`` with keras-tuner's {title}; takes ``tune``'s options.\n\n"
+                   f"    Example:\n        >>> densespace.{run.__name__}(spec, data=data)  # doctest: +SKIP\n")
+    return run
+
+
+random_search = _tuner_function("random", "RandomSearch")
+bayesian_optimization = _tuner_function("bayesian", "BayesianOptimization")
+hyperband = _tuner_function("hyperband", "Hyperband")
+
+
+_RUN_FILE = "run.json"
+
+
+def _prepare(out: Path, spec: Spec, data_info: dict[str, Any], *, overwrite: bool) -> None:
+    """Makes ``out`` ready: new, resumable (same spec and data), or cleared when overwriting."""
+    run = {"spec": spec.model_dump(mode="json"), "data": data_info}
+    marker = out / _RUN_FILE
+    if marker.exists() and not overwrite:
+        previous = json.loads(marker.read_text())
+        changes = _differences(previous, run)
+        if changes:
+            raise DensespaceError(
+                f"{out} holds a search of a different spec or data ({'; '.join(changes[:5])}); "
+                "pass --overwrite (overwrite=True) to start over, or choose another --out"
+            )
+        return
+    if overwrite and out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(run, indent=2) + "\n")
+
+
+def _differences(old: Any, new: Any, path: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [change for key in sorted(set(old) | set(new))
+                for change in _differences(old.get(key), new.get(key), f"{path}.{key}" if path else key)]
+    return [] if old == new else [f"{path}: {json.dumps(old)} -> {json.dumps(new)}"]
+
+
+class _Progress:
+    """Prints one line per finished trial: values, score, best so far, time and estimate."""
+
+    def __init__(self, spec: Spec, *, verbose: int, start: float,
+                 then: Callable[[dict[str, Any]], None] | None) -> None:
+        self.spec, self.verbose, self.start, self.then = spec, verbose, start, then
+        self.planned = planned_trials(spec)
+        self.finished = 0
+        self.best: float | None = None
+
+    def __call__(self, trial: dict[str, Any]) -> None:
+        self.finished += 1
+        trial = _results.clean_trial(trial)
+        score = trial["score"]
+        if score is not None and (self.best is None or _results.better(score, self.best, self.spec.search.objective)):
+            self.best = score
+        if self.then is not None:
+            self.then(trial)
+        if not self.verbose:
+            return
+        elapsed = time.monotonic() - self.start
+        left = elapsed / self.finished * max(self.planned - self.finished, 0)
+        values = " ".join(f"{k}={_results.show(v)}" for k, v in trial["values"].items())
+        outcome = (f"{self.spec.search.objective}={score:.4f}" if score is not None
+                   else f"failed ({trial['message']})")
+        best = "" if self.best is None else f"  best={self.best:.4f}"
+        print(f"[{self.finished}/{self.planned}] trial {trial['id']}  {values}  {outcome}{best}  "
+              f"elapsed {_clock(elapsed)}  left ~{_clock(left)}", file=sys.stderr, flush=True)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def planned_trials(spec: Spec) -> int:
+    """How many trials the search runs at most."""
+    return planned_budget(spec)[0]
+
+
+def planned_budget(spec: Spec) -> tuple[int, int]:
+    """The most trials and training epochs the search will run (before retraining).
+
+    Hyperband follows keras-tuner's own bracket arithmetic: each round of a
+    bracket trains ``size`` models, continuing the previous round's best from
+    where they stopped.
+    """
+    search = spec.search
+    if search.tuner != "hyperband":
+        return search.max_trials, search.max_trials * spec.training.epochs * search.executions_per_trial
+    trials = epochs = 0
+    brackets = 0
+    remaining = float(search.max_epochs)
+    while remaining >= 1:
+        remaining /= search.factor
+        brackets += 1
+    end_size = math.ceil(1 + math.log(search.max_epochs, search.factor))
+    for bracket in range(brackets):
+        for round_ in range(bracket + 1):
+            size = math.ceil(end_size / (bracket + 1) * search.factor ** (bracket - round_))
+            done = math.ceil(search.max_epochs / search.factor ** (bracket - round_ + 1)) if round_ else 0
+            total = math.ceil(search.max_epochs / search.factor ** (bracket - round_))
+            trials += size
+            epochs += size * (total - done)
+    return (trials * search.hyperband_iterations,
+            epochs * search.hyperband_iterations * search.executions_per_trial)

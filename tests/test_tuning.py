@@ -1,0 +1,238 @@
+"""Tuning: searching, retraining, results on disk, failures, resuming."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from conftest import ROOT, spec_dict, synthetic_data
+
+import densespace
+from densespace import DensespaceError, SpecError, TuningError, validate_spec
+from densespace._cli import inspect_report
+from densespace._tuning import apply_overrides, planned_budget
+
+TINY = spec_dict(
+    input={"shape": [4, 4, 3]},
+    hidden={"layers": {"min": 1, "max": 2}, "units": {"values": [4, 8]}},
+    training={"epochs": 2, "batch_size": {"values": [16, 32]}},
+    search={"tuner": "random", "max_trials": 3, "seed": 7},
+)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One finished search with two retrained models, shared by the result tests."""
+    out = tmp_path_factory.mktemp("run")
+    data = synthetic_data()
+    result = densespace.tune(validate_spec(TINY), data=data, out=out, retrain_top=2, verbose=0)
+    return result, data
+
+
+def test_results_json_has_the_documented_fields(finished):
+    """results.json holds trials, best models and data under the documented names."""
+    result, _ = finished
+    results = json.loads((result.out / "results.json").read_text())
+    assert results == result.results
+    assert [t["id"] for t in results["trials"]] == ["0", "1", "2"]
+    for trial in results["trials"]:
+        assert set(trial) >= {"id", "values", "status", "score", "seconds"}
+        assert trial["status"] == "completed" and trial["epochs"] == 2
+    assert [b["rank"] for b in results["best"]] == [1, 2]
+    assert [(b["model"], b["frozen_spec"]) for b in results["best"]] == [
+        ("best-1.keras", "best-1.spec.json"), ("best-2.keras", "best-2.spec.json")]
+    assert results["data"] == {"source": "synthetic", "train": 120, "validation": 40, "test": 40}
+    assert set(results["versions"]) == {"python", "keras", "tensorflow", "keras_tuner", "numpy"}
+    assert results["spec"] == validate_spec(TINY).model_dump(mode="json")
+    assert results["cost"]["search_epochs"] == 6 and results["cost"]["retrain_epochs"] == 4
+    assert results["cost"]["images_trained"] == 10 * 120
+
+
+def test_best_models_are_the_best_trials_retrained(finished):
+    """The best models are the top trials by score, with test metrics and their values."""
+    result, _ = finished
+    trials = sorted(result.results["trials"], key=lambda t: t["score"])
+    assert result.best_hyperparameters == [trials[0]["values"], trials[1]["values"]]
+    assert [set(m) for m in result.test_metrics] == [{"loss", "accuracy"}] * 2
+    assert len(result.best_models) == 2
+
+
+def test_saved_models_reload_safely_with_the_recorded_metrics(finished):
+    """Each .keras file loads in safe mode and scores the recorded test metrics."""
+    result, data = finished
+    for best in result.results["best"]:
+        model = densespace.load_model(str(result.out / best["model"]))
+        metrics = model.evaluate(*data.test, return_dict=True, verbose=0)
+        assert metrics["accuracy"] == pytest.approx(best["test_metrics"]["accuracy"])
+        assert metrics["loss"] == pytest.approx(best["test_metrics"]["loss"], rel=1e-5)
+
+
+def test_frozen_specs_are_one_configuration_of_the_model(finished):
+    """Each frozen spec inspects as one configuration with the model's parameter count."""
+    result, _ = finished
+    for best, model in zip(result.results["best"], result.best_models):
+        report = inspect_report(densespace.load_spec(result.out / best["frozen_spec"]))
+        count = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+        assert report["configurations"] == 1
+        assert report["parameters"] == {"min": count, "max": count} == {"min": best["parameters"], "max": best["parameters"]}
+
+
+def test_trials_csv_and_report(finished):
+    """trials.csv has a row per trial and report.md shows the plot and every trial."""
+    result, _ = finished
+    rows = list(csv.DictReader((result.out / "trials.csv").open()))
+    assert [r["id"] for r in rows] == ["0", "1", "2"]
+    assert {"layers", "units_0", "batch_size"} <= set(rows[0])
+    report = (result.out / "report.md").read_text()
+    assert "![score per trial](scores.png)" in report and report.count("| completed |") == 3
+    assert (result.out / "scores.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_same_seed_same_trials(finished, tmp_path):
+    """The spec's seed makes the sequence of trials reproducible."""
+    result, data = finished
+    again = densespace.tune(validate_spec(TINY), data=data, out=tmp_path, retrain_top=0, verbose=0)
+    assert [t["values"] for t in again.results["trials"]] == [t["values"] for t in result.results["trials"]]
+    assert again.best == []
+
+
+OVERRIDES = [
+    ({"tuner": "bayesian"}, {"tuner": "bayesian", "objective": "val_loss", "seed": 7,
+                             "executions_per_trial": 1, "max_trials": 10, "num_initial_points": None}),
+    ({"tuner": "hyperband"}, {"tuner": "hyperband", "objective": "val_loss", "seed": 7, "executions_per_trial": 1,
+                              "max_epochs": 100, "factor": 3, "hyperband_iterations": 1}),
+    ({"max_trials": 5, "seed": 1}, {"tuner": "random", "objective": "val_loss", "seed": 1,
+                                    "executions_per_trial": 1, "max_trials": 5}),
+]
+
+
+@pytest.mark.parametrize(("options", "search"), OVERRIDES)
+def test_overrides_replace_search_options(options, search):
+    """Overrides replace the search section, keeping shared options when the tuner changes."""
+    spec = validate_spec(TINY)
+    assert apply_overrides(spec, **options).search.model_dump() == search
+    assert spec == validate_spec(TINY)
+
+
+@pytest.mark.parametrize(("options", "problem"), [
+    ({"max_trials": 0}, "overrides: search.max_trials: must be >= 1 (received 0)"),
+    ({"epochs": 0}, "overrides: training.epochs: must be >= 1 (received 0)"),
+    ({"tuner": "hyperband", "max_trials": 3}, "overrides: search.max_trials: unknown key (allowed: objective, seed, "
+                                              "executions_per_trial, tuner, max_epochs, factor, hyperband_iterations)"),
+])
+def test_invalid_overrides(options, problem):
+    """Invalid overrides are spec errors located like the spec field they change."""
+    with pytest.raises(SpecError) as info:
+        apply_overrides(validate_spec(TINY), **options)
+    assert str(info.value) == problem
+
+
+def test_diverging_trials_fail_and_the_search_goes_on(tmp_path):
+    """A trial whose loss turns NaN is recorded as failed; the others complete."""
+    spec = validate_spec(spec_dict(
+        input={"shape": [4, 4, 3], "preprocessing": "none"}, hidden={"units": 64, "layers": 3},
+        optimizer={"name": "sgd", "learning_rate": {"values": [1e-3, 10.0]}},
+        training={"epochs": 3, "batch_size": 8}, search={"max_trials": 2, "seed": 0},
+    ))
+    result = densespace.tune(spec, data=synthetic_data(), out=tmp_path, verbose=0)
+    statuses = {t["values"]["learning_rate"]: (t["status"], t["message"]) for t in result.results["trials"]}
+    assert statuses[0.001] == ("completed", None)
+    assert statuses[10.0][0] == "failed"
+    assert statuses[10.0][1].startswith("keras_tuner.src.errors.FailedTrialError: loss became nan in epoch")
+    assert result.best_hyperparameters == [{"learning_rate": 0.001}]
+
+
+def test_a_search_where_every_trial_fails_is_an_error(tmp_path):
+    """When no trial completes, tune raises TuningError naming the reason."""
+    spec = validate_spec(spec_dict(
+        input={"shape": [4, 4, 3], "preprocessing": "none"}, hidden={"units": 64, "layers": 3},
+        optimizer={"name": "sgd", "learning_rate": 10.0}, training={"epochs": 3, "batch_size": 8},
+        search={"max_trials": 1},
+    ))
+    with pytest.raises(TuningError, match=r"^all 1 trials failed: keras_tuner.src.errors.FailedTrialError: loss became nan"):
+        densespace.tune(spec, data=synthetic_data(), out=tmp_path, verbose=0)
+
+
+def test_a_changed_spec_is_refused_unless_overwriting(finished):
+    """Rerunning on an --out made by another spec is refused, and --overwrite starts over."""
+    result, data = finished
+    changed = apply_overrides(validate_spec(TINY), max_trials=4)
+    with pytest.raises(DensespaceError) as info:
+        densespace.tune(changed, data=data, out=result.out, verbose=0)
+    assert str(info.value) == (f"{result.out} holds a search of a different spec or data "
+                               "(spec.search.max_trials: 3 -> 4); pass --overwrite (overwrite=True) "
+                               "to start over, or choose another --out")
+
+
+def test_overwrite_starts_over(tmp_path):
+    """overwrite=True clears the folder and runs the new search."""
+    data = synthetic_data()
+    densespace.tune(validate_spec(TINY), data=data, out=tmp_path, retrain_top=0, verbose=0)
+    changed = apply_overrides(validate_spec(TINY), max_trials=1)
+    result = densespace.tune(changed, data=data, out=tmp_path, retrain_top=0, overwrite=True, verbose=0)
+    assert len(result.results["trials"]) == 1
+
+
+KILLED = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    import densespace
+    from conftest import synthetic_data
+    spec = densespace.validate_spec({spec!r})
+    densespace.tune(spec, data=synthetic_data(train=400), out={out!r}, retrain_top=0, verbose=0)
+""")
+
+
+def _trial_statuses(out):
+    statuses = {}
+    for path in (out / "search").glob("trial_*/trial.json"):
+        try:
+            trial = json.loads(path.read_text())
+        except json.JSONDecodeError:  # being written right now
+            continue
+        statuses[trial["trial_id"]] = (trial["status"], trial["score"])
+    return statuses
+
+
+def test_a_search_killed_mid_trial_resumes_without_losing_finished_trials(tmp_path):
+    """SIGKILL during a trial, then the same call again: finished trials are kept, the rest run."""
+    spec = dict(TINY, training={"epochs": 40, "batch_size": 16}, search={"tuner": "random", "max_trials": 4, "seed": 3})
+    script = KILLED.format(tests=str(ROOT / "tests"), spec=spec, out=str(tmp_path))
+    process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        done = [s for s, _ in _trial_statuses(tmp_path).values() if s == "COMPLETED"]
+        if len(done) >= 2 and len(_trial_statuses(tmp_path)) >= 3:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = {k: v for k, v in _trial_statuses(tmp_path).items() if v[0] == "COMPLETED"}
+    assert 2 <= len(before) < 4, "the kill must land inside the search"
+
+    result = densespace.tune(validate_spec(spec), data=synthetic_data(train=400), out=tmp_path,
+                             retrain_top=0, verbose=0)
+    after = {t["id"]: (t["status"].upper(), t["score"]) for t in result.results["trials"]}
+    assert {k: after[k] for k in before} == before
+    assert [s for s, _ in after.values()] == ["COMPLETED"] * 4
+
+
+@pytest.mark.parametrize(("max_epochs", "factor"), [(3, 3), (3, 2)])
+def test_hyperband_budget_matches_keras_tuner(tmp_path, max_epochs, factor):
+    """The planned Hyperband trials and epochs are what keras-tuner then runs."""
+    spec = validate_spec(spec_dict(
+        input={"shape": [4, 4, 3]}, hidden={"units": {"min": 1, "max": 512}, "layers": {"min": 1, "max": 3}},
+        training={"batch_size": 32}, search={"tuner": "hyperband", "max_epochs": max_epochs, "factor": factor, "seed": 0},
+    ))
+    result = densespace.tune(spec, data=synthetic_data(train=40, validation=20, test=20), out=tmp_path,
+                             retrain_top=0, verbose=0)
+    trials = result.results["trials"]
+    assert (len(trials), sum(t["epochs"] for t in trials)) == planned_budget(spec)
