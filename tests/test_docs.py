@@ -26,6 +26,7 @@ SCHEMA = densespace.json_schema()
 SECTIONS = {
     "Top level": [_spec.Spec],
     "`input`": [_spec.Input],
+    "`input.augmentation`": [_spec.Augmentation],
     "`hidden`": [_spec.Block],
     "`output`": [_spec.Output],
     "`optimizer`": [_spec.Optimizer],

@@ -14,7 +14,7 @@ import tensorflow as tf
 from conftest import ROOT, spec_dict
 
 from densespace import DensespaceError, _domains, build_hypermodel, freeze, load_spec, parameter_bounds, validate_spec
-from densespace._keras import build_model, trainable_parameters
+from densespace._keras import Batches, build_model, trainable_parameters
 from densespace._space import plan_parameters, resolve
 
 ACTIVATIONS = ["relu", "tanh", "elu", "selu", "swish"]
@@ -298,3 +298,55 @@ def test_search_records_only_active_values(tmp_path):
         assert trial.status == "COMPLETED"
         assert ("units_1" in values) == (values["layers"] == 2)
         assert values["batch_size"] in (4, 8)
+
+
+def test_augmentation_schedule_and_label_smoothing_build():
+    """Augmentation layers, a cosine decay over the run and a smoothed loss are built as specified."""
+    spec = validate_spec(spec_dict(
+        input={"shape": [4, 4, 3], "augmentation": {"flip": True, "translate": 0.1}},
+        optimizer={"schedule": "cosine", "learning_rate": 0.01},
+        training={"epochs": 3, "batch_size": 16, "label_smoothing": 0.1},
+    ))
+    images = np.zeros((40, 4, 4, 3), dtype=np.uint8)
+    model = build_hypermodel(spec, train_images=images).build(kt.HyperParameters())
+    names = [layer.name for layer in model.layers]
+    assert names[:5] == ["image", "rescale", "flip", "translate", "flatten"]
+    schedule = model.optimizer.get_config()["learning_rate"]
+    assert schedule["class_name"] == "CosineDecay"
+    assert (schedule["config"]["initial_learning_rate"], schedule["config"]["decay_steps"]) == (0.01, 3 * 3)
+    assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
+    assert model.loss.get_config()["label_smoothing"] == 0.1
+
+
+def test_cosine_schedule_needs_the_training_size():
+    """A space that can use a cosine schedule needs the training images."""
+    spec = validate_spec(spec_dict(optimizer={"schedule": {"values": ["constant", "cosine"]}}))
+    with pytest.raises(DensespaceError, match="optimizer.schedule can be 'cosine': pass train_images="):
+        build_hypermodel(spec)
+
+
+@pytest.mark.parametrize("source", ["arrays", "batches"])
+def test_label_smoothing_trains_on_integer_labels(source):
+    """With label smoothing, integer labels are one-hot encoded for training and validation."""
+    spec = validate_spec(spec_dict(input={"shape": [4]}, training={"label_smoothing": 0.2, "batch_size": 8}))
+    x, y = np.zeros((16, 4), dtype=np.uint8), np.arange(16) % 10
+    hypermodel = build_hypermodel(spec)
+    hp = kt.HyperParameters()
+    train = (x, y) if source == "arrays" else (Batches(x, y),)
+    validation = (x, y) if source == "arrays" else Batches(x, y)
+    history = hypermodel.fit(hp, hypermodel.build(hp), *train, epochs=1, validation_data=validation, verbose=0)
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+
+
+def test_batches_serve_every_example_once_per_epoch():
+    """A pipeline covers each example once per pass, shuffled reproducibly, with one-hot labels on request."""
+    x = np.arange(10, dtype=np.uint8).reshape(10, 1)
+    y = np.arange(10) % 3
+    batches = Batches(x, y, seed=4)
+    ordered = [b[0].numpy().ravel().tolist() for b in batches.pipeline(4, shuffle=False)]
+    assert ordered == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    first = [v for b in batches.pipeline(4, shuffle=True) for v in b[0].numpy().ravel()]
+    again = [v for b in Batches(x, y, seed=4).pipeline(4, shuffle=True) for v in b[0].numpy().ravel()]
+    assert sorted(first) == list(range(10)) and first == again and first != list(range(10))
+    images, labels = next(iter(batches.pipeline(2, shuffle=False, classes=3)))
+    assert labels.numpy().tolist() == [[1, 0, 0], [0, 1, 0]]

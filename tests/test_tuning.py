@@ -236,3 +236,51 @@ def test_hyperband_budget_matches_keras_tuner(tmp_path, max_epochs, factor):
                              retrain_top=0, verbose=0)
     trials = result.results["trials"]
     assert (len(trials), sum(t["epochs"] for t in trials)) == planned_budget(spec)
+
+
+def test_every_training_feature_tunes_and_reloads(tmp_path):
+    """Standardization, augmentation, batch norm, dropout, l2, cosine decay and label smoothing
+    tune end to end, and the saved model reloads safely with its recorded metrics."""
+    spec = validate_spec(spec_dict(
+        input={"shape": [4, 4, 3], "preprocessing": "standardize",
+               "augmentation": {"flip": {"values": [False, True]}, "translate": 0.1}},
+        hidden={"layers": 2, "units": 8, "batch_norm": True, "dropout": 0.1, "l2": 1e-4, "shared": True},
+        optimizer={"schedule": "cosine", "learning_rate": {"min": 1e-3, "max": 1e-2, "sampling": "log"}},
+        training={"epochs": 2, "batch_size": 16, "label_smoothing": 0.1},
+        search={"tuner": "bayesian", "max_trials": 2, "num_initial_points": 1, "seed": 0},
+    ))
+    data = synthetic_data()
+    result = densespace.tune(spec, data=data, out=tmp_path, verbose=0)
+    assert [t["status"] for t in result.results["trials"]] == ["completed"] * 2
+    model = densespace.load_model(str(tmp_path / "best-1.keras"))
+    metrics = model.evaluate(*data.test, return_dict=True, verbose=0)
+    assert metrics["loss"] == pytest.approx(result.test_metrics[0]["loss"], rel=1e-5)
+    flip = ["flip"] if result.best_hyperparameters[0]["flip"] else []
+    assert [layer.name for layer in model.layers][:5] == ["image", "standardize", *flip, "translate", "flatten",
+                                                         "dense_0"][:5]
+
+
+MOSTLY_RANDOM = [
+    ({"tuner": "bayesian", "max_trials": 10}, "keras-tuner's default num_initial_points (3 x 4 hyperparameters) = 12 "
+     "random trials leave 0 of max_trials = 10 to the Gaussian process: this search is mostly random"),
+    ({"tuner": "bayesian", "max_trials": 10, "num_initial_points": 6}, "search.num_initial_points = 6 random trials "
+     "leave 4 of max_trials = 10 to the Gaussian process: this search is mostly random"),
+    ({"tuner": "bayesian", "max_trials": 10, "num_initial_points": 5}, None),
+    ({"tuner": "bayesian", "max_trials": 30}, None),
+    ({"tuner": "random", "max_trials": 2}, None),
+]
+
+
+@pytest.mark.parametrize(("search", "message"), MOSTLY_RANDOM)
+def test_mostly_random_bayesian_searches_are_named(search, message):
+    """A BayesianOptimization search that leaves under half its trials to the Gaussian process is named."""
+    spec = validate_spec(dict(TINY, search=search))
+    assert densespace._tuning.mostly_random(spec) == message
+
+
+def test_tune_warns_about_a_mostly_random_search(tmp_path):
+    """tune warns with SearchWarning before a mostly random BayesianOptimization search."""
+    spec = validate_spec(dict(TINY, training={"epochs": 1, "batch_size": 16},
+                              search={"tuner": "bayesian", "max_trials": 1}))
+    with pytest.warns(densespace.SearchWarning, match="this search is mostly random"):
+        densespace.tune(spec, data=synthetic_data(), out=tmp_path, retrain_top=0, verbose=0)

@@ -47,6 +47,7 @@ from densespace._spec import (
 
 from densespace._tuning import (
     BestModel,
+    SearchWarning,
     TuneResult,
     TuningError,
     bayesian_optimization,
@@ -90,6 +91,7 @@ __all__ = [
     "Output",
     "Plan",
     "RandomSearch",
+    "SearchWarning",
     "Spec",
     "SpecError",
     "Training",

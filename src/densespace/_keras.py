@@ -32,6 +32,37 @@ OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
 }
 
 
+class Batches:
+    """A split kept once in memory as uint8 tensors, served as batched ``tf.data`` pipelines.
+
+    One ``Batches`` serves every trial: each trial only asks for a pipeline
+    with its own batch size, shuffled (training) or not (validation).
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, *, seed: int | None = None) -> None:
+        import tensorflow as tf
+
+        self.x = tf.constant(x)
+        self.y = tf.constant(np.asarray(y, dtype=np.int32))
+        self.size = len(y)
+        self.seed = seed
+
+    def pipeline(self, batch_size: int, *, shuffle: bool, classes: int | None = None) -> Any:
+        """Batches of ``(images, labels)``; labels one-hot over ``classes`` when given."""
+        import tensorflow as tf
+
+        indices = tf.data.Dataset.range(self.size)
+        if shuffle:
+            indices = indices.shuffle(self.size, seed=self.seed, reshuffle_each_iteration=True)
+
+        def gather(index: Any) -> tuple[Any, Any]:
+            labels = tf.gather(self.y, index)
+            return tf.gather(self.x, index), labels if classes is None else tf.one_hot(labels, classes)
+
+        batches = indices.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        return batches.prefetch(tf.data.AUTOTUNE)
+
+
 class DenseHyperModel(keras_tuner.HyperModel):
     """The keras-tuner HyperModel of a spec.
 
@@ -39,20 +70,24 @@ class DenseHyperModel(keras_tuner.HyperModel):
     names of ``densespace.hyperparameters(spec)``; per-layer hyperparameters
     that exist only for some layer counts are declared in a conditional scope
     on the count, so inactive ones are never recorded or used.
+
+    Attributes:
+        epochs: The epochs a model is trained for, which a cosine schedule
+            decays over (``training.epochs`` unless set otherwise).
     """
 
     def __init__(self, spec: Spec, *, train_images: np.ndarray | None = None) -> None:
         super().__init__(name=spec.name)
         self.spec = spec
         self.hyperparameters = _space.hyperparameters(spec)
+        self.epochs = spec.training.epochs
+        self._train_size = None if train_images is None else len(train_images)
         self._stats = None
         if spec.input.preprocessing == "standardize":
-            if train_images is None:
-                raise DensespaceError(
-                    "input.preprocessing is 'standardize': pass train_images= so the "
-                    "Normalization layer can be adapted on the training split"
-                )
-            self._stats = channel_statistics(train_images)
+            self._stats = channel_statistics(_needed(train_images, "input.preprocessing is 'standardize'",
+                                                     "the Normalization layer can be adapted"))
+        if "cosine" in _domains.values(spec.optimizer.schedule):
+            _needed(train_images, "optimizer.schedule can be 'cosine'", "the steps per epoch are known")
 
     def declare(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
         """Declares every hyperparameter in ``hp``; returns the values of the active ones."""
@@ -69,16 +104,48 @@ class DenseHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         """Builds and compiles the model that ``hp`` selects."""
-        return build_model(self.spec, _space.resolve(self.spec, self.declare(hp)), stats=self._stats)
+        plan = _space.resolve(self.spec, self.declare(hp))
+        steps = None
+        if plan.schedule == "cosine":
+            steps = self.epochs * math.ceil(self._train_size / plan.batch_size)  # type: ignore[operator]
+        return build_model(self.spec, plan, stats=self._stats, decay_steps=steps)
 
-    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
-        """Trains with the spec's batch size (the trial's value when it is tuned)."""
-        batch_size = self.spec.training.batch_size
-        if _domains.is_tunable(batch_size):
-            kwargs["batch_size"] = hp.get("batch_size")
+    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, x: Any, y: Any = None,
+            **kwargs: Any) -> Any:
+        """Trains with the trial's batch size and label smoothing.
+
+        ``x`` (and ``validation_data``) may be ``Batches``, turned into pipelines
+        with the trial's batch size; arrays are used as given. A constant batch
+        size in the spec is only a default for arrays.
+        """
+        plan = _space.resolve(self.spec, self.declare(hp))
+        classes = self.spec.output.units if plan.label_smoothing else None
+        if isinstance(x, Batches):
+            x = x.pipeline(plan.batch_size, shuffle=True, classes=classes)
+            kwargs.pop("batch_size", None)
+            kwargs["shuffle"] = False  # the pipeline shuffles
         else:
-            kwargs.setdefault("batch_size", batch_size)
-        return model.fit(*args, **kwargs)
+            y = _one_hot(y, classes)
+            if _domains.is_tunable(self.spec.training.batch_size):
+                kwargs["batch_size"] = plan.batch_size
+            else:
+                kwargs.setdefault("batch_size", plan.batch_size)
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, Batches):
+            kwargs["validation_data"] = validation.pipeline(1024, shuffle=False, classes=classes)
+        elif validation is not None:
+            kwargs["validation_data"] = (validation[0], _one_hot(validation[1], classes))
+        return model.fit(x, y, **kwargs)
+
+
+def _needed(train_images: np.ndarray | None, because: str, so: str) -> np.ndarray:
+    if train_images is None:
+        raise DensespaceError(f"{because}: pass train_images= so {so} on the training split")
+    return train_images
+
+
+def _one_hot(labels: Any, classes: int | None) -> Any:
+    return labels if classes is None else np.eye(classes, dtype=np.float32)[np.asarray(labels)]
 
 
 def build_hypermodel(spec: Spec, *, train_images: np.ndarray | None = None) -> DenseHyperModel:
@@ -87,8 +154,9 @@ def build_hypermodel(spec: Spec, *, train_images: np.ndarray | None = None) -> D
     Args:
         spec: The search space.
         train_images: The training images; needed (only) when
-            ``input.preprocessing`` is ``"standardize"``, to compute the
-            per-channel mean and variance.
+            ``input.preprocessing`` is ``"standardize"`` (for the per-channel
+            mean and variance) or ``optimizer.schedule`` can be ``"cosine"``
+            (for the number of steps per epoch).
 
     Example:
         >>> import densespace, keras_tuner  # doctest: +SKIP
@@ -125,9 +193,15 @@ def channel_statistics(images: np.ndarray, *, chunk: int = 4096) -> tuple[np.nda
 
 
 def build_model(
-    spec: Spec, plan: _space.Plan, *, stats: tuple[np.ndarray, np.ndarray] | None = None
+    spec: Spec, plan: _space.Plan, *, stats: tuple[np.ndarray, np.ndarray] | None = None,
+    decay_steps: int | None = None,
 ) -> keras.Model:
-    """Builds and compiles the Keras model of one concrete plan."""
+    """Builds and compiles the Keras model of one concrete plan.
+
+    Layers: Input -> preprocessing -> augmentation (training only) -> Flatten ->
+    per hidden layer Dense (no bias with batch norm) -> BatchNormalization ->
+    Activation -> Dropout -> the output Dense.
+    """
     layers = keras.layers
     inputs = keras.Input(shape=tuple(spec.input.shape), name="image")
     x = inputs
@@ -136,6 +210,10 @@ def build_model(
     elif spec.input.preprocessing == "standardize":
         assert stats is not None
         x = layers.Normalization(axis=-1, mean=stats[0], variance=stats[1], name="standardize")(x)
+    if plan.flip:
+        x = layers.RandomFlip("horizontal", name="flip")(x)
+    if plan.translate:
+        x = layers.RandomTranslation(plan.translate, plan.translate, fill_mode="reflect", name="translate")(x)
     x = layers.Flatten(name="flatten")(x)
     for i, layer in enumerate(plan.layers):
         regularizer = keras.regularizers.L2(layer.l2) if layer.l2 else None
@@ -151,11 +229,21 @@ def build_model(
             x = layers.Dropout(layer.dropout, name=f"dropout_{i}")(x)
     outputs = layers.Dense(spec.output.units, activation=spec.output.activation, name="output")(x)
     model = keras.Model(inputs, outputs, name=spec.name)
-    model.compile(
-        optimizer=OPTIMIZERS[plan.optimizer](learning_rate=plan.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    learning_rate: Any = plan.learning_rate
+    if plan.schedule == "cosine":
+        assert decay_steps is not None
+        learning_rate = keras.optimizers.schedules.CosineDecay(plan.learning_rate, decay_steps)
+    loss: Any = "sparse_categorical_crossentropy"
+    if plan.label_smoothing:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=plan.label_smoothing)
+    model.compile(optimizer=OPTIMIZERS[plan.optimizer](learning_rate=learning_rate), loss=loss,
+                  metrics=["accuracy"])
+    return model
+
+
+def for_evaluation(model: keras.Model) -> keras.Model:
+    """The model compiled with plain sparse cross-entropy (no label smoothing) for integer labels."""
+    model.compile(optimizer=model.optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
@@ -275,12 +363,15 @@ def trial_record(trial: Any) -> dict[str, Any]:
 
 
 def search(
-    tuner: keras_tuner.Tuner, spec: Spec, data: Any, *, epochs: int, verbose: int
+    tuner: keras_tuner.Tuner, train: Batches, validation: Batches, *, epochs: int, verbose: int
 ) -> list[dict[str, Any]]:
     """Runs (or resumes) the search; returns every trial as ``trial_record`` dicts."""
-    (x, y), validation = data.train, data.validation
-    tuner.search(x, y, epochs=epochs, validation_data=validation,
-                 callbacks=_callbacks(spec), verbose=_fit_verbosity(verbose))
+    hypermodel: DenseHyperModel = tuner.hypermodel
+    if hypermodel.spec.search.tuner == "hyperband":
+        hypermodel.epochs = hypermodel.spec.search.max_epochs
+    tuner.search(train, epochs=epochs, validation_data=validation,
+                 callbacks=_callbacks(hypermodel.spec), verbose=_fit_verbosity(verbose))
+    hypermodel.epochs = hypermodel.spec.training.epochs
     return [trial_record(t) for t in tuner.oracle.trials.values()]
 
 
@@ -301,27 +392,28 @@ def _callbacks(spec: Spec) -> list[keras.callbacks.Callback]:
 
 
 def retrain(
-    hypermodel: DenseHyperModel, values: dict[str, Any], data: Any, *, epochs: int, seed: int,
-    verbose: int,
+    hypermodel: DenseHyperModel, values: dict[str, Any], train: Batches, validation: Batches,
+    test: tuple[np.ndarray, np.ndarray], *, epochs: int, seed: int, verbose: int,
 ) -> tuple[keras.Model, dict[str, float], int]:
     """Rebuilds one configuration from scratch, trains it on the training split and
     evaluates it once on the test split.
 
     Returns:
-        The model, its test metrics (``loss``, ``accuracy``) and the epochs trained.
+        The model (compiled with plain sparse cross-entropy, ready to evaluate on
+        integer labels), its test metrics (``loss``, ``accuracy``) and the epochs trained.
     """
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     hp = keras_tuner.HyperParameters()
     hp.values.update(values)
     model = hypermodel.build(hp)
-    (x, y), validation = data.train, data.validation
-    history = hypermodel.fit(hp, model, x, y, epochs=epochs, validation_data=validation,
+    history = hypermodel.fit(hp, model, train, epochs=epochs, validation_data=validation,
                              callbacks=_callbacks(hypermodel.spec), verbose=_fit_verbosity(verbose))
     losses = history.history.get("loss", [])
     if not all(math.isfinite(v) for v in losses):
         raise DensespaceError(f"retraining diverged: the loss became {losses[-1]}")
-    metrics = model.evaluate(*data.test, batch_size=1024, return_dict=True, verbose=0)
+    model = for_evaluation(model)
+    metrics = model.evaluate(*test, batch_size=1024, return_dict=True, verbose=0)
     return model, {name: float(value) for name, value in metrics.items()}, len(history.epoch)
 
 

@@ -9,12 +9,14 @@
 
 Naming: with one hidden block, ``layers``, ``units_0``, ``activation_0``, ...
 (``units`` when the block is ``shared``); with several blocks each name is
-prefixed ``block<b>_``. Then ``optimizer``, ``learning_rate``, ``batch_size``.
+prefixed ``block<b>_``. Then ``flip``, ``translate``, ``optimizer``,
+``learning_rate``, ``schedule``, ``batch_size``, ``label_smoothing``.
 Only tunable fields become hyperparameters; constants stay constants.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -26,8 +28,16 @@ if TYPE_CHECKING:
     from densespace._spec import Block, Spec
 
 LAYER_FIELDS = ("units", "activation", "dropout", "batch_norm", "l2")
-GLOBAL_FIELDS = (("optimizer", "optimizer.name"), ("learning_rate", "optimizer.learning_rate"),
-                 ("batch_size", "training.batch_size"))
+#: Hyperparameters outside the hidden blocks: (name, spec field), in declaration order.
+GLOBAL_FIELDS = (
+    ("flip", "input.augmentation.flip"),
+    ("translate", "input.augmentation.translate"),
+    ("optimizer", "optimizer.name"),
+    ("learning_rate", "optimizer.learning_rate"),
+    ("schedule", "optimizer.schedule"),
+    ("batch_size", "training.batch_size"),
+    ("label_smoothing", "training.label_smoothing"),
+)
 
 
 @dataclass(frozen=True)
@@ -95,9 +105,13 @@ class Plan:
     """A concrete model: what one configuration of the space builds."""
 
     layers: tuple[Layer, ...]
+    flip: bool
+    translate: float
     optimizer: str
     learning_rate: float
+    schedule: str
     batch_size: int
+    label_smoothing: float
 
 
 # ------------------------------------------------------------------------- naming
@@ -167,8 +181,7 @@ def hyperparameters(spec: Spec) -> list[Hyperparameter]:
 
 
 def _field(spec: Spec, location: str) -> Any:
-    section, field = location.split(".")
-    return getattr(getattr(spec, section), field)
+    return functools.reduce(getattr, location.split("."), spec)
 
 
 def configurations(spec: Spec) -> int | None:
@@ -247,7 +260,7 @@ def resolve(spec: Spec, values: Mapping[str, Any]) -> Plan:
         name: values[name] if _domains.is_tunable(_field(spec, loc)) else _field(spec, loc)
         for name, loc in GLOBAL_FIELDS
     }
-    return Plan(tuple(layers), chosen["optimizer"], chosen["learning_rate"], chosen["batch_size"])
+    return Plan(layers=tuple(layers), **chosen)
 
 
 def plan_parameters(spec: Spec, plan: Plan) -> int:
@@ -275,6 +288,7 @@ def freeze(spec: Spec, values: Mapping[str, Any]) -> Spec:
             blocks.append({"layers": 1, **fields})
     data = spec.model_dump()
     data["hidden"] = blocks or [{"layers": 0, "units": 1}]
-    data["optimizer"].update(name=plan.optimizer, learning_rate=plan.learning_rate)
-    data["training"]["batch_size"] = plan.batch_size
+    for name, location in GLOBAL_FIELDS:
+        *sections, field = location.split(".")
+        functools.reduce(dict.__getitem__, sections, data)[field] = getattr(plan, name)
     return type(spec).model_validate(data)

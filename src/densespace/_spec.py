@@ -46,6 +46,20 @@ L2 = tunable("L2", float, ge=0.0, le=1.0)
 OptimizerValue = tunable("Optimizer", OptimizerName, ranged=False)
 LearningRate = tunable("LearningRate", float, gt=0.0, le=10.0)
 BatchSize = tunable("BatchSize", int, ge=1, le=65536)
+Flip = tunable("Flip", bool, ranged=False)
+Translate = tunable("Translate", float, ge=0.0, le=0.5)
+Schedule = tunable("Schedule", Literal["constant", "cosine"], ranged=False)
+LabelSmoothing = tunable("LabelSmoothing", float, ge=0.0, lt=1.0)
+
+
+class Augmentation(Strict):
+    """Random changes to the training images, inside the model (inactive at inference)."""
+
+    flip: Flip = Field(False, description="Flip images left-right at random. Hyperparameter: `flip`.")
+    translate: Translate = Field(
+        0.0, description="Shift images by up to this fraction of their height and width, in "
+        "[0, 0.5]; 0 adds no layer. Hyperparameter: `translate`.",
+    )
 
 
 class Input(Strict):
@@ -61,6 +75,10 @@ class Input(Strict):
         "layer adapted on the training split; 'none' feeds raw values. Built into the model, "
         "so a saved model takes raw uint8 images.",
     )
+    augmentation: Augmentation = Field(
+        Augmentation(), description="Training-time augmentation; needs an image shape "
+        "[height, width, channels].",
+    )
 
     @model_validator(mode="after")
     def _size(self) -> Input:
@@ -68,6 +86,12 @@ class Input(Strict):
         if size > MAX_INPUT_SIZE:
             raise PydanticCustomError(
                 "too_large", f"shape has {size:,} values; the limit is {MAX_INPUT_SIZE:,}"
+            )
+        if self.augmentation != Augmentation() and len(self.shape) != 3:
+            raise PydanticCustomError(
+                "augmentation",
+                "augmentation needs an image shape [height, width, channels] "
+                f"(received shape {self.shape})",
             )
         return self
 
@@ -120,6 +144,10 @@ class Optimizer(Strict):
     learning_rate: LearningRate = Field(
         0.001, description="Learning rate in (0, 10]. Hyperparameter: `learning_rate`."
     )
+    schedule: Schedule = Field(
+        "constant", description="'constant', or 'cosine': decay from the learning rate to 0 "
+        "over the epochs of the run. Hyperparameter: `schedule`.",
+    )
 
 
 class EarlyStopping(Strict):
@@ -135,6 +163,10 @@ class Training(Strict):
 
     epochs: int = Field(10, ge=1, le=10000, description="Epochs per trial and for retraining.")
     batch_size: BatchSize = Field(32, description="Batch size. Hyperparameter: `batch_size`.")
+    label_smoothing: LabelSmoothing = Field(
+        0.0, description="Label smoothing of the cross-entropy, in [0, 1). Hyperparameter: "
+        "`label_smoothing`.",
+    )
     early_stopping: EarlyStopping | None = Field(None, description="Optional early stopping.")
 
 
@@ -406,7 +438,7 @@ def _message(err: Any) -> str:
     return f"{err['msg']} (received {_show(value)})" if kind not in _CUSTOM else err["msg"]
 
 
-_CUSTOM = {"range_order", "log_sampling", "step", "duplicate", "bool_choice", "too_large"}
+_CUSTOM = {"range_order", "log_sampling", "step", "duplicate", "bool_choice", "too_large", "augmentation"}
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[Strict] | None:

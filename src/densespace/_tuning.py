@@ -12,6 +12,7 @@ import math
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,30 @@ class Data(Protocol):
 
 class TuningError(DensespaceError, RuntimeError):
     """A search could not produce a model (for example, every trial failed)."""
+
+
+class SearchWarning(UserWarning):
+    """A search will run, but not the way its spec suggests."""
+
+
+def mostly_random(spec: Spec) -> str | None:
+    """Why a BayesianOptimization search is mostly random, or None when it is not.
+
+    The Gaussian process only proposes trials after ``num_initial_points``
+    random ones (keras-tuner's default: 3 x the number of hyperparameters).
+    """
+    search = spec.search
+    if search.tuner != "bayesian":
+        return None
+    dimensions = len(_space.hyperparameters(spec))
+    initial = search.num_initial_points or max(3 * dimensions, 3)
+    guided = max(search.max_trials - initial, 0)
+    if guided * 2 >= search.max_trials:
+        return None
+    origin = ("search.num_initial_points" if search.num_initial_points
+              else f"keras-tuner's default num_initial_points (3 x {dimensions} hyperparameters)")
+    return (f"{origin} = {initial} random trials leave {guided} of max_trials = {search.max_trials} "
+            "to the Gaussian process: this search is mostly random")
 
 
 @dataclass
@@ -164,6 +189,9 @@ def tune(
         raise DensespaceError(f"retrain_top must be >= 0 (received {retrain_top})")
     spec = apply_overrides(spec, tuner=tuner, max_trials=max_trials, epochs=epochs, seed=seed)
     out = Path(out) if out is not None else Path("runs") / spec.name
+    reason = mostly_random(spec)
+    if reason:
+        warnings.warn(reason, SearchWarning, stacklevel=2)
     data_info = _results.describe_data(data)
     _prepare(out, spec, data_info, overwrite=overwrite)
 
@@ -183,7 +211,9 @@ def tune(
         import keras
 
         keras.utils.set_random_seed(spec.search.seed)
-    trials = _keras.search(search_tuner, spec, data, epochs=spec.training.epochs, verbose=verbose)
+    train = _keras.Batches(*data.train, seed=spec.search.seed)
+    validation = _keras.Batches(*data.validation)
+    trials = _keras.search(search_tuner, train, validation, epochs=spec.training.epochs, verbose=verbose)
     trials = [_results.clean_trial(t) for t in trials]
     completed = [t for t in trials if t["status"] == "completed"]
     if not completed:
@@ -196,7 +226,7 @@ def tune(
             print(f"retraining #{rank}: trial {trial['id']} from scratch, {spec.training.epochs} epochs",
                   file=sys.stderr)
         model, metrics, trained = _keras.retrain(
-            hypermodel, trial["values"], data, epochs=spec.training.epochs,
+            hypermodel, trial["values"], train, validation, data.test, epochs=spec.training.epochs,
             seed=(spec.search.seed or 0) + rank, verbose=verbose,
         )
         frozen = _space.freeze(spec, trial["values"])

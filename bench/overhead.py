@@ -1,0 +1,404 @@
+"""Times densespace.tune against the same search written by hand with keras-tuner.
+
+    python bench/overhead.py [--cache DIR] [--spec seed-baseline|seed-random]
+                             [--trials N] [--epochs N] [--limit N] [--pairs N] [--retrain 0|1]
+
+Both sides run the same search: the spec's tuner (BayesianOptimization for
+seed-baseline, RandomSearch for seed-random) with its seed, ``--trials`` trials of
+``--epochs`` epochs, on the same stratified CIFAR-10 subset (``--limit`` images
+per split, split seed 0), then, with ``--retrain 1`` (the default), the best
+configuration rebuilt from scratch, trained for ``--epochs`` epochs, evaluated
+on the test split and saved as ``.keras`` in both. The sides:
+
+* densespace: ``densespace.tune(spec, data=..., max_trials=..., epochs=...,
+  retrain_top=--retrain, verbose=0)``: that includes writing results.json,
+  trials.csv, report.md and the score plot;
+* hand-written: ``keras.utils.set_random_seed(seed)``, a plain
+  ``keras_tuner.BayesianOptimization`` (or ``RandomSearch``) over a hand-written
+  ``build(hp)`` (Rescaling(1/255) inside the model, Flatten, three Dense layers with
+  ``units_i`` and ``activation_i``, a softmax Dense(10), Adam(1e-3), sparse
+  categorical cross-entropy, accuracy), ``tuner.search(x, y, epochs=...,
+  validation_data=..., batch_size=64)``, then the retraining as above.
+
+Every run is a fresh process (imports and data loading are not timed); the runs
+alternate A B A B ... for ``--pairs`` pairs, and the result is the median of the
+per-pair ratios densespace / hand-written. Each worker also times, exclusively
+(a nested call's time counts once, in the innermost), keras.Model.fit,
+.evaluate (which includes fit's validation passes), .save_weights (keras-tuner's
+best-epoch checkpoint), .save, keras.backend.clear_session and gc.collect, so
+any difference can be placed.
+
+Writes bench/results/overhead.json and .md; scratch folders go to bench/work/overhead/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD_TOOL = ROOT.parent / "shared" / "tools" / "build-cifar10"
+RESULTS = ROOT / "bench" / "results"
+WORK = ROOT / "bench" / "work" / "overhead"
+DATA_FOLDER = "cifar-10-batches-bin"
+SPECS = ("seed-baseline", "seed-random")  # the space the hand-written build(hp) reproduces
+SIDES = ("densespace", "hand-written")
+PROFILED = ("fit", "evaluate", "save_weights", "save", "clear_session", "gc.collect")
+
+
+def main() -> None:
+    """Prepares the data, alternates the two sides and writes the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=Path("~/.cache/densespace-bench/cifar10"))
+    parser.add_argument("--spec", choices=SPECS, default="seed-baseline")
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--limit", type=int, default=5000, help="images per split")
+    parser.add_argument("--pairs", type=int, default=4, help="A B pairs (at least 3)")
+    parser.add_argument("--retrain", type=int, choices=(0, 1), default=1,
+                        help="1: retrain, test and save the best in both; 0: search only")
+    parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
+    parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(_worker(args)))
+        return
+    if args.pairs < 3:
+        parser.error("--pairs must be at least 3")
+    cache = args.cache.expanduser()
+    _build(cache)
+    sizes = _prepare_data(cache, args.limit)
+    print(f"data: {sizes}", file=sys.stderr)
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
+    for pair in range(args.pairs):
+        for side in SIDES:
+            run = _run_worker(side, pair, args)
+            runs[side].append(run)
+            print(f"pair {pair + 1}/{args.pairs} {side}: {run['seconds']:.1f} s "
+                  f"(search {run['search_seconds']:.1f} s)", file=sys.stderr, flush=True)
+    command = "python bench/overhead.py" + "".join(f" {a}" for a in sys.argv[1:])
+    report = _report(runs, command, args, sizes)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "overhead.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / "overhead.md").write_text(_markdown(report))
+    print(_markdown(report))
+
+
+def _build(cache: Path) -> None:
+    """Runs build-cifar10 into ``cache`` unless the folder this benchmark reads is there."""
+    if (cache / DATA_FOLDER).exists():
+        return
+    if not BUILD_TOOL.exists():
+        sys.exit(f"{BUILD_TOOL} is missing: it builds the CIFAR-10 files this benchmark reads")
+    print(f"building CIFAR-10 into {cache} (about 20 s)", file=sys.stderr)
+    subprocess.run([sys.executable, str(BUILD_TOOL), str(cache)], check=True)
+
+
+def _prepare_data(cache: Path, limit: int) -> dict[str, int]:
+    """Saves the subset both sides read to bench/work/overhead/data.npz; returns its sizes."""
+    import numpy as np
+
+    from densespace.datasets import load_cifar10
+
+    data = load_cifar10(cache / DATA_FOLDER, validation=0.1, limit=limit, seed=0)
+    WORK.mkdir(parents=True, exist_ok=True)
+    np.savez(WORK / "data.npz", x_train=data.train[0], y_train=data.train[1],
+             x_val=data.validation[0], y_val=data.validation[1],
+             x_test=data.test[0], y_test=data.test[1])
+    return {"train": len(data.train[1]), "validation": len(data.validation[1]),
+            "test": len(data.test[1])}
+
+
+def _run_worker(side: str, pair: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One side's run in a fresh interpreter; its measurements."""
+    run_dir = WORK / f"{side}-{pair}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    command = [sys.executable, __file__, "--worker", side, "--run-dir", str(run_dir),
+               "--spec", args.spec, "--trials", str(args.trials), "--epochs", str(args.epochs),
+               "--retrain", str(args.retrain)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = subprocess.run(command, capture_output=True, text=True, env=env)
+    if run.returncode:
+        sys.exit(f"{side} worker failed:\n{run.stderr[-3000:]}")
+    return json.loads(run.stdout.splitlines()[-1])
+
+
+# ------------------------------------------------------------------ worker side
+
+
+class _Profile:
+    """Exclusive wall seconds and call counts of a few functions, patched in place."""
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(PROFILED, 0.0)
+        self.calls = dict.fromkeys(PROFILED, 0)
+        self._stack: list[float] = []
+
+    def patch(self, owner: Any, attribute: str, name: str) -> None:
+        original = getattr(owner, attribute)
+        profile = self
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            profile._stack.append(0.0)
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - start
+                nested = profile._stack.pop()
+                profile.seconds[name] += elapsed - nested
+                profile.calls[name] += 1
+                if profile._stack:
+                    profile._stack[-1] += elapsed
+
+        setattr(owner, attribute, timed)
+
+
+def _worker(args: argparse.Namespace) -> dict[str, Any]:
+    """Runs one side; returns wall seconds, the phases, the profile and the trials."""
+    import gc
+    from types import SimpleNamespace
+
+    import keras
+    import keras_tuner
+    import numpy as np
+
+    import densespace
+    from densespace import _keras  # noqa: F401  (tune imports it; import it untimed on both sides)
+
+    arrays = np.load(WORK / "data.npz")
+    data = SimpleNamespace(train=(arrays["x_train"], arrays["y_train"]),
+                           validation=(arrays["x_val"], arrays["y_val"]),
+                           test=(arrays["x_test"], arrays["y_test"]), source=str(WORK / "data.npz"))
+    spec = densespace.load_spec(ROOT / "examples" / f"{args.spec}.json")
+    seed = spec.search.seed
+    profile = _Profile()
+    for attribute in ("fit", "evaluate", "save_weights", "save"):
+        profile.patch(keras.Model, attribute, attribute)
+    profile.patch(keras.backend, "clear_session", "clear_session")
+    profile.patch(gc, "collect", "gc.collect")
+
+    run_dir: Path = args.run_dir
+    start = time.perf_counter()
+    if args.worker == "densespace":
+        trial_ends: list[float] = []
+        result = densespace.tune(spec, data=data, max_trials=args.trials, epochs=args.epochs,
+                                 retrain_top=args.retrain, out=run_dir, overwrite=True, verbose=0,
+                                 on_trial_end=lambda trial: trial_ends.append(time.perf_counter()))
+        end = time.perf_counter()
+        search_end = trial_ends[-1]
+        trials = [t["values"] for t in result.results["trials"]]
+        test = result.test_metrics[0] if result.best else None
+    else:
+        search_end, test = _hand_written(args, spec, data, run_dir, keras, keras_tuner)
+        end = time.perf_counter()
+        tuner_trials = json.loads((run_dir / "trials.json").read_text())
+        trials = tuner_trials
+    return {
+        "side": args.worker,
+        "seconds": end - start,
+        "search_seconds": search_end - start,
+        "retrain_seconds": end - search_end,
+        "profile": {name: {"seconds": round(profile.seconds[name], 3), "calls": profile.calls[name]}
+                    for name in PROFILED},
+        "trials": trials,
+        "test": test,
+    }
+
+
+def _hand_written(args: argparse.Namespace, spec: Any, data: Any, run_dir: Path, keras: Any,
+                  keras_tuner: Any) -> tuple[float, dict[str, float] | None]:
+    """The search written directly against keras-tuner; returns (search end, test metrics)."""
+    batch_size = 64
+    search = spec.search
+
+    def build(hp: Any) -> Any:
+        inputs = keras.Input(shape=(32, 32, 3))
+        x = keras.layers.Rescaling(1 / 255)(inputs)
+        x = keras.layers.Flatten()(x)
+        for i in range(3):
+            units = hp.Int(f"units_{i}", 16, 256, step=16)
+            activation = hp.Choice(f"activation_{i}", ["relu", "tanh", "elu", "selu", "swish"])
+            x = keras.layers.Dense(units, activation=activation)(x)
+        outputs = keras.layers.Dense(10, activation="softmax")(x)
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    keras.utils.set_random_seed(search.seed)
+    if search.tuner == "bayesian":
+        tuner = keras_tuner.BayesianOptimization(
+            build, objective="val_loss", max_trials=args.trials,
+            num_initial_points=search.num_initial_points, seed=search.seed,
+            directory=str(run_dir), project_name="search", overwrite=True)
+    else:
+        tuner = keras_tuner.RandomSearch(
+            build, objective="val_loss", max_trials=args.trials, seed=search.seed,
+            directory=str(run_dir), project_name="search", overwrite=True)
+    (x, y), validation = data.train, data.validation
+    tuner.search(x, y, epochs=args.epochs, validation_data=validation, batch_size=batch_size,
+                 verbose=0)
+    search_end = time.perf_counter()
+    test = None
+    if args.retrain:
+        hp = tuner.get_best_hyperparameters(1)[0]
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(search.seed + 1)
+        model = build(hp)
+        model.fit(x, y, epochs=args.epochs, batch_size=batch_size, validation_data=validation,
+                  verbose=0)
+        metrics = model.evaluate(*data.test, batch_size=1024, return_dict=True, verbose=0)
+        model.save(run_dir / "best-1.keras")
+        test = {name: float(value) for name, value in metrics.items()}
+    trials = [tuner.oracle.trials[key].hyperparameters.values for key in sorted(tuner.oracle.trials)]
+    (run_dir / "trials.json").write_text(json.dumps(trials))
+    return search_end, test
+
+
+# ------------------------------------------------------------------ report
+
+
+def _report(runs: dict[str, list[dict[str, Any]]], command: str, args: argparse.Namespace,
+            sizes: dict[str, int]) -> dict[str, Any]:
+    """The results as the JSON file holds them."""
+    a, b = runs["densespace"], runs["hand-written"]
+    ratios = [x["seconds"] / y["seconds"] for x, y in zip(a, b, strict=True)]
+    search_ratios = [x["search_seconds"] / y["search_seconds"] for x, y in zip(a, b, strict=True)]
+    same = [x["trials"] == y["trials"] for x, y in zip(a, b, strict=True)]
+
+    def median(side: list[dict[str, Any]], key: str) -> float:
+        return statistics.median(r[key] for r in side)
+
+    def median_profile(side: list[dict[str, Any]], name: str) -> float:
+        return statistics.median(r["profile"][name]["seconds"] for r in side)
+
+    profile = {}
+    for side, rows in runs.items():
+        parts = {name: median_profile(rows, name) for name in PROFILED}
+        profile[side] = {
+            **{name: {"seconds": round(parts[name], 3), "calls": rows[0]["profile"][name]["calls"]}
+               for name in PROFILED},
+            "other": {"seconds": round(median(rows, "seconds") - sum(parts.values()), 3)},
+        }
+    return {
+        "command": command,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "budget": {"spec": f"examples/{args.spec}.json", "trials": args.trials,
+                   "epochs": args.epochs, "retrain": bool(args.retrain), "pairs": args.pairs,
+                   "limit": args.limit, "data": sizes, "batch_size": 64},
+        "method": ("fresh process per run, imports and data loading untimed; runs alternate "
+                   "densespace, hand-written, ...; ratio = median of per-pair ratios"),
+        "median_ratio": round(statistics.median(ratios), 4),
+        "median_search_ratio": round(statistics.median(search_ratios), 4),
+        "ratios": [round(r, 4) for r in ratios],
+        "search_ratios": [round(r, 4) for r in search_ratios],
+        "median_seconds": {side: round(median(rows, "seconds"), 2) for side, rows in runs.items()},
+        "median_search_seconds": {side: round(median(rows, "search_seconds"), 2)
+                                  for side, rows in runs.items()},
+        "median_retrain_seconds": {side: round(median(rows, "retrain_seconds"), 2)
+                                   for side, rows in runs.items()},
+        "same_trial_values": same,
+        "profile_median": profile,
+        "runs": runs,
+    }
+
+
+def _machine() -> dict[str, Any]:
+    """The machine and the versions the numbers were measured with."""
+    import keras
+    import keras_tuner
+    import numpy as np
+    import tensorflow as tf
+
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if "model name" in line), "")
+    return {"cpu": cpu or platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "platform": platform.platform(), "python": platform.python_version(),
+            "numpy": np.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+            "keras_tuner": keras_tuner.__version__}
+
+
+def _markdown(report: dict[str, Any]) -> str:
+    """The results as Markdown tables with the command, machine and budget above them."""
+    m, b = report["machine"], report["budget"]
+    ratio = report["median_ratio"]
+    what = ("search, then retraining, testing and saving the best" if b["retrain"]
+            else "search only (retrain_top=0)")
+    lines = [
+        "# densespace.tune vs the same search hand-written with keras-tuner",
+        "",
+        f"Command: `{report['command']}` ({report['date']})",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, no GPU, {m['platform']}; Python {m['python']}, "
+        f"TensorFlow {m['tensorflow']}, keras {m['keras']}, keras-tuner {m['keras_tuner']}. "
+        "Other work shared the machine: compare the ratios, not the seconds.",
+        "",
+        f"Budget: `{b['spec']}`, {b['trials']} trials x {b['epochs']} epochs, batch {b['batch_size']}, "
+        f"on {b['data']['train']:,} train / {b['data']['validation']:,} validation / "
+        f"{b['data']['test']:,} test images (`limit={b['limit']}`); timed: {what}; "
+        f"{b['pairs']} interleaved pairs, each run a fresh process. {report['method']}.",
+        "",
+        f"**Median ratio densespace / hand-written: {ratio:.3f}** (target <= 1.05: "
+        f"{'met' if ratio <= 1.05 else 'NOT met'}); search phase alone: "
+        f"{report['median_search_ratio']:.3f}.",
+        f"Per-pair ratios: {', '.join(f'{r:.3f}' for r in report['ratios'])}. Both sides tried "
+        f"the same hyperparameter values in {sum(report['same_trial_values'])} of {b['pairs']} pairs.",
+        "",
+        "| seconds (median over runs) | densespace | hand-written | ratio of medians |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for label, key in (("total", "median_seconds"), ("search", "median_search_seconds"),
+                       ("retrain + test + save", "median_retrain_seconds")):
+        a, h = report[key]["densespace"], report[key]["hand-written"]
+        lines.append(f"| {label} | {a:.2f} | {h:.2f} | {a / h:.3f} |")
+    lines += [
+        "",
+        "Where the time goes (median exclusive seconds per run, calls in the first run):",
+        "",
+        "| part | densespace | calls | hand-written | calls | difference |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    pa, ph = report["profile_median"]["densespace"], report["profile_median"]["hand-written"]
+    for name in (*PROFILED, "other"):
+        a, h = pa[name]["seconds"], ph[name]["seconds"]
+        lines.append(f"| {name} | {a:.3f} | {pa[name].get('calls', '')} | {h:.3f} | "
+                     f"{ph[name].get('calls', '')} | {a - h:+.3f} |")
+    cleanup = {side: sum(p[name]["seconds"] for name in ("clear_session", "gc.collect"))
+               for side, p in (("densespace", pa), ("hand-written", ph))}
+    calls = {side: (p["clear_session"]["calls"], p["gc.collect"]["calls"])
+             for side, p in (("densespace", pa), ("hand-written", ph))}
+    extra = cleanup["densespace"] - cleanup["hand-written"]
+    lines += [
+        "",
+        f"Session clean-up (clear_session, which itself runs gc.collect, plus gc.collect): "
+        f"densespace {calls['densespace'][0]} clear_session / {calls['densespace'][1]} gc.collect "
+        f"calls, {cleanup['densespace']:.2f} s; hand-written {calls['hand-written'][0]} / "
+        f"{calls['hand-written'][1]}, {cleanup['hand-written']:.2f} s; the difference, "
+        f"{extra:+.2f} s, is {extra / report['median_seconds']['hand-written']:+.1%} of the "
+        "hand-written run's median time.",
+        "",
+        "fit excludes its validation passes (counted under evaluate) and keras-tuner's best-epoch "
+        "checkpoints (save_weights); other = the rest of the wall time (building models, "
+        "the tuners' bookkeeping, densespace's results files and plot, ...).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
