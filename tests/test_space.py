@@ -91,6 +91,8 @@ EXAMPLE_COUNTS = {
     "seed-depth-width.yaml": (4_672, 201_482, 2_366_474),
     "seed-depth.json": (19, 411_146, 708_362),
     "quickstart.json": (54, 394_762, 2_105_354),
+    "cifar10-dense.json": (2_592, 3_807_242, 8_925_194),
+    "cifar10-dense.yaml": (2_592, 3_807_242, 8_925_194),
 }
 
 

@@ -48,11 +48,10 @@ def test_examples_load_and_round_trip(path):
     assert densespace.Spec.model_validate_json(spec.model_dump_json()) == spec
 
 
-def test_yaml_twin_equals_json():
-    """The YAML example is the same spec as its JSON twin."""
-    assert load_spec(EXAMPLES[0].parent / "seed-depth-width.yaml") == load_spec(
-        EXAMPLES[0].parent / "seed-depth-width.json"
-    )
+@pytest.mark.parametrize("path", [p for p in EXAMPLES if p.suffix == ".yaml"], ids=lambda p: p.name)
+def test_yaml_twin_equals_json(path):
+    """Each YAML example is the same spec as its JSON twin."""
+    assert load_spec(path) == load_spec(path.with_suffix(".json"))
 
 
 def test_spec_built_in_python_round_trips():

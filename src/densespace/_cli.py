@@ -98,7 +98,13 @@ def _tune(args: argparse.Namespace) -> int:
                         seed=spec.search.seed or 0)
     result = tune(spec, data=data, tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs,
                   seed=args.seed, retrain_top=args.retrain_top, out=args.out,
-                  overwrite=args.overwrite, verbose=verbose)
+                  overwrite=args.overwrite, verbose=verbose, chief=args.chief, worker=args.worker,
+                  worker_id=args.worker_id)
+    if "worker" in result.results:
+        if verbose:
+            print(f"worker {result.results['worker']}: ran {len(result.results['trials'])} trials; "
+                  "the chief holds the results")
+        return EXIT_OK
     if verbose:
         print(_results.summary(result.results), end="")
         print(f"results: {result.out / _results.REPORT_FILE}")
@@ -165,6 +171,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="share of the training set held out for validation (default 0.1), or "
                       "'test' to validate on the test set as the blog post did (overstates results)")
     tune.add_argument("--overwrite", action="store_true", help="start over when --out holds another search")
+    roles = tune.add_mutually_exclusive_group()
+    roles.add_argument("--chief", metavar="HOST:PORT", help="serve a distributed search here (keras-tuner's "
+                       "chief oracle, gRPC without authentication: private networks only)")
+    roles.add_argument("--worker", metavar="HOST:PORT", help="train trials handed out by the chief at HOST:PORT")
+    tune.add_argument("--worker-id", metavar="ID", help="this worker's name, unique among the workers")
     loudness = tune.add_mutually_exclusive_group()
     loudness.add_argument("--quiet", action="store_true", help="print nothing but errors")
     loudness.add_argument("--verbose", action="store_true", help="also print Keras' epoch lines")

@@ -5,8 +5,8 @@ is imported lazily.
 
 from __future__ import annotations
 
-import gc
 import math
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,9 @@ OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
     "sgd": keras.optimizers.SGD,
     "adagrad": keras.optimizers.Adagrad,
 }
+
+
+FINGERPRINT = "densespace/fingerprint"
 
 
 class Batches:
@@ -74,6 +77,9 @@ class DenseHyperModel(keras_tuner.HyperModel):
     Attributes:
         epochs: The epochs a model is trained for, which a cosine schedule
             decays over (``training.epochs`` unless set otherwise).
+        fingerprint: When set (distributed tuning), declared as the fixed
+            hyperparameter ``densespace/fingerprint`` so that workers can check
+            they search the chief's spec on the chief's data.
     """
 
     def __init__(self, spec: Spec, *, train_images: np.ndarray | None = None) -> None:
@@ -81,6 +87,7 @@ class DenseHyperModel(keras_tuner.HyperModel):
         self.spec = spec
         self.hyperparameters = _space.hyperparameters(spec)
         self.epochs = spec.training.epochs
+        self.fingerprint: str | None = None
         self._train_size = None if train_images is None else len(train_images)
         self._stats = None
         if spec.input.preprocessing == "standardize":
@@ -92,6 +99,8 @@ class DenseHyperModel(keras_tuner.HyperModel):
     def declare(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
         """Declares every hyperparameter in ``hp``; returns the values of the active ones."""
         values: dict[str, Any] = {}
+        if self.fingerprint is not None:
+            hp.Fixed(FINGERPRINT, self.fingerprint)
         for h in self.hyperparameters:
             if h.condition is None:
                 value = _declare(hp, h)
@@ -263,19 +272,20 @@ def download_cifar10() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray,
 class _Tuner:
     """What densespace adds to keras-tuner's tuners.
 
-    Each trial starts from a cleared Keras session (so memory stays flat across
-    trials), a loss that turns NaN or infinite fails the trial instead of
-    scoring it, and every trial reports its wall seconds and epochs trained as
-    extra metrics, so they are kept with the trial (also across machines).
+    A loss that turns NaN or infinite fails the trial instead of scoring it,
+    and every trial reports its wall seconds and epochs trained as extra
+    metrics, so they are kept with the trial (also across machines).
+    keras-tuner itself clears the Keras session and collects garbage before
+    building each trial's model, which keeps memory flat across trials.
     """
 
     def __init__(self, *args: Any, on_trial_end: Any = None, **kwargs: Any) -> None:
         self._on_trial_end = on_trial_end
+        self._reported: dict[str, float] = {}
         super().__init__(*args, **kwargs)
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
-        keras.backend.clear_session()
-        gc.collect()
+        self._reported = {}
         start = time.monotonic()
         histories = super().run_trial(trial, *args, **kwargs)  # type: ignore[misc]
         histories = histories if isinstance(histories, list) else [histories]
@@ -286,12 +296,18 @@ class _Tuner:
         metrics = _best_epoch_metrics(histories, self.oracle.objective)  # type: ignore[attr-defined]
         metrics["seconds"] = time.monotonic() - start
         metrics["epochs"] = float(sum(len(h.epoch) for h in histories))
+        self._reported = metrics
         return metrics
 
     def on_trial_end(self, trial: Any) -> None:
         super().on_trial_end(trial)  # type: ignore[misc]
         if self._on_trial_end is not None:
-            self._on_trial_end(trial_record(trial))
+            record = trial_record(trial)
+            if record["status"] == "completed" and record["score"] is None:
+                # A worker's copy of the trial: the chief scores it, so use what was reported.
+                record.update(score=self._reported[self.oracle.objective.name],
+                              seconds=self._reported["seconds"], epochs=int(self._reported["epochs"]))
+            self._on_trial_end(record)
 
 
 def _best_epoch_metrics(histories: list[keras.callbacks.History], objective: Any) -> dict[str, float]:
@@ -364,15 +380,40 @@ def trial_record(trial: Any) -> dict[str, Any]:
 
 def search(
     tuner: keras_tuner.Tuner, train: Batches, validation: Batches, *, epochs: int, verbose: int
-) -> list[dict[str, Any]]:
-    """Runs (or resumes) the search; returns every trial as ``trial_record`` dicts."""
+) -> list[dict[str, Any]] | None:
+    """Runs (or resumes) the search; returns every trial as ``trial_record`` dicts.
+
+    On a worker of a distributed search it first checks the chief's fingerprint,
+    then returns None: the trials belong to the chief.
+    """
     hypermodel: DenseHyperModel = tuner.hypermodel
+    worker = is_worker()
+    if worker:
+        _check_chief(tuner.oracle.get_space().values.get(FINGERPRINT), hypermodel.fingerprint)
     if hypermodel.spec.search.tuner == "hyperband":
         hypermodel.epochs = hypermodel.spec.search.max_epochs
     tuner.search(train, epochs=epochs, validation_data=validation,
                  callbacks=_callbacks(hypermodel.spec), verbose=_fit_verbosity(verbose))
     hypermodel.epochs = hypermodel.spec.training.epochs
-    return [trial_record(t) for t in tuner.oracle.trials.values()]
+    return None if worker else [trial_record(t) for t in tuner.oracle.trials.values()]
+
+
+def is_worker() -> bool:
+    """Whether keras-tuner's environment makes this process a worker of a distributed search."""
+    return "KERASTUNER_ORACLE_IP" in os.environ and "chief" not in os.environ.get("KERASTUNER_TUNER_ID", "")
+
+
+def _check_chief(chief: str | None, mine: str | None) -> None:
+    if chief == mine:
+        return
+    if chief is None:
+        raise DensespaceError("the chief is not a densespace search (it declares no fingerprint)")
+    differ = [part for part, theirs, ours in zip(("spec", "data"), chief.split("/"), str(mine).split("/"))
+              if theirs != ours]
+    raise DensespaceError(
+        f"this worker's {' and '.join(differ)} differ from the chief's (chief {chief}, worker {mine}); "
+        "start workers with the chief's spec file, overrides and data"
+    )
 
 
 def _fit_verbosity(verbose: int) -> int:

@@ -47,8 +47,8 @@ def describe_data(data: Any) -> dict[str, Any]:
 
 
 def clean_trial(trial: dict[str, Any]) -> dict[str, Any]:
-    """A trial record without keras-tuner's bookkeeping values (``tuner/...``)."""
-    values = {k: v for k, v in trial["values"].items() if not k.startswith("tuner/")}
+    """A trial record without bookkeeping values (``tuner/...``, ``densespace/...``)."""
+    values = {k: v for k, v in trial["values"].items() if "/" not in k}
     return {**trial, "values": values}
 
 

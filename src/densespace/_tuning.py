@@ -7,16 +7,22 @@ TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
+import os
+import re
 import shutil
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+import numpy as np
 
 from densespace import _results, _space
 from densespace._errors import DensespaceError
@@ -146,6 +152,9 @@ def tune(
     overwrite: bool = False,
     verbose: Literal[0, 1, 2] = 1,
     on_trial_end: Callable[[dict[str, Any]], None] | None = None,
+    chief: str | None = None,
+    worker: str | None = None,
+    worker_id: str | None = None,
 ) -> TuneResult:
     """Searches the space with keras-tuner, then retrains and tests the best configurations.
 
@@ -169,9 +178,18 @@ def tune(
         verbose: 0 silent, 1 one line per trial, 2 also Keras' epoch lines.
         on_trial_end: Called with each finished trial's record (the ``trials``
             entries of ``results.json``), for example to log or monitor.
+        chief: ``HOST:PORT`` to serve a distributed search on (keras-tuner's
+            chief oracle): this process hands trials to workers, then retrains
+            the best and writes the results (docs/distributed.md).
+        worker: ``HOST:PORT`` of the chief: this process trains the trials it
+            is handed; needs ``worker_id``. Without ``chief`` and ``worker``,
+            keras-tuner's own ``KERASTUNER_*`` environment variables still apply.
+        worker_id: This worker's name, unique among the workers; a worker
+            restarted with the same id takes over its unfinished trial.
 
     Returns:
-        The results, with the retrained models in memory.
+        The results, with the retrained models in memory; on a worker, only
+        the trials it ran (``results["trials"]``).
 
     Raises:
         SpecError: An override is invalid.
@@ -189,32 +207,41 @@ def tune(
         raise DensespaceError(f"retrain_top must be >= 0 (received {retrain_top})")
     spec = apply_overrides(spec, tuner=tuner, max_trials=max_trials, epochs=epochs, seed=seed)
     out = Path(out) if out is not None else Path("runs") / spec.name
-    reason = mostly_random(spec)
-    if reason:
-        warnings.warn(reason, SearchWarning, stacklevel=2)
-    data_info = _results.describe_data(data)
-    _prepare(out, spec, data_info, overwrite=overwrite)
+    environment = _distributed_environment(chief=chief, worker=worker, worker_id=worker_id)
+    with _environment(environment):
+        role = _role()
+        if role == "worker" and overwrite:
+            raise DensespaceError("--overwrite is for the chief or a single machine, not a worker")
+        reason = mostly_random(spec)
+        if reason and role != "worker":
+            warnings.warn(reason, SearchWarning, stacklevel=2)
+        data_info = _results.describe_data(data)
+        _prepare(out, spec, data_info, overwrite=overwrite)
 
-    from densespace import _keras
+        from densespace import _keras
 
-    if verbose:
-        trials, epochs_planned = planned_budget(spec)
-        print(f"planned: up to {trials} trials, {epochs_planned} training epochs in the search, "
-              f"then {retrain_top} x {spec.training.epochs} epochs of retraining; results in {out}",
-              file=sys.stderr)
-    start = time.monotonic()
-    hypermodel = _keras.build_hypermodel(spec, train_images=data.train[0])
-    progress = _Progress(spec, verbose=verbose, start=start, then=on_trial_end)
-    search_tuner = _keras.make_tuner(spec, hypermodel, directory=str(out), overwrite=overwrite,
-                                     on_trial_end=progress)
-    if spec.search.seed is not None:
-        import keras
+        if verbose:
+            _announce(spec, role, out, retrain_top)
+        start = time.monotonic()
+        hypermodel = _keras.build_hypermodel(spec, train_images=data.train[0])
+        if role != "single":
+            hypermodel.fingerprint = fingerprint(spec, data)
+        progress = _Progress(spec, verbose=verbose, start=start, then=on_trial_end,
+                             estimate=role == "single")
+        search_tuner = _keras.make_tuner(spec, hypermodel, directory=str(out), overwrite=overwrite,
+                                         on_trial_end=progress)
+        if spec.search.seed is not None:
+            import keras
 
-        keras.utils.set_random_seed(spec.search.seed)
-    train = _keras.Batches(*data.train, seed=spec.search.seed)
-    validation = _keras.Batches(*data.validation)
-    trials = _keras.search(search_tuner, train, validation, epochs=spec.training.epochs, verbose=verbose)
-    trials = [_results.clean_trial(t) for t in trials]
+            keras.utils.set_random_seed(spec.search.seed)
+        train = _keras.Batches(*data.train, seed=spec.search.seed)
+        validation = _keras.Batches(*data.validation)
+        found = _keras.search(search_tuner, train, validation, epochs=spec.training.epochs,
+                              verbose=verbose)
+        if found is None:
+            return TuneResult(out=out, results={"worker": os.environ["KERASTUNER_TUNER_ID"],
+                                                "trials": progress.records})
+    trials = [_results.clean_trial(t) for t in found]
     completed = [t for t in trials if t["status"] == "completed"]
     if not completed:
         reasons = sorted({t["message"] or "no message" for t in trials})
@@ -239,6 +266,81 @@ def tune(
                                 versions=_keras.versions())
     _results.write(out, results)
     return TuneResult(out=out, results=results, best=best)
+
+
+def fingerprint(spec: Spec, data: Data) -> str:
+    """``spec:<hash>/data:<hash>``: what a worker must share with its chief."""
+    spec_hash = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:12]
+    data_hash = hashlib.sha256()
+    for x, y in (data.train, data.validation, data.test):
+        for array in (x, y):
+            array = np.ascontiguousarray(array)
+            data_hash.update(f"{array.dtype}{array.shape}".encode())
+            data_hash.update(array)
+    return f"spec:{spec_hash}/data:{data_hash.hexdigest()[:12]}"
+
+
+_ENVIRONMENT = ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID")
+
+
+def _distributed_environment(*, chief: str | None, worker: str | None,
+                             worker_id: str | None) -> dict[str, str]:
+    """keras-tuner's variables for ``--chief`` / ``--worker``; empty when neither is given."""
+    if chief and worker:
+        raise DensespaceError("--chief and --worker exclude each other")
+    if worker_id is not None and not worker:
+        raise DensespaceError("--worker-id goes with --worker")
+    if worker and not worker_id:
+        raise DensespaceError("--worker needs --worker-id, a name unique among the workers")
+    if worker_id is not None and (not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", worker_id) or "chief" in worker_id):
+        raise DensespaceError(f"--worker-id: use letters, digits, '.', '_' and '-', without 'chief' "
+                              f"(received {worker_id!r})")
+    address = chief or worker
+    if address is None:
+        return {}
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        flag = "--chief" if chief else "--worker"
+        raise DensespaceError(f"{flag}: expected HOST:PORT, such as 127.0.0.1:8000 (received {address!r})")
+    return {"KERASTUNER_ORACLE_IP": host.strip("[]"), "KERASTUNER_ORACLE_PORT": port,
+            "KERASTUNER_TUNER_ID": "chief" if chief else str(worker_id)}
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Sets environment variables for the duration of a block."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _role() -> Literal["single", "chief", "worker"]:
+    """This process's part in the search, by keras-tuner's environment variables."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return "single"
+    return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+
+
+def _announce(spec: Spec, role: str, out: Path, retrain_top: int) -> None:
+    trials, epochs = planned_budget(spec)
+    if role == "worker":
+        where = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+        print(f"worker {os.environ['KERASTUNER_TUNER_ID']}: training trials handed out by the chief "
+              f"at {where}", file=sys.stderr)
+        return
+    print(f"planned: up to {trials} trials, {epochs} training epochs in the search, then "
+          f"{retrain_top} x {spec.training.epochs} epochs of retraining; results in {out}", file=sys.stderr)
+    if role == "chief":
+        print(f"chief: serving trials on {os.environ['KERASTUNER_ORACLE_IP']}:"
+              f"{os.environ['KERASTUNER_ORACLE_PORT']} (keras-tuner's gRPC, no authentication: "
+              "keep it on a private network); waiting for workers", file=sys.stderr)
 
 
 def _tuner_function(name: TunerName, title: str) -> Callable[..., TuneResult]:
@@ -290,15 +392,17 @@ class _Progress:
     """Prints one line per finished trial: values, score, best so far, time and estimate."""
 
     def __init__(self, spec: Spec, *, verbose: int, start: float,
-                 then: Callable[[dict[str, Any]], None] | None) -> None:
+                 then: Callable[[dict[str, Any]], None] | None, estimate: bool) -> None:
         self.spec, self.verbose, self.start, self.then = spec, verbose, start, then
-        self.planned = planned_trials(spec)
+        self.planned = planned_trials(spec) if estimate else None
+        self.records: list[dict[str, Any]] = []
         self.finished = 0
         self.best: float | None = None
 
     def __call__(self, trial: dict[str, Any]) -> None:
         self.finished += 1
         trial = _results.clean_trial(trial)
+        self.records.append(trial)
         score = trial["score"]
         if score is not None and (self.best is None or _results.better(score, self.best, self.spec.search.objective)):
             self.best = score
@@ -307,13 +411,16 @@ class _Progress:
         if not self.verbose:
             return
         elapsed = time.monotonic() - self.start
-        left = elapsed / self.finished * max(self.planned - self.finished, 0)
         values = " ".join(f"{k}={_results.show(v)}" for k, v in trial["values"].items())
         outcome = (f"{self.spec.search.objective}={score:.4f}" if score is not None
                    else f"failed ({trial['message']})")
         best = "" if self.best is None else f"  best={self.best:.4f}"
-        print(f"[{self.finished}/{self.planned}] trial {trial['id']}  {values}  {outcome}{best}  "
-              f"elapsed {_clock(elapsed)}  left ~{_clock(left)}", file=sys.stderr, flush=True)
+        position, left = f"[{self.finished}]", ""
+        if self.planned is not None:
+            position = f"[{self.finished}/{self.planned}]"
+            left = f"  left ~{_clock(elapsed / self.finished * max(self.planned - self.finished, 0))}"
+        print(f"{position} trial {trial['id']}  {values}  {outcome}{best}  elapsed {_clock(elapsed)}{left}",
+              file=sys.stderr, flush=True)
 
 
 def _clock(seconds: float) -> str:
