@@ -169,3 +169,13 @@ def test_tune_with_a_bad_data_source_exits_2(tmp_path, capsys):
     assert main(["tune", str(spec), "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("densespace: error: ") and len(err.splitlines()) == 1
+
+
+def test_tune_quiet_prints_nothing(tmp_path, capsys, monkeypatch):
+    """`tune --quiet` prints nothing at all on success."""
+    from cifar_archives import make_splits, write_binary
+
+    data = write_binary(tmp_path, *make_splits(per_batch=20))
+    spec = _write(tmp_path, "s.json", spec_dict(search={"max_trials": 1}))
+    assert main(["tune", str(spec), "--data", str(data), "--epochs", "1", "--quiet", "--out", str(tmp_path / "o")]) == 0
+    assert capsys.readouterr() == ("", "")

@@ -147,6 +147,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     trials = results["trials"]
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -154,6 +155,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     ax.scatter(xs, [t["score"] for t in trials if t["score"] is not None], label="trial score")
     ax.step(range(1, len(trials) + 1), [math.nan if b is None else b for b in best_so_far(results)],
             where="post", color="C1", label="best so far")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel(results["objective"])
     ax.set_title(f"{results['spec']['name']}: {results['tuner']} search")
