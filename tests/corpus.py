@@ -147,6 +147,14 @@ INVALID = [
             "optimizer.schedule: unknown value \"cosin\" (did you mean 'cosine'?); expected one of: constant, cosine", True),
     Invalid("label-smoothing-one", spec_dict(training={"label_smoothing": 1.0}),
             "training.label_smoothing: must be < 1.0 (received 1.0)", True),
+    Invalid("key-named-like-a-tag", spec_dict(hidden={"units": 8, "range": 2}),
+            "hidden.range: unknown key (allowed: layers, units, activation, dropout, batch_norm, l2, shared)", True),
+    Invalid("search-key-named-like-a-tuner", spec_dict(search={"tuner": "bayesian", "bayesian": 1}),
+            "search.bayesian: unknown key (allowed: objective, seed, executions_per_trial, tuner, max_trials, "
+            "num_initial_points)", True),
+    Invalid("tuned-smoothing-with-loss-objective", spec_dict(training={"label_smoothing": {"values": [0.0, 0.1]}}),
+            "top level: training.label_smoothing is tuned, so objective 'val_loss' would compare losses smoothed "
+            "differently; use objective 'val_accuracy' or a constant label_smoothing", False),
     Invalid("max-trials-zero", spec_dict(search={"max_trials": 0}),
             "search.max_trials: must be >= 1 (received 0)", True),
     Invalid("hyperband-factor", spec_dict(search={"tuner": "hyperband", "factor": 1}),

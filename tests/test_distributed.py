@@ -115,7 +115,7 @@ def test_a_worker_with_another_spec_is_refused(tmp_path):
     chief = _start(tmp_path, SPEC, {"chief": f"127.0.0.1:{port}"})
     try:
         other = validate_spec(dict(SPEC, training={"epochs": 3, "batch_size": 16}))
-        with pytest.raises(DensespaceError, match=r"^this worker's spec differ from the chief's \(chief spec:\w{12}/data:"):
+        with pytest.raises(DensespaceError, match=r"^this worker's spec differs from the chief's \(chief spec:\w{16}/data:\w{16}, worker spec:"):
             densespace.tune(other, data=synthetic_data(), out=tmp_path / "worker", verbose=0,
                             worker=f"127.0.0.1:{port}", worker_id="w1")
         assert "KERASTUNER_ORACLE_IP" not in os.environ

@@ -14,10 +14,15 @@ import tensorflow as tf
 from conftest import ROOT, spec_dict
 
 from densespace import DensespaceError, _domains, build_hypermodel, freeze, load_spec, parameter_bounds, validate_spec
-from densespace._keras import Batches, build_model, trainable_parameters
+from densespace._keras import Batches, build_model
 from densespace._space import plan_parameters, resolve
 
 ACTIVATIONS = ["relu", "tanh", "elu", "selu", "swish"]
+
+
+def trainable_parameters(model):
+    """The number of trainable parameters of a Keras model."""
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
 # The post's hypermodels, as written there (only `tf` is passed in, so that a
@@ -334,8 +339,13 @@ def test_label_smoothing_trains_on_integer_labels(source):
     hp = kt.HyperParameters()
     train = (x, y) if source == "arrays" else (Batches(x, y),)
     validation = (x, y) if source == "arrays" else Batches(x, y)
-    history = hypermodel.fit(hp, hypermodel.build(hp), *train, epochs=1, validation_data=validation, verbose=0)
+    model = hypermodel.build(hp)
+    history = hypermodel.fit(hp, model, *train, epochs=1, validation_data=validation, verbose=0)
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    probabilities = model.predict(x, verbose=0)
+    targets = np.full((16, 10), 0.2 / 10) + 0.8 * np.eye(10)[y]
+    smoothed = -np.mean(np.sum(targets * np.log(np.clip(probabilities, 1e-7, 1)), axis=1))
+    assert history.history["val_loss"][0] == pytest.approx(smoothed, rel=1e-4)
 
 
 def test_batches_serve_every_example_once_per_epoch():
@@ -350,3 +360,19 @@ def test_batches_serve_every_example_once_per_epoch():
     assert sorted(first) == list(range(10)) and first == again and first != list(range(10))
     images, labels = next(iter(batches.pipeline(2, shuffle=False, classes=3)))
     assert labels.numpy().tolist() == [[1, 0, 0], [0, 1, 0]]
+
+
+def test_continued_training_restores_the_optimizer_state(tmp_path):
+    """Weights saved after some steps load into a fresh build with the optimizer's step count,
+    as Hyperband needs to carry a cosine schedule on."""
+    spec = validate_spec(spec_dict(input={"shape": [4]}, optimizer={"schedule": "cosine"},
+                                   training={"epochs": 4, "batch_size": 8}))
+    x, y = np.zeros((32, 4), dtype=np.uint8), np.arange(32) % 10
+    hypermodel = build_hypermodel(spec, train_images=x)
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)
+    hypermodel.fit(hp, model, x, y, epochs=1, verbose=0)
+    model.save_weights(tmp_path / "w.weights.h5")
+    again = hypermodel.build(hp)
+    again.load_weights(tmp_path / "w.weights.h5")
+    assert int(again.optimizer.iterations.numpy()) == 4

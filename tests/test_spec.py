@@ -130,6 +130,16 @@ def test_unreadable_files_report_where_and_why(tmp_path, name, text, problem):
     assert info.value.source == str(path)
 
 
+def test_file_that_is_not_utf8(tmp_path):
+    """A file that is not UTF-8 is a SpecError, not a crash."""
+    path = tmp_path / "latin1.json"
+    path.write_bytes(b'{"name": "caf\xe9"}')
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert info.value.problems == ["cannot read file: 'utf-8' codec can't decode byte 0xe9 in position 13: "
+                                   "invalid continuation byte"]
+
+
 def test_missing_file(tmp_path):
     """A missing file is a SpecError naming the file."""
     with pytest.raises(SpecError) as info:

@@ -49,7 +49,8 @@ def test_results_json_has_the_documented_fields(finished):
     assert [b["rank"] for b in results["best"]] == [1, 2]
     assert [(b["model"], b["frozen_spec"]) for b in results["best"]] == [
         ("best-1.keras", "best-1.spec.json"), ("best-2.keras", "best-2.spec.json")]
-    assert results["data"] == {"source": "synthetic", "train": 120, "validation": 40, "test": 40}
+    assert results["data"] == {"source": "synthetic", "train": 120, "validation": 40, "test": 40,
+                               "digest": densespace.datasets.digest(finished[1])}
     assert set(results["versions"]) == {"python", "keras", "tensorflow", "keras_tuner", "numpy"}
     assert results["spec"] == validate_spec(TINY).model_dump(mode="json")
     assert results["cost"]["search_epochs"] == 6 and results["cost"]["retrain_epochs"] == 4
@@ -162,7 +163,7 @@ def test_a_search_where_every_trial_fails_is_an_error(tmp_path):
 
 
 def test_a_changed_spec_is_refused_unless_overwriting(finished):
-    """Rerunning on an --out made by another spec is refused, and --overwrite starts over."""
+    """Rerunning on an --out made by another spec is refused, naming what changed."""
     result, data = finished
     changed = apply_overrides(validate_spec(TINY), max_trials=4)
     with pytest.raises(DensespaceError) as info:
@@ -284,3 +285,30 @@ def test_tune_warns_about_a_mostly_random_search(tmp_path):
                               search={"tuner": "bayesian", "max_trials": 1}))
     with pytest.warns(densespace.SearchWarning, match="this search is mostly random"):
         densespace.tune(spec, data=synthetic_data(), out=tmp_path, retrain_top=0, verbose=0)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_folder_that_is_not_a_search_is_never_touched(tmp_path, overwrite):
+    """A non-empty --out without run.json is refused, with or without overwrite, and its files survive."""
+    (tmp_path / "thesis.tex").write_text("precious")
+    with pytest.raises(DensespaceError) as info:
+        densespace.tune(validate_spec(TINY), data=synthetic_data(), out=tmp_path, overwrite=overwrite, verbose=0)
+    assert str(info.value) == (f"{tmp_path} is not empty and holds no densespace search (run.json); "
+                               "choose a new or empty --out")
+    assert [p.name for p in tmp_path.iterdir()] == ["thesis.tex"]
+
+
+def test_ranking_keeps_one_trial_per_configuration():
+    """Trials continuing a configuration (Hyperband) count once, with their best score."""
+    trials = [{"id": "a", "values": {"u": 1}, "score": 0.5}, {"id": "b", "values": {"u": 2}, "score": 0.7},
+              {"id": "c", "values": {"u": 1}, "score": 0.4}, {"id": "d", "values": {"u": 3}, "score": 0.6}]
+    assert [t["id"] for t in densespace._results.ranked(trials, "val_loss")] == ["c", "d", "b"]
+    assert [t["id"] for t in densespace._results.ranked(trials, "val_accuracy")] == ["b", "d", "a"]
+
+
+def test_retraining_fewer_removes_the_extra_models(tmp_path):
+    """Running again with a smaller retrain_top leaves no stale best-K files."""
+    data = synthetic_data()
+    densespace.tune(validate_spec(TINY), data=data, out=tmp_path, retrain_top=2, verbose=0)
+    densespace.tune(validate_spec(TINY), data=data, out=tmp_path, retrain_top=1, verbose=0)
+    assert sorted(p.name for p in tmp_path.glob("best-*")) == ["best-1.keras", "best-1.spec.json"]

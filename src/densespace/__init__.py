@@ -16,7 +16,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from densespace._domains import Choice, FloatRange, IntRange
-from densespace._errors import DatasetError, DensespaceError, SpecError
+from densespace._errors import DatasetError, DensespaceError, SpecError, TuningError
 from densespace._schema import json_schema
 from densespace._space import (
     Condition,
@@ -30,6 +30,7 @@ from densespace._space import (
     resolve,
 )
 from densespace._spec import (
+    Augmentation,
     BayesianSearch,
     Block,
     EarlyStopping,
@@ -49,7 +50,6 @@ from densespace._tuning import (
     BestModel,
     SearchWarning,
     TuneResult,
-    TuningError,
     bayesian_optimization,
     hyperband,
     planned_budget,
@@ -72,6 +72,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Augmentation",
     "BayesianSearch",
     "BestModel",
     "Block",

@@ -1,7 +1,8 @@
 """The ``densespace`` command line.
 
-Exit status: 0 on success, 2 on bad input (an invalid spec, a bad argument),
-1 on an unexpected failure. Problems are printed one per line as
+Exit status: 0 on success, 2 on bad input (an invalid spec, a bad argument or
+data source, an --out that holds another search), 1 when a search produces no
+model (every trial failed, retraining diverged) or on an unexpected failure. Problems are printed one per line as
 ``FILE: location: message``; a traceback only with ``--debug``.
 """
 
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from densespace import _results, _space
-from densespace._errors import DensespaceError, SpecError
+from densespace._errors import DensespaceError, SpecError, TuningError
 from densespace._schema import schema_text
 from densespace._spec import Spec, load_spec
+from densespace._tuning import SearchWarning
 from densespace._version import __version__
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
@@ -89,17 +91,18 @@ def _validation(text: str) -> float | str:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from densespace._tuning import tune
+    from densespace._tuning import check_options, tune
     from densespace.datasets import load_cifar10
 
     spec = load_spec(args.spec)
     verbose = 0 if args.quiet else 2 if args.verbose else 1
+    options = {"tuner": args.tuner, "max_trials": args.max_trials, "epochs": args.epochs, "seed": args.seed,
+               "retrain_top": args.retrain_top, "chief": args.chief, "worker": args.worker,
+               "worker_id": args.worker_id, "overwrite": args.overwrite}
+    effective, _ = check_options(spec, **options)  # before loading (perhaps downloading) the data
     data = load_cifar10(args.data, validation=args.validation, limit=args.limit,
-                        seed=spec.search.seed or 0)
-    result = tune(spec, data=data, tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs,
-                  seed=args.seed, retrain_top=args.retrain_top, out=args.out,
-                  overwrite=args.overwrite, verbose=verbose, chief=args.chief, worker=args.worker,
-                  worker_id=args.worker_id)
+                        seed=effective.search.seed or 0)
+    result = tune(spec, data=data, out=args.out, verbose=verbose, **options)
     if "worker" in result.results:
         if verbose:
             print(f"worker {result.results['worker']}: ran {len(result.results['trials'])} trials; "
@@ -115,7 +118,11 @@ def _report(args: argparse.Namespace) -> int:
     path = Path(args.out) / _results.RESULTS_FILE
     if not path.exists():
         raise DensespaceError(f"{path} does not exist: is this a finished densespace tune --out folder?")
-    print(_results.summary(_results.load(Path(args.out))), end="")
+    try:
+        results = _results.load(Path(args.out))
+        print(_results.summary(results), end="")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DensespaceError(f"{path} is not a densespace results file ({type(exc).__name__}: {exc})") from None
     return EXIT_OK
 
 
@@ -188,7 +195,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-    print(f"densespace: warning: {message}", file=sys.stderr)
+    if issubclass(category, SearchWarning):  # densespace's own; the libraries' are noise here
+        print(f"densespace: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -198,12 +206,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
+            if getattr(args, "quiet", False):
+                warnings.simplefilter("ignore")
             return run(args)
     except SpecError as exc:
         if args.debug:
             raise
         _print_problems(exc)
         return EXIT_BAD_INPUT
+    except TuningError as exc:
+        if args.debug:
+            raise
+        print(f"densespace: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except DensespaceError as exc:
         if args.debug:
             raise

@@ -32,11 +32,6 @@ from pydantic_core import PydanticCustomError
 
 Sampling = Literal["linear", "log", "reverse_log"]
 
-#: Tags of the union members; they show in pydantic's error locations and are
-#: dropped when a location is written back the way the user wrote it.
-UNION_TAGS = frozenset({"constant", "range", "choice"})
-
-
 class Strict(BaseModel):
     """Base of every spec object: strict types, no unknown keys, immutable."""
 

@@ -23,3 +23,7 @@ class SpecError(DensespaceError, ValueError):
 
 class DatasetError(DensespaceError, ValueError):
     """A dataset source is missing, malformed or unsafe."""
+
+
+class TuningError(DensespaceError, RuntimeError):
+    """A search could not produce a model (every trial failed, or retraining diverged)."""

@@ -6,7 +6,6 @@ is imported lazily.
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,7 @@ import keras_tuner
 import numpy as np
 
 from densespace import _domains, _space
-from densespace._errors import DensespaceError
+from densespace._errors import DensespaceError, TuningError
 
 if TYPE_CHECKING:
     from densespace._spec import Spec
@@ -247,6 +246,9 @@ def build_model(
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=plan.label_smoothing)
     model.compile(optimizer=OPTIMIZERS[plan.optimizer](learning_rate=learning_rate), loss=loss,
                   metrics=["accuracy"])
+    # Built now, the optimizer's variables (step count, moments) are restored with the
+    # weights when Hyperband continues a trial, so a cosine schedule carries on.
+    model.optimizer.build(model.trainable_variables)
     return model
 
 
@@ -254,11 +256,6 @@ def for_evaluation(model: keras.Model) -> keras.Model:
     """The model compiled with plain sparse cross-entropy (no label smoothing) for integer labels."""
     model.compile(optimizer=model.optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
-
-
-def trainable_parameters(model: keras.Model) -> int:
-    """The number of trainable parameters of a model."""
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
 def download_cifar10() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -379,17 +376,12 @@ def trial_record(trial: Any) -> dict[str, Any]:
 
 
 def search(
-    tuner: keras_tuner.Tuner, train: Batches, validation: Batches, *, epochs: int, verbose: int
+    tuner: keras_tuner.Tuner, train: Batches, validation: Batches, *, epochs: int, verbose: int,
+    worker: bool,
 ) -> list[dict[str, Any]] | None:
-    """Runs (or resumes) the search; returns every trial as ``trial_record`` dicts.
-
-    On a worker of a distributed search it first checks the chief's fingerprint,
-    then returns None: the trials belong to the chief.
-    """
+    """Runs (or resumes) the search; returns every trial as ``trial_record`` dicts
+    (None on a worker of a distributed search: the trials belong to the chief)."""
     hypermodel: DenseHyperModel = tuner.hypermodel
-    worker = is_worker()
-    if worker:
-        _check_chief(tuner.oracle.get_space().values.get(FINGERPRINT), hypermodel.fingerprint)
     if hypermodel.spec.search.tuner == "hyperband":
         hypermodel.epochs = hypermodel.spec.search.max_epochs
     tuner.search(train, epochs=epochs, validation_data=validation,
@@ -398,22 +390,9 @@ def search(
     return None if worker else [trial_record(t) for t in tuner.oracle.trials.values()]
 
 
-def is_worker() -> bool:
-    """Whether keras-tuner's environment makes this process a worker of a distributed search."""
-    return "KERASTUNER_ORACLE_IP" in os.environ and "chief" not in os.environ.get("KERASTUNER_TUNER_ID", "")
-
-
-def _check_chief(chief: str | None, mine: str | None) -> None:
-    if chief == mine:
-        return
-    if chief is None:
-        raise DensespaceError("the chief is not a densespace search (it declares no fingerprint)")
-    differ = [part for part, theirs, ours in zip(("spec", "data"), chief.split("/"), str(mine).split("/"))
-              if theirs != ours]
-    raise DensespaceError(
-        f"this worker's {' and '.join(differ)} differ from the chief's (chief {chief}, worker {mine}); "
-        "start workers with the chief's spec file, overrides and data"
-    )
+def chief_fingerprint(tuner: keras_tuner.Tuner) -> str | None:
+    """The fingerprint the chief of a distributed search declares (asked over gRPC)."""
+    return tuner.oracle.get_space().values.get(FINGERPRINT)
 
 
 def _fit_verbosity(verbose: int) -> int:
@@ -452,7 +431,7 @@ def retrain(
                              callbacks=_callbacks(hypermodel.spec), verbose=_fit_verbosity(verbose))
     losses = history.history.get("loss", [])
     if not all(math.isfinite(v) for v in losses):
-        raise DensespaceError(f"retraining diverged: the loss became {losses[-1]}")
+        raise TuningError(f"retraining diverged: the loss became {losses[-1]}")
     model = for_evaluation(model)
     metrics = model.evaluate(*test, batch_size=1024, return_dict=True, verbose=0)
     return model, {name: float(value) for name, value in metrics.items()}, len(history.epoch)

@@ -58,9 +58,20 @@ def better(a: float, b: float, objective: str) -> bool:
 
 
 def ranked(trials: list[dict[str, Any]], objective: str) -> list[dict[str, Any]]:
-    """Completed trials, best first."""
+    """Completed trials, best first, one per configuration.
+
+    Hyperband continues a configuration in later trials with the same values;
+    only its best-scoring trial is kept.
+    """
     sign = 1 if objective.endswith("loss") else -1
-    return sorted(trials, key=lambda t: sign * t["score"])
+    seen: set[str] = set()
+    result = []
+    for trial in sorted(trials, key=lambda t: sign * t["score"]):
+        key = json.dumps(trial["values"], sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            result.append(trial)
+    return result
 
 
 def show(value: Any) -> str:

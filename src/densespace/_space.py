@@ -222,17 +222,22 @@ def _parameters(spec: Spec, end: int) -> int:
     best = {math.prod(spec.input.shape): 0}  # width -> best total so far
     for block in spec.blocks:
         units = _domains.bounds(block.units)[end]
-        per_unit = 2 if _domains.bounds(block.batch_norm)[end] else 1
+        batch_norm = _domains.bounds(block.batch_norm)[end]
         options: dict[int, int] = {}
         for width, total in best.items():
             for count in _domains.values(block.layers):
                 out = units if count else width
-                cost = total + (count > 0) * (width * units + per_unit * units) \
-                    + max(count - 1, 0) * (units * units + per_unit * units)
+                cost = total + (count > 0) * _dense(width, units, batch_norm) \
+                    + max(count - 1, 0) * _dense(units, units, batch_norm)
                 options[out] = pick(options.get(out, cost), cost)
         best = options
-    classes = spec.output.units
-    return pick(total + width * classes + classes for width, total in best.items())
+    return pick(total + _dense(width, spec.output.units, False) for width, total in best.items())
+
+
+def _dense(width: int, units: int, batch_norm: bool) -> int:
+    """Trainable parameters of one Dense layer: kernel and bias, or kernel and
+    BatchNormalization's gamma and beta (the Dense has no bias then)."""
+    return width * units + (2 if batch_norm else 1) * units
 
 
 def resolve(spec: Spec, values: Mapping[str, Any]) -> Plan:
@@ -267,9 +272,9 @@ def plan_parameters(spec: Spec, plan: Plan) -> int:
     """The trainable parameter count of the model a plan builds."""
     width, total = math.prod(spec.input.shape), 0
     for layer in plan.layers:
-        total += width * layer.units + (2 if layer.batch_norm else 1) * layer.units
+        total += _dense(width, layer.units, layer.batch_norm)
         width = layer.units
-    return total + width * spec.output.units + spec.output.units
+    return total + _dense(width, spec.output.units, False)
 
 
 def freeze(spec: Spec, values: Mapping[str, Any]) -> Spec:

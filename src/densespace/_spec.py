@@ -20,7 +20,8 @@ from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from densespace import _space
-from densespace._domains import UNION_TAGS, Strict, tunable
+from densespace import _domains
+from densespace._domains import Strict, tunable
 from densespace._errors import SpecError
 
 #: Bounds that keep a spec from asking for an absurd model (documented in docs/spec.md).
@@ -250,6 +251,12 @@ class Spec(Strict):
 
     @model_validator(mode="after")
     def _size(self) -> Spec:
+        if _domains.is_tunable(self.training.label_smoothing) and self.search.objective.endswith("loss"):
+            raise PydanticCustomError(
+                "smoothing_objective",
+                f"training.label_smoothing is tuned, so objective '{self.search.objective}' would compare "
+                "losses smoothed differently; use objective 'val_accuracy' or a constant label_smoothing",
+            )
         largest = _space.parameter_bounds(self)[1]
         if largest > MAX_PARAMETERS:
             raise PydanticCustomError(
@@ -285,7 +292,8 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([f"cannot read file: {exc.strerror or exc}"], source=str(path)) from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise SpecError([f"cannot read file: {reason}"], source=str(path)) from None
     suffix = path.suffix.lower()
     if suffix not in {".json", ".yaml", ".yml"}:
         raise SpecError(
@@ -359,15 +367,24 @@ def format_errors(exc: ValidationError) -> list[str]:
 
 
 def _location(loc: tuple[Any, ...]) -> str:
-    text = ""
+    """A pydantic location written as in the spec: union tags dropped, indices in brackets."""
+    text, annotation = "", Spec
     for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part in UNION_TAGS or part in SEARCH_TAGS or part in ("block", "blocks"):
+        tagged = part in _tags(annotation)
+        annotation = None if annotation is None else _step(annotation, part)
+        if tagged:
             continue
-        else:
-            text += f".{part}" if text else str(part)
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
     return text or "top level"
+
+
+def _tags(annotation: Any) -> list[str]:
+    """The tags of a tagged union (empty for anything else)."""
+    return [tag for member in get_args(_strip(annotation)) for tag in _member_tags(member)]
+
+
+def _member_tags(member: Any) -> list[str]:
+    return [m.tag for m in getattr(member, "__metadata__", ()) if isinstance(m, Tag)]
 
 
 def _show(value: Any) -> str:
@@ -438,7 +455,8 @@ def _message(err: Any) -> str:
     return f"{err['msg']} (received {_show(value)})" if kind not in _CUSTOM else err["msg"]
 
 
-_CUSTOM = {"range_order", "log_sampling", "step", "duplicate", "bool_choice", "too_large", "augmentation"}
+_CUSTOM = {"range_order", "log_sampling", "step", "duplicate", "bool_choice", "too_large", "augmentation",
+           "smoothing_objective"}
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[Strict] | None:
@@ -467,8 +485,7 @@ def _step(annotation: Any, part: Any) -> Any:
     if get_origin(annotation) is list and isinstance(part, int):
         return args[0]
     for member in args:
-        tags = [m.tag for m in getattr(member, "__metadata__", ()) if isinstance(m, Tag)]
-        if part in tags:
+        if part in _member_tags(member):
             return member
     members = [m for m in args if m is not type(None)]
     return _step(members[0], part) if len(members) == 1 else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import math
 import os
@@ -22,10 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import numpy as np
-
-from densespace import _results, _space
-from densespace._errors import DensespaceError
+from densespace import _results, _space, datasets
+from densespace._errors import DensespaceError, TuningError
 from densespace._spec import Spec, validate_spec
 
 TunerName = Literal["random", "bayesian", "hyperband"]
@@ -40,10 +39,6 @@ class Data(Protocol):
     train: tuple[Any, Any]
     validation: tuple[Any, Any]
     test: tuple[Any, Any]
-
-
-class TuningError(DensespaceError, RuntimeError):
-    """A search could not produce a model (for example, every trial failed)."""
 
 
 class SearchWarning(UserWarning):
@@ -203,19 +198,18 @@ def tune(
         >>> result.test_metrics[0]["accuracy"]  # doctest: +SKIP
         0.49
     """
-    if retrain_top < 0:
-        raise DensespaceError(f"retrain_top must be >= 0 (received {retrain_top})")
-    spec = apply_overrides(spec, tuner=tuner, max_trials=max_trials, epochs=epochs, seed=seed)
+    spec, environment = check_options(
+        spec, tuner=tuner, max_trials=max_trials, epochs=epochs, seed=seed, retrain_top=retrain_top,
+        chief=chief, worker=worker, worker_id=worker_id, overwrite=overwrite,
+    )
     out = Path(out) if out is not None else Path("runs") / spec.name
-    environment = _distributed_environment(chief=chief, worker=worker, worker_id=worker_id)
-    with _environment(environment):
+    quiet = contextlib.redirect_stdout(io.StringIO()) if not verbose else contextlib.nullcontext()
+    with _environment(environment), quiet:  # keras-tuner prints to stdout on its own
         role = _role()
-        if role == "worker" and overwrite:
-            raise DensespaceError("--overwrite is for the chief or a single machine, not a worker")
         reason = mostly_random(spec)
         if reason and role != "worker":
             warnings.warn(reason, SearchWarning, stacklevel=2)
-        data_info = _results.describe_data(data)
+        data_info = {**_results.describe_data(data), "digest": datasets.digest(data)}
         _prepare(out, spec, data_info, overwrite=overwrite)
 
         from densespace import _keras
@@ -225,11 +219,13 @@ def tune(
         start = time.monotonic()
         hypermodel = _keras.build_hypermodel(spec, train_images=data.train[0])
         if role != "single":
-            hypermodel.fingerprint = fingerprint(spec, data)
+            hypermodel.fingerprint = f"spec:{_spec_digest(spec)}/data:{data_info['digest']}"
         progress = _Progress(spec, verbose=verbose, start=start, then=on_trial_end,
                              estimate=role == "single")
         search_tuner = _keras.make_tuner(spec, hypermodel, directory=str(out), overwrite=overwrite,
                                          on_trial_end=progress)
+        if role == "worker":
+            _check_chief(_keras.chief_fingerprint(search_tuner), hypermodel.fingerprint)
         if spec.search.seed is not None:
             import keras
 
@@ -237,7 +233,7 @@ def tune(
         train = _keras.Batches(*data.train, seed=spec.search.seed)
         validation = _keras.Batches(*data.validation)
         found = _keras.search(search_tuner, train, validation, epochs=spec.training.epochs,
-                              verbose=verbose)
+                              verbose=verbose, worker=role == "worker")
         if found is None:
             return TuneResult(out=out, results={"worker": os.environ["KERASTUNER_TUNER_ID"],
                                                 "trials": progress.records})
@@ -247,6 +243,8 @@ def tune(
         reasons = sorted({t["message"] or "no message" for t in trials})
         raise TuningError(f"all {len(trials)} trials failed: " + "; ".join(reasons))
 
+    for stale in [*out.glob("best-*.keras"), *out.glob("best-*.spec.json")]:
+        stale.unlink()
     best: list[BestModel] = []
     for rank, trial in enumerate(_results.ranked(completed, spec.search.objective)[:retrain_top], 1):
         if verbose:
@@ -268,16 +266,42 @@ def tune(
     return TuneResult(out=out, results=results, best=best)
 
 
-def fingerprint(spec: Spec, data: Data) -> str:
-    """``spec:<hash>/data:<hash>``: what a worker must share with its chief."""
-    spec_hash = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:12]
-    data_hash = hashlib.sha256()
-    for x, y in (data.train, data.validation, data.test):
-        for array in (x, y):
-            array = np.ascontiguousarray(array)
-            data_hash.update(f"{array.dtype}{array.shape}".encode())
-            data_hash.update(array)
-    return f"spec:{spec_hash}/data:{data_hash.hexdigest()[:12]}"
+def check_options(
+    spec: Spec, *, tuner: TunerName | None, max_trials: int | None, epochs: int | None, seed: int | None,
+    retrain_top: int, chief: str | None, worker: str | None, worker_id: str | None, overwrite: bool,
+) -> tuple[Spec, dict[str, str]]:
+    """Checks every option of ``tune`` that needs no data; returns the effective spec and
+    the keras-tuner environment variables of the distributed role (empty for none).
+
+    Raises:
+        SpecError: An override is invalid.
+        DensespaceError: Another option is.
+    """
+    if retrain_top < 0:
+        raise DensespaceError(f"retrain_top must be >= 0 (received {retrain_top})")
+    environment = _distributed_environment(chief=chief, worker=worker, worker_id=worker_id)
+    if worker and overwrite:
+        raise DensespaceError("--overwrite is for the chief or a single machine, not a worker")
+    return apply_overrides(spec, tuner=tuner, max_trials=max_trials, epochs=epochs, seed=seed), environment
+
+
+def _spec_digest(spec: Spec) -> str:
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _check_chief(chief: str | None, mine: str) -> None:
+    """Refuses to work for a chief whose spec or data differ from this worker's."""
+    if chief == mine:
+        return
+    if chief is None:
+        raise DensespaceError("the chief is not a densespace search (it declares no fingerprint)")
+    differ = [part for part, theirs, ours in zip(("spec", "data"), chief.split("/"), mine.split("/"))
+              if theirs != ours]
+    verb = "differs" if len(differ) == 1 else "differ"
+    raise DensespaceError(
+        f"this worker's {' and '.join(differ)} {verb} from the chief's (chief {chief}, worker {mine}); "
+        "start workers with the chief's spec file, overrides and data"
+    )
 
 
 _ENVIRONMENT = ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID")
@@ -363,9 +387,16 @@ _RUN_FILE = "run.json"
 
 
 def _prepare(out: Path, spec: Spec, data_info: dict[str, Any], *, overwrite: bool) -> None:
-    """Makes ``out`` ready: new, resumable (same spec and data), or cleared when overwriting."""
+    """Makes ``out`` ready: new, resumable (same spec and data), or cleared when overwriting.
+
+    A folder that exists, is not empty and holds no ``run.json`` is not a densespace
+    results folder: it is never written into, let alone cleared.
+    """
     run = {"spec": spec.model_dump(mode="json"), "data": data_info}
     marker = out / _RUN_FILE
+    if out.exists() and not marker.exists() and any(out.iterdir()):
+        raise DensespaceError(f"{out} is not empty and holds no densespace search ({_RUN_FILE}); "
+                              "choose a new or empty --out")
     if marker.exists() and not overwrite:
         previous = json.loads(marker.read_text())
         changes = _differences(previous, run)
@@ -394,7 +425,7 @@ class _Progress:
     def __init__(self, spec: Spec, *, verbose: int, start: float,
                  then: Callable[[dict[str, Any]], None] | None, estimate: bool) -> None:
         self.spec, self.verbose, self.start, self.then = spec, verbose, start, then
-        self.planned = planned_trials(spec) if estimate else None
+        self.planned = planned_budget(spec)[0] if estimate else None
         self.records: list[dict[str, Any]] = []
         self.finished = 0
         self.best: float | None = None
@@ -427,11 +458,6 @@ def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def planned_trials(spec: Spec) -> int:
-    """How many trials the search runs at most."""
-    return planned_budget(spec)[0]
 
 
 def planned_budget(spec: Spec) -> tuple[int, int]:

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -57,13 +57,20 @@ class CIFAR10:
 
         The digest covers the dtype, shape and bytes of the images and labels of
         train, validation and test, in that order; it is computed once, when
-        first read (about a second for the full dataset).
+        first read (about 0.15 s for the full dataset).
         """
-        digest = hashlib.sha256()
-        for array in (*self.train, *self.validation, *self.test):
-            digest.update(f"{array.dtype.str}{array.shape}".encode())
-            digest.update(np.ascontiguousarray(array).data)
-        return digest.hexdigest()[:16]
+        return digest(self)
+
+
+def digest(data: Any) -> str:
+    """16 hex digits of a sha256 over the dtype, shape and bytes of every array of
+    ``data.train``, ``data.validation`` and ``data.test`` (any object with those splits)."""
+    hashed = hashlib.sha256()
+    for array in (*data.train, *data.validation, *data.test):
+        array = np.asarray(array)
+        hashed.update(f"{array.dtype.str}{array.shape}".encode())
+        hashed.update(np.ascontiguousarray(array).data)
+    return hashed.hexdigest()[:16]
 
 
 def load_cifar10(
