@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import get_args
 
 import pytest
 from conftest import ROOT, spec_dict
 
 from densespace._cli import main
 from densespace._schema import schema_text
+from densespace._spec import Activation
 
 
 def _write(tmp_path, name, data):
@@ -27,7 +29,9 @@ def test_validate_reports_each_file(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == f"{good}: ok (1 configuration)\n"
     assert err.splitlines()[0] == f"{bad}: hidden.units: min (512) must be <= max (64)"
-    assert err.splitlines()[1].startswith(f"{bad}: hidden.activation: unknown value \"rellu\" (did you mean 'relu'?)")
+    activations = ", ".join(get_args(Activation))
+    assert err.splitlines()[1] == (f"{bad}: hidden.activation: unknown value \"rellu\" (did you mean 'relu'?); "
+                                   f"expected one of: {activations}")
     assert len(err.splitlines()) == 2 and "Traceback" not in err
 
 

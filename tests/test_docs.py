@@ -134,10 +134,7 @@ def test_limits_table_matches_the_constants():
 
 @pytest.mark.parametrize("title", SECTIONS)
 def test_section_table_lists_every_field_with_its_default(title):
-    """A section's table has one row per field, saying 'required' or the model's default as JSON.
-
-    A field required by one search model but defaulted by another (``tuner``) shows the default.
-    """
+    """A section's table has one row per field with 'required' or the default (a field one search model defaults shows it)."""
     rows = _rows_by_key(_table(_section(title), column="default"))
     fields = {}
     for model in SECTIONS[title]:
