@@ -1,32 +1,40 @@
-"""Times densespace.tune against the same search written by hand with keras-tuner.
+"""Times densespace.tune against the same search hand-written with keras-tuner.
 
-    python bench/overhead.py [--cache DIR] [--spec seed-baseline|seed-random]
+    python bench/overhead.py [--cache DIR] [--specs seed-random seed-baseline]
                              [--trials N] [--epochs N] [--limit N] [--pairs N] [--retrain 0|1]
 
-Both sides run the same search: the spec's tuner (BayesianOptimization for
-seed-baseline, RandomSearch for seed-random) with its seed, ``--trials`` trials of
-``--epochs`` epochs, on the same stratified CIFAR-10 subset (``--limit`` images
-per split, split seed 0), then, with ``--retrain 1`` (the default), the best
-configuration rebuilt from scratch, trained for ``--epochs`` epochs, evaluated
-on the test split and saved as ``.keras`` in both. The sides:
+For each spec, both sides run the same search: the spec's tuner (RandomSearch
+for seed-random, BayesianOptimization for seed-baseline; the two specs share one
+space) with its seed, ``--trials`` trials of ``--epochs`` epochs, on the same
+stratified CIFAR-10 subset (``--limit`` images per split, split seed 0), then,
+with ``--retrain 1`` (the default), the best configuration rebuilt from scratch,
+trained for ``--epochs`` epochs, evaluated on the test split and saved as
+``.keras`` in both. The sides:
 
 * densespace: ``densespace.tune(spec, data=..., max_trials=..., epochs=...,
   retrain_top=--retrain, verbose=0)``: that includes writing results.json,
   trials.csv, report.md and the score plot;
 * hand-written: ``keras.utils.set_random_seed(seed)``, a plain
-  ``keras_tuner.BayesianOptimization`` (or ``RandomSearch``) over a hand-written
+  ``keras_tuner.RandomSearch`` (or ``BayesianOptimization``) over a hand-written
   ``build(hp)`` (Rescaling(1/255) inside the model, Flatten, three Dense layers with
   ``units_i`` and ``activation_i``, a softmax Dense(10), Adam(1e-3), sparse
   categorical cross-entropy, accuracy), ``tuner.search(x, y, epochs=...,
   validation_data=..., batch_size=64)``, then the retraining as above.
+
+RandomSearch's choices do not depend on the scores, so both sides train the
+same models: that is the overhead measurement. BayesianOptimization's do, and
+its own cost (fitting a Gaussian process and optimizing the acquisition
+function before every trial) depends on the scores seen, which differ slightly
+between the sides (densespace feeds a seeded tf.data pipeline, the hand-written
+side numpy arrays), so that spec shows the oracle's variability as well.
 
 Every run is a fresh process (imports and data loading are not timed); the runs
 alternate A B A B ... for ``--pairs`` pairs, and the result is the median of the
 per-pair ratios densespace / hand-written. Each worker also times, exclusively
 (a nested call's time counts once, in the innermost), keras.Model.fit,
 .evaluate (which includes fit's validation passes), .save_weights (keras-tuner's
-best-epoch checkpoint), .save, keras.backend.clear_session and gc.collect, so
-any difference can be placed.
+best-epoch checkpoint), .save, keras.backend.clear_session, gc.collect and the
+oracle's populate_space, so any difference can be placed.
 
 Writes bench/results/overhead.json and .md; scratch folders go to bench/work/overhead/.
 """
@@ -53,23 +61,25 @@ BUILD_TOOL = ROOT.parent / "shared" / "tools" / "build-cifar10"
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "bench" / "work" / "overhead"
 DATA_FOLDER = "cifar-10-batches-bin"
-SPECS = ("seed-baseline", "seed-random")  # the space the hand-written build(hp) reproduces
+SPECS = ("seed-random", "seed-baseline")  # the space the hand-written build(hp) reproduces
 SIDES = ("densespace", "hand-written")
-PROFILED = ("fit", "evaluate", "save_weights", "save", "clear_session", "gc.collect")
+PROFILED = ("fit", "evaluate", "save_weights", "save", "clear_session", "gc.collect", "oracle")
 
 
 def main() -> None:
-    """Prepares the data, alternates the two sides and writes the results."""
+    """Prepares the data, alternates the two sides for each spec and writes the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path("~/.cache/densespace-bench/cifar10"))
-    parser.add_argument("--spec", choices=SPECS, default="seed-baseline")
+    parser.add_argument("--specs", nargs="+", choices=SPECS, default=list(SPECS),
+                        help="measured one after the other, each with its own pairs")
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--limit", type=int, default=5000, help="images per split")
-    parser.add_argument("--pairs", type=int, default=4, help="A B pairs (at least 3)")
+    parser.add_argument("--pairs", type=int, default=4, help="A B pairs per spec (at least 3)")
     parser.add_argument("--retrain", type=int, choices=(0, 1), default=1,
                         help="1: retrain, test and save the best in both; 0: search only")
     parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
+    parser.add_argument("--spec", choices=SPECS, help=argparse.SUPPRESS)
     parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -77,19 +87,32 @@ def main() -> None:
         return
     if args.pairs < 3:
         parser.error("--pairs must be at least 3")
+    _STARTED_AT.append(_revision())
     cache = args.cache.expanduser()
     _build(cache)
     sizes = _prepare_data(cache, args.limit)
     print(f"data: {sizes}", file=sys.stderr)
-    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
-    for pair in range(args.pairs):
-        for side in SIDES:
-            run = _run_worker(side, pair, args)
-            runs[side].append(run)
-            print(f"pair {pair + 1}/{args.pairs} {side}: {run['seconds']:.1f} s "
-                  f"(search {run['search_seconds']:.1f} s)", file=sys.stderr, flush=True)
+    experiments = []
+    for spec in args.specs:
+        runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
+        for pair in range(args.pairs):
+            for side in SIDES:
+                run = _run_worker(side, spec, pair, args)
+                runs[side].append(run)
+                print(f"{spec} pair {pair + 1}/{args.pairs} {side}: {run['seconds']:.1f} s "
+                      f"(search {run['search_seconds']:.1f} s)", file=sys.stderr, flush=True)
+        experiments.append(_experiment(spec, runs))
     command = "python bench/overhead.py" + "".join(f" {a}" for a in sys.argv[1:])
-    report = _report(runs, command, args, sizes)
+    report = {
+        "command": command,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "budget": {"trials": args.trials, "epochs": args.epochs, "retrain": bool(args.retrain),
+                   "pairs": args.pairs, "limit": args.limit, "data": sizes, "batch_size": 64},
+        "method": ("fresh process per run, imports and data loading untimed; runs alternate "
+                   "densespace, hand-written, ...; ratio = median of the per-pair ratios"),
+        "experiments": experiments,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "overhead.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / "overhead.md").write_text(_markdown(report))
@@ -121,12 +144,12 @@ def _prepare_data(cache: Path, limit: int) -> dict[str, int]:
             "test": len(data.test[1])}
 
 
-def _run_worker(side: str, pair: int, args: argparse.Namespace) -> dict[str, Any]:
+def _run_worker(side: str, spec: str, pair: int, args: argparse.Namespace) -> dict[str, Any]:
     """One side's run in a fresh interpreter; its measurements."""
-    run_dir = WORK / f"{side}-{pair}"
+    run_dir = WORK / f"{spec}-{side}-{pair}"
     shutil.rmtree(run_dir, ignore_errors=True)
     command = [sys.executable, __file__, "--worker", side, "--run-dir", str(run_dir),
-               "--spec", args.spec, "--trials", str(args.trials), "--epochs", str(args.epochs),
+               "--spec", spec, "--trials", str(args.trials), "--epochs", str(args.epochs),
                "--retrain", str(args.retrain)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     run = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -189,6 +212,8 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
         profile.patch(keras.Model, attribute, attribute)
     profile.patch(keras.backend, "clear_session", "clear_session")
     profile.patch(gc, "collect", "gc.collect")
+    for oracle in (keras_tuner.oracles.BayesianOptimizationOracle, keras_tuner.oracles.RandomSearchOracle):
+        profile.patch(oracle, "populate_space", "oracle")  # choosing each trial's values
 
     run_dir: Path = args.run_dir
     start = time.perf_counter()
@@ -271,37 +296,31 @@ def _hand_written(args: argparse.Namespace, spec: Any, data: Any, run_dir: Path,
 # ------------------------------------------------------------------ report
 
 
-def _report(runs: dict[str, list[dict[str, Any]]], command: str, args: argparse.Namespace,
-            sizes: dict[str, int]) -> dict[str, Any]:
-    """The results as the JSON file holds them."""
+def _experiment(spec: str, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """One spec's pairs summarized: ratios, phases, profile, and how alike the searches were."""
     a, b = runs["densespace"], runs["hand-written"]
     ratios = [x["seconds"] / y["seconds"] for x, y in zip(a, b, strict=True)]
     search_ratios = [x["search_seconds"] / y["search_seconds"] for x, y in zip(a, b, strict=True)]
-    same = [x["trials"] == y["trials"] for x, y in zip(a, b, strict=True)]
+
+    def alike(x: list[dict[str, Any]], y: list[dict[str, Any]]) -> int:
+        """How many trials, from the first, tried the same values on both sides."""
+        return next((i for i, (u, v) in enumerate(zip(x, y)) if u != v), min(len(x), len(y)))
 
     def median(side: list[dict[str, Any]], key: str) -> float:
         return statistics.median(r[key] for r in side)
 
-    def median_profile(side: list[dict[str, Any]], name: str) -> float:
-        return statistics.median(r["profile"][name]["seconds"] for r in side)
-
     profile = {}
     for side, rows in runs.items():
-        parts = {name: median_profile(rows, name) for name in PROFILED}
+        parts = {name: statistics.median(r["profile"][name]["seconds"] for r in rows)
+                 for name in PROFILED}
         profile[side] = {
             **{name: {"seconds": round(parts[name], 3), "calls": rows[0]["profile"][name]["calls"]}
                for name in PROFILED},
             "other": {"seconds": round(median(rows, "seconds") - sum(parts.values()), 3)},
         }
     return {
-        "command": command,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": _machine(),
-        "budget": {"spec": f"examples/{args.spec}.json", "trials": args.trials,
-                   "epochs": args.epochs, "retrain": bool(args.retrain), "pairs": args.pairs,
-                   "limit": args.limit, "data": sizes, "batch_size": 64},
-        "method": ("fresh process per run, imports and data loading untimed; runs alternate "
-                   "densespace, hand-written, ...; ratio = median of per-pair ratios"),
+        "spec": f"examples/{spec}.json",
+        "tuner": "bayesian" if spec == "seed-baseline" else "random",
         "median_ratio": round(statistics.median(ratios), 4),
         "median_search_ratio": round(statistics.median(search_ratios), 4),
         "ratios": [round(r, 4) for r in ratios],
@@ -311,7 +330,7 @@ def _report(runs: dict[str, list[dict[str, Any]]], command: str, args: argparse.
                                   for side, rows in runs.items()},
         "median_retrain_seconds": {side: round(median(rows, "retrain_seconds"), 2)
                                    for side, rows in runs.items()},
-        "same_trial_values": same,
+        "same_values_trials": [alike(x["trials"], y["trials"]) for x, y in zip(a, b, strict=True)],
         "profile_median": profile,
         "runs": runs,
     }
@@ -330,13 +349,32 @@ def _machine() -> dict[str, Any]:
     return {"cpu": cpu or platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "platform": platform.platform(), "python": platform.python_version(),
             "numpy": np.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
-            "keras_tuner": keras_tuner.__version__}
+            "keras_tuner": keras_tuner.__version__, "densespace": _revisions()}
+
+
+_STARTED_AT: list[str] = []  # the revision when main() started
+
+
+def _revisions() -> str:
+    """The revision measured; both ends when the source changed during the run."""
+    now = _revision()
+    started = _STARTED_AT[0] if _STARTED_AT else now
+    return now if now == started else f"{started} at the start, {now} at the end"
+
+
+def _revision() -> str:
+    """The commit of the densespace source measured, with "+changes" when src/ differs from it."""
+    def git(*arguments: str) -> str:
+        run = subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True)
+        return run.stdout.strip() if run.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+changes" if git("status", "--porcelain", "--", "src") else "")
 
 
 def _markdown(report: dict[str, Any]) -> str:
     """The results as Markdown tables with the command, machine and budget above them."""
     m, b = report["machine"], report["budget"]
-    ratio = report["median_ratio"]
     what = ("search, then retraining, testing and saving the best" if b["retrain"]
             else "search only (retrain_top=0)")
     lines = [
@@ -345,56 +383,53 @@ def _markdown(report: dict[str, Any]) -> str:
         f"Command: `{report['command']}` ({report['date']})",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, no GPU, {m['platform']}; Python {m['python']}, "
-        f"TensorFlow {m['tensorflow']}, keras {m['keras']}, keras-tuner {m['keras_tuner']}. "
-        "Other work shared the machine: compare the ratios, not the seconds.",
+        f"TensorFlow {m['tensorflow']}, keras {m['keras']}, keras-tuner {m['keras_tuner']}; "
+        f"densespace at {m['densespace']}. "
+        "Other work may share the machine: compare the ratios, not the seconds.",
         "",
-        f"Budget: `{b['spec']}`, {b['trials']} trials x {b['epochs']} epochs, batch {b['batch_size']}, "
-        f"on {b['data']['train']:,} train / {b['data']['validation']:,} validation / "
+        f"Budget: {b['trials']} trials x {b['epochs']} epochs, batch {b['batch_size']}, on "
+        f"{b['data']['train']:,} train / {b['data']['validation']:,} validation / "
         f"{b['data']['test']:,} test images (`limit={b['limit']}`); timed: {what}; "
-        f"{b['pairs']} interleaved pairs, each run a fresh process. {report['method']}.",
+        f"{b['pairs']} interleaved pairs per spec; {report['method']}.",
         "",
-        f"**Median ratio densespace / hand-written: {ratio:.3f}** (target <= 1.05: "
-        f"{'met' if ratio <= 1.05 else 'NOT met'}); search phase alone: "
-        f"{report['median_search_ratio']:.3f}.",
-        f"Per-pair ratios: {', '.join(f'{r:.3f}' for r in report['ratios'])}. Both sides tried "
-        f"the same hyperparameter values in {sum(report['same_trial_values'])} of {b['pairs']} pairs.",
-        "",
-        "| seconds (median over runs) | densespace | hand-written | ratio of medians |",
-        "| --- | ---: | ---: | ---: |",
+        "| spec | tuner | median ratio densespace / hand-written | target <= 1.05 | search phase ratio "
+        "| per-pair ratios | trials with the same values, from the first |",
+        "| --- | --- | ---: | --- | ---: | --- | --- |",
     ]
-    for label, key in (("total", "median_seconds"), ("search", "median_search_seconds"),
-                       ("retrain + test + save", "median_retrain_seconds")):
-        a, h = report[key]["densespace"], report[key]["hand-written"]
-        lines.append(f"| {label} | {a:.2f} | {h:.2f} | {a / h:.3f} |")
+    trials = b["trials"]
+    for e in report["experiments"]:
+        lines.append(
+            f"| `{e['spec']}` | {e['tuner']} | **{e['median_ratio']:.3f}** | "
+            f"{'met' if e['median_ratio'] <= 1.05 else 'NOT met'} | {e['median_search_ratio']:.3f} | "
+            f"{', '.join(f'{r:.3f}' for r in e['ratios'])} | "
+            f"{', '.join(f'{n}/{trials}' for n in e['same_values_trials'])} |"
+        )
+    for e in report["experiments"]:
+        pa, ph = e["profile_median"]["densespace"], e["profile_median"]["hand-written"]
+        lines += [
+            "",
+            f"## `{e['spec']}` ({e['tuner']}): where the time goes",
+            "",
+            "| median seconds | densespace | calls | hand-written | calls | difference |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for label, key in (("total", "median_seconds"), ("search phase", "median_search_seconds"),
+                           ("retrain + test + save phase", "median_retrain_seconds")):
+            x, y = e[key]["densespace"], e[key]["hand-written"]
+            lines.append(f"| {label} | {x:.2f} | | {y:.2f} | | {x - y:+.2f} |")
+        for name in (*PROFILED, "other"):
+            x, y = pa[name]["seconds"], ph[name]["seconds"]
+            lines.append(f"| - {name} | {x:.2f} | {pa[name].get('calls', '')} | {y:.2f} | "
+                         f"{ph[name].get('calls', '')} | {x - y:+.2f} |")
     lines += [
         "",
-        "Where the time goes (median exclusive seconds per run, calls in the first run):",
-        "",
-        "| part | densespace | calls | hand-written | calls | difference |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    pa, ph = report["profile_median"]["densespace"], report["profile_median"]["hand-written"]
-    for name in (*PROFILED, "other"):
-        a, h = pa[name]["seconds"], ph[name]["seconds"]
-        lines.append(f"| {name} | {a:.3f} | {pa[name].get('calls', '')} | {h:.3f} | "
-                     f"{ph[name].get('calls', '')} | {a - h:+.3f} |")
-    cleanup = {side: sum(p[name]["seconds"] for name in ("clear_session", "gc.collect"))
-               for side, p in (("densespace", pa), ("hand-written", ph))}
-    calls = {side: (p["clear_session"]["calls"], p["gc.collect"]["calls"])
-             for side, p in (("densespace", pa), ("hand-written", ph))}
-    extra = cleanup["densespace"] - cleanup["hand-written"]
-    lines += [
-        "",
-        f"Session clean-up (clear_session, which itself runs gc.collect, plus gc.collect): "
-        f"densespace {calls['densespace'][0]} clear_session / {calls['densespace'][1]} gc.collect "
-        f"calls, {cleanup['densespace']:.2f} s; hand-written {calls['hand-written'][0]} / "
-        f"{calls['hand-written'][1]}, {cleanup['hand-written']:.2f} s; the difference, "
-        f"{extra:+.2f} s, is {extra / report['median_seconds']['hand-written']:+.1%} of the "
-        "hand-written run's median time.",
-        "",
-        "fit excludes its validation passes (counted under evaluate) and keras-tuner's best-epoch "
-        "checkpoints (save_weights); other = the rest of the wall time (building models, "
-        "the tuners' bookkeeping, densespace's results files and plot, ...).",
+        "Parts are exclusive (a nested call counts once, in the innermost): fit without its "
+        "validation passes (counted under evaluate) and keras-tuner's best-epoch checkpoints "
+        "(save_weights); clear_session without the gc.collect it runs; oracle = the oracle's "
+        "populate_space (choosing each trial's values: for BayesianOptimization, fitting the "
+        "Gaussian process and optimizing the acquisition function); other = the rest "
+        "(building models, tuner bookkeeping, densespace's results files and plot, ...). "
+        "Calls are those of the first run.",
         "",
     ]
     return "\n".join(lines)

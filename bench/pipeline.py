@@ -51,13 +51,13 @@ import densespace
 from densespace import _keras, _space
 from densespace.datasets import load_cifar10
 
+SECONDS = []  # module-level: keras-tuner deep-copies the callbacks it is given
+
 class EpochTimer(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.seconds = []
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.perf_counter()
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
+        SECONDS.append(time.perf_counter() - self.start)
 
 data = load_cifar10({data!r}, limit={limit}, seed=0)
 spec = densespace.validate_spec(json.loads({spec!r}))
@@ -74,7 +74,7 @@ else:
                                decay_steps=hypermodel.epochs * -(-len(data.train[1]) // 256))
     model.fit(*data.train, batch_size=256, epochs={epochs}, shuffle=True, validation_data=data.validation,
               callbacks=[keras.callbacks.TerminateOnNaN(), timer], verbose=0)
-print("EPOCHS " + json.dumps(timer.seconds))
+print("EPOCHS " + json.dumps(SECONDS))
 """
 
 

@@ -61,6 +61,7 @@ def main() -> None:
                         help="keep at most this many images per split (default: all)")
     parser.add_argument("--only", nargs="+", choices=EXPERIMENTS, help="run only these experiments")
     args = parser.parse_args()
+    _STARTED_AT.append(_revision())
     cache = args.cache.expanduser()
     _build(cache)
 
@@ -171,7 +172,27 @@ def _machine() -> dict[str, Any]:
     return {"cpu": cpu or platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "platform": platform.platform(), "python": platform.python_version(),
             "numpy": np.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
-            "keras_tuner": keras_tuner.__version__}
+            "keras_tuner": keras_tuner.__version__, "densespace": _revisions()}
+
+
+_STARTED_AT: list[str] = []  # the revision when main() started
+
+
+def _revisions() -> str:
+    """The revision measured; both ends when the source changed during the run."""
+    now = _revision()
+    started = _STARTED_AT[0] if _STARTED_AT else now
+    return now if now == started else f"{started} at the start, {now} at the end"
+
+
+def _revision() -> str:
+    """The commit of the densespace source measured, with "+changes" when src/ differs from it."""
+    def git(*arguments: str) -> str:
+        run = subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True)
+        return run.stdout.strip() if run.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+changes" if git("status", "--porcelain", "--", "src") else "")
 
 
 def _values(values: dict[str, Any]) -> str:
@@ -191,7 +212,8 @@ def _markdown(report: dict[str, Any]) -> str:
         f"Command: `{report['command']}` ({report['date']})",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, no GPU, {m['platform']}; Python {m['python']}, "
-        f"TensorFlow {m['tensorflow']}, keras {m['keras']}, keras-tuner {m['keras_tuner']}. "
+        f"TensorFlow {m['tensorflow']}, keras {m['keras']}, keras-tuner {m['keras_tuner']}; "
+        f"densespace at {m['densespace']}. "
         "Other work shared the machine, so seconds are indicative only.",
         "",
         f"Budget: {b['trials']} trials x {b['epochs']} epochs per search, then the best "

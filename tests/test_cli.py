@@ -144,7 +144,7 @@ def test_tune_and_report_from_the_command_line(tmp_path, capsys, monkeypatch):
     """`tune` reads $DENSESPACE_CIFAR10, applies overrides, writes results; `report` prints them again."""
     from cifar_archives import make_splits, write_binary
 
-    monkeypatch.setenv("DENSESPACE_CIFAR10", str(write_binary(tmp_path, *make_splits(per_batch=20))))
+    monkeypatch.setenv("DENSESPACE_CIFAR10", str(write_binary(tmp_path, *make_splits())))
     spec = _write(tmp_path, "s.json", spec_dict(hidden={"units": {"values": [2, 3]}}, search={"max_trials": 9, "seed": 1}))
     text = spec.read_text()
     out = tmp_path / "run"
@@ -179,7 +179,7 @@ def test_tune_quiet_prints_nothing(tmp_path, capsys, monkeypatch):
     """`tune --quiet` prints nothing at all on success."""
     from cifar_archives import make_splits, write_binary
 
-    data = write_binary(tmp_path, *make_splits(per_batch=20))
+    data = write_binary(tmp_path, *make_splits())
     spec = _write(tmp_path, "s.json", spec_dict(search={"max_trials": 1}))
     assert main(["tune", str(spec), "--data", str(data), "--epochs", "1", "--quiet", "--out", str(tmp_path / "o")]) == 0
     assert capsys.readouterr() == ("", "")
