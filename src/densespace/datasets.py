@@ -22,7 +22,7 @@ import numpy as np
 from densespace._cifar10 import CLASS_NAMES, Split, read_cifar10
 from densespace._errors import DatasetError
 
-__all__ = ["CIFAR10", "CLASS_NAMES", "ENV_VAR", "Split", "load_cifar10"]
+__all__ = ["CIFAR10", "CLASS_NAMES", "ENV_VAR", "Split", "digest", "load_cifar10"]
 
 ENV_VAR = "DENSESPACE_CIFAR10"
 """Names a local copy of CIFAR-10 for ``load_cifar10()`` called without a source."""
@@ -63,8 +63,11 @@ class CIFAR10:
 
 
 def digest(data: Any) -> str:
-    """16 hex digits of a sha256 over the dtype, shape and bytes of every array of
-    ``data.train``, ``data.validation`` and ``data.test`` (any object with those splits)."""
+    """The fingerprint of any object with ``train``, ``validation`` and ``test`` splits.
+
+    16 hex digits of a sha256 over the dtype, shape and bytes of the images and
+    labels of ``data.train``, ``data.validation`` and ``data.test``, in that order.
+    """
     hashed = hashlib.sha256()
     for array in (*data.train, *data.validation, *data.test):
         array = np.asarray(array)
