@@ -25,12 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import _common
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -187,8 +188,7 @@ def main() -> None:
     args = parser.parse_args()
     run = {"quality": _quality, "efficiency": _efficiency, "side-by-side": _side_by_side}[args.part]
     figures, table = run(args)
-    command = "python bench/beyond.py " + " ".join(sys.argv[1:])
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU, {platform.platform()}"
+    command, machine = _common.command(), _common.machine()
     date = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     RESULTS.mkdir(parents=True, exist_ok=True)
     store = RESULTS / "beyond.json"

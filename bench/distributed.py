@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -29,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import _common
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -119,8 +120,7 @@ def main() -> None:
                     "end_wait": median(name, lambda r: r.get("end_wait", 0.0)),
                     "coordination_per_trial": median(name, _coordination)} for name in runs}
     ratio = table["chief + 2 workers"]["wall"] / table["chief + 1 worker"]["wall"]
-    command = "python bench/distributed.py " + " ".join(sys.argv[1:])
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
+    command, machine = _common.command(), _common.machine()
     report = {"command": command, "machine": machine, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "budget": vars(args), "runs": runs, "table": table, "ratio_two_over_one": ratio}
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -23,12 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import _common
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -103,8 +104,7 @@ def main() -> None:
             print(f"pair {pair + 1} {side}: " + " ".join(f"{s:.2f}" for s in seconds), file=sys.stderr)
     medians = {side: statistics.median(values) for side, values in epochs.items()}
     ratio = medians["densespace"] / medians["bare"]
-    command = "python bench/pipeline.py " + " ".join(sys.argv[1:])
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
+    command, machine = _common.command(), _common.machine()
     report = {"command": command, "machine": machine, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "spec": SPEC, "epochs": epochs, "median_epoch_seconds": medians, "ratio": ratio}
     RESULTS.mkdir(parents=True, exist_ok=True)
