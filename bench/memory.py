@@ -9,13 +9,18 @@ stratified CIFAR-10 subset (``--limit`` images per split, split seed 0), each
 side in a fresh process, one after the other:
 
 * densespace: ``densespace.tune(..., retrain_top=0, on_trial_end=callback)``;
-  densespace clears the Keras session before every trial;
+  the Keras session is cleared before every trial (by keras-tuner, which
+  densespace's tuners inherit from);
 * keras-tuner: a plain ``keras_tuner.BayesianOptimization`` over a hand-written
   ``build(hp)`` of the same model; keras-tuner's own ``run_trial`` also clears
   the session (in ``Tuner._try_build``) before building each model;
 * keras-tuner-no-clear: the same, with ``run_trial`` overridden the way
   keras-tuner's documentation shows (``build`` then ``fit``), which never clears
-  the session: the contrast.
+  the session: the contrast;
+* keras-loop: no keras-tuner at all: a Python loop that clears the session,
+  collects garbage, builds the same model with values drawn at random from the
+  same space and fits it, to tell Keras' and TensorFlow's own growth from
+  the tuners'.
 
 After each trial (densespace's ``on_trial_end`` callback; ``Tuner.on_trial_end``
 on the keras-tuner sides) the worker records the peak RSS,
@@ -50,7 +55,7 @@ RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "bench" / "work" / "memory"
 DATA_FOLDER = "cifar-10-batches-bin"
 SPEC = "examples/seed-baseline.json"
-SIDES = ("densespace", "keras-tuner", "keras-tuner-no-clear")
+SIDES = ("densespace", "keras-tuner", "keras-tuner-no-clear", "keras-loop")
 TARGET = 1.10
 
 
@@ -171,7 +176,9 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
         print(f"  trial {len(readings)}: peak {readings[-1]['peak_mib']:.0f} MiB, "
               f"current {readings[-1]['rss_mib']:.0f} MiB", file=sys.stderr, flush=True)
 
-    if args.worker == "densespace":
+    if args.worker == "keras-loop":
+        _keras_loop(args, spec, data, record, keras)
+    elif args.worker == "densespace":
         densespace.tune(spec, data=data, max_trials=args.trials, epochs=args.epochs, retrain_top=0,
                         out=WORK / args.worker, overwrite=True, verbose=0, on_trial_end=record)
     else:
@@ -180,24 +187,54 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
             "seconds": round(time.monotonic() - start, 1)}
 
 
+def _build_model(keras: Any, values: dict[str, Any]) -> Any:
+    """The model of seed-baseline's space for ``values`` (``units_i``, ``activation_i``)."""
+    inputs = keras.Input(shape=(32, 32, 3))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Flatten()(x)
+    for i in range(3):
+        x = keras.layers.Dense(values[f"units_{i}"], activation=values[f"activation_{i}"])(x)
+    outputs = keras.layers.Dense(10, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _keras_loop(args: argparse.Namespace, spec: Any, data: Any, record: Any, keras: Any) -> None:
+    """Plain Keras, no tuner: clear the session, collect, build, fit; values drawn at random."""
+    import gc
+
+    import numpy as np
+
+    rng = np.random.default_rng(spec.search.seed)
+    activations = ["relu", "tanh", "elu", "selu", "swish"]
+    keras.utils.set_random_seed(spec.search.seed)
+    for _ in range(args.trials):
+        keras.backend.clear_session()
+        gc.collect()
+        values: dict[str, Any] = {}
+        for i in range(3):
+            values[f"units_{i}"] = int(rng.integers(1, 17)) * 16
+            values[f"activation_{i}"] = activations[int(rng.integers(len(activations)))]
+        model = _build_model(keras, values)
+        model.fit(*data.train, epochs=args.epochs, validation_data=data.validation,
+                  batch_size=spec.training.batch_size, verbose=0)
+        del model
+        record()
+
+
 def _keras_tuner(args: argparse.Namespace, spec: Any, data: Any, record: Any, keras: Any,
                  keras_tuner: Any) -> None:
     """The search written directly against keras-tuner, with or without its session clearing."""
     search = spec.search
 
     def build(hp: Any) -> Any:
-        inputs = keras.Input(shape=(32, 32, 3))
-        x = keras.layers.Rescaling(1 / 255)(inputs)
-        x = keras.layers.Flatten()(x)
-        for i in range(3):
-            units = hp.Int(f"units_{i}", 16, 256, step=16)
-            activation = hp.Choice(f"activation_{i}", ["relu", "tanh", "elu", "selu", "swish"])
-            x = keras.layers.Dense(units, activation=activation)(x)
-        outputs = keras.layers.Dense(10, activation="softmax")(x)
-        model = keras.Model(inputs, outputs)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        return model
+        return _build_model(keras, {
+            name: hp.Int(name, 16, 256, step=16) if name.startswith("units") else
+            hp.Choice(name, ["relu", "tanh", "elu", "selu", "swish"])
+            for i in range(3) for name in (f"units_{i}", f"activation_{i}")
+        })
 
     class Recording(keras_tuner.BayesianOptimization):  # type: ignore[misc]
         def on_trial_end(self, trial: Any) -> None:
@@ -299,8 +336,8 @@ def _markdown(report: dict[str, Any]) -> str:
         f"| growth per trial | target <= {report['target']:.2f} |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    clears = {"densespace": "yes (densespace, then keras-tuner)", "keras-tuner": "yes (keras-tuner)",
-              "keras-tuner-no-clear": "no"}
+    clears = {"densespace": "yes (keras-tuner's, inherited)", "keras-tuner": "yes (keras-tuner's)",
+              "keras-tuner-no-clear": "no", "keras-loop": "yes (clear_session + gc.collect)"}
     for side, s in report["summary"].items():
         verdict = "met" if s["peak_ratio"] <= report["target"] else "NOT met"
         lines.append(
@@ -314,8 +351,13 @@ def _markdown(report: dict[str, Any]) -> str:
         "Peak before the search (after imports and reading the data): "
         + ", ".join(f"{side} {s['peak_before_search_mib']:.0f}" for side, s in report["summary"].items())
         + " MiB.",
-        "",
     ]
+    summary = report["summary"]
+    if "densespace" in summary and "keras-tuner" in summary:
+        extra = (summary["densespace"]["growth_per_trial_mib"]
+                 - summary["keras-tuner"]["growth_per_trial_mib"])
+        lines.append(f"densespace's growth per trial minus plain keras-tuner's: {extra:+.1f} MiB.")
+    lines.append("")
     return "\n".join(lines)
 
 
