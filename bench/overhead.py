@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -54,13 +53,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import _common
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD_TOOL = ROOT.parent / "shared" / "tools" / "build-cifar10"
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "bench" / "work" / "overhead"
-DATA_FOLDER = "cifar-10-batches-bin"
 SPECS = ("seed-random", "seed-baseline")  # the space the hand-written build(hp) reproduces
 SIDES = ("densespace", "hand-written")
 PROFILED = ("fit", "evaluate", "save_weights", "save", "clear_session", "gc.collect", "oracle")
@@ -87,9 +86,9 @@ def main() -> None:
         return
     if args.pairs < 3:
         parser.error("--pairs must be at least 3")
-    _STARTED_AT.append(_revision())
+    _common.STARTED_AT.append(_common.revision())
     cache = args.cache.expanduser()
-    _build(cache)
+    _common.build(cache)
     sizes = _prepare_data(cache, args.limit)
     print(f"data: {sizes}", file=sys.stderr)
     experiments = []
@@ -106,7 +105,7 @@ def main() -> None:
     report = {
         "command": command,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": _machine(),
+        "machine": _common.machine_and_versions(),
         "budget": {"trials": args.trials, "epochs": args.epochs, "retrain": bool(args.retrain),
                    "pairs": args.pairs, "limit": args.limit, "data": sizes, "batch_size": 64},
         "method": ("fresh process per run, imports and data loading untimed; runs alternate "
@@ -119,23 +118,13 @@ def main() -> None:
     print(_markdown(report))
 
 
-def _build(cache: Path) -> None:
-    """Runs build-cifar10 into ``cache`` unless the folder this benchmark reads is there."""
-    if (cache / DATA_FOLDER).exists():
-        return
-    if not BUILD_TOOL.exists():
-        sys.exit(f"{BUILD_TOOL} is missing: it builds the CIFAR-10 files this benchmark reads")
-    print(f"building CIFAR-10 into {cache} (about 20 s)", file=sys.stderr)
-    subprocess.run([sys.executable, str(BUILD_TOOL), str(cache)], check=True)
-
-
 def _prepare_data(cache: Path, limit: int) -> dict[str, int]:
     """Saves the subset both sides read to bench/work/overhead/data.npz; returns its sizes."""
     import numpy as np
 
     from densespace.datasets import load_cifar10
 
-    data = load_cifar10(cache / DATA_FOLDER, validation=0.1, limit=limit, seed=0)
+    data = load_cifar10(cache / _common.DATA_FOLDER, validation=0.1, limit=limit, seed=0)
     WORK.mkdir(parents=True, exist_ok=True)
     np.savez(WORK / "data.npz", x_train=data.train[0], y_train=data.train[1],
              x_val=data.validation[0], y_val=data.validation[1],
@@ -334,42 +323,6 @@ def _experiment(spec: str, runs: dict[str, list[dict[str, Any]]]) -> dict[str, A
         "profile_median": profile,
         "runs": runs,
     }
-
-
-def _machine() -> dict[str, Any]:
-    """The machine and the versions the numbers were measured with."""
-    import keras
-    import keras_tuner
-    import numpy as np
-    import tensorflow as tf
-
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if "model name" in line), "")
-    return {"cpu": cpu or platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "platform": platform.platform(), "python": platform.python_version(),
-            "numpy": np.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
-            "keras_tuner": keras_tuner.__version__, "densespace": _revisions()}
-
-
-_STARTED_AT: list[str] = []  # the revision when main() started
-
-
-def _revisions() -> str:
-    """The revision measured; both ends when the source changed during the run."""
-    now = _revision()
-    started = _STARTED_AT[0] if _STARTED_AT else now
-    return now if now == started else f"{started} at the start, {now} at the end"
-
-
-def _revision() -> str:
-    """The commit of the densespace source measured, with "+changes" when src/ differs from it."""
-    def git(*arguments: str) -> str:
-        run = subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True)
-        return run.stdout.strip() if run.returncode == 0 else ""
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("+changes" if git("status", "--porcelain", "--", "src") else "")
 
 
 def _markdown(report: dict[str, Any]) -> str:

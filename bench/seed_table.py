@@ -26,21 +26,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import _common
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD_TOOL = ROOT.parent / "shared" / "tools" / "build-cifar10"
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "bench" / "work" / "seed_table"
-DATA_FOLDER = "cifar-10-batches-bin"
 
 # name: (spec file, the post's test accuracy, the post's test loss); None: not in part 2's post.
 EXPERIMENTS: dict[str, tuple[str, float | None, float | None]] = {
@@ -61,14 +59,14 @@ def main() -> None:
                         help="keep at most this many images per split (default: all)")
     parser.add_argument("--only", nargs="+", choices=EXPERIMENTS, help="run only these experiments")
     args = parser.parse_args()
-    _STARTED_AT.append(_revision())
+    _common.STARTED_AT.append(_common.revision())
     cache = args.cache.expanduser()
-    _build(cache)
+    _common.build(cache)
 
     import densespace
     from densespace.datasets import load_cifar10
 
-    data = load_cifar10(cache / DATA_FOLDER, validation=0.1, limit=args.limit, seed=0)
+    data = load_cifar10(cache / _common.DATA_FOLDER, validation=0.1, limit=args.limit, seed=0)
     sizes = {name: len(split[1]) for name, split in
              (("train", data.train), ("validation", data.validation), ("test", data.test))}
     print(f"data: {sizes}", file=sys.stderr)
@@ -82,8 +80,8 @@ def main() -> None:
     report = {
         "command": command,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": _machine(),
-        "data": {"source": str(args.cache / DATA_FOLDER), "split_seed": 0, **sizes},
+        "machine": _common.machine_and_versions(),
+        "data": {"source": str(args.cache / _common.DATA_FOLDER), "split_seed": 0, **sizes},
         "budget": {"trials": args.trials, "epochs": args.epochs, "retrain_top": 1,
                    "retrain_epochs": args.epochs},
         "post_budget": {"trials": 25, "epochs": 200, "validation": "the test split"},
@@ -147,52 +145,6 @@ def _size(shape: Any) -> int:
     for dim in shape:
         total *= int(dim)
     return total
-
-
-def _build(cache: Path) -> None:
-    """Runs build-cifar10 into ``cache`` unless the folder this benchmark reads is there."""
-    if (cache / DATA_FOLDER).exists():
-        return
-    if not BUILD_TOOL.exists():
-        sys.exit(f"{BUILD_TOOL} is missing: it builds the CIFAR-10 files this benchmark reads")
-    print(f"building CIFAR-10 into {cache} (about 20 s)", file=sys.stderr)
-    subprocess.run([sys.executable, str(BUILD_TOOL), str(cache)], check=True)
-
-
-def _machine() -> dict[str, Any]:
-    """The machine and the versions the numbers were measured with."""
-    import keras
-    import keras_tuner
-    import numpy as np
-    import tensorflow as tf
-
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if "model name" in line), "")
-    return {"cpu": cpu or platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "platform": platform.platform(), "python": platform.python_version(),
-            "numpy": np.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
-            "keras_tuner": keras_tuner.__version__, "densespace": _revisions()}
-
-
-_STARTED_AT: list[str] = []  # the revision when main() started
-
-
-def _revisions() -> str:
-    """The revision measured; both ends when the source changed during the run."""
-    now = _revision()
-    started = _STARTED_AT[0] if _STARTED_AT else now
-    return now if now == started else f"{started} at the start, {now} at the end"
-
-
-def _revision() -> str:
-    """The commit of the densespace source measured, with "+changes" when src/ differs from it."""
-    def git(*arguments: str) -> str:
-        run = subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True)
-        return run.stdout.strip() if run.returncode == 0 else ""
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("+changes" if git("status", "--porcelain", "--", "src") else "")
 
 
 def _values(values: dict[str, Any]) -> str:
