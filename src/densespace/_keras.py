@@ -382,6 +382,8 @@ def search(
     """Runs (or resumes) the search; returns every trial as ``trial_record`` dicts
     (None on a worker of a distributed search: the trials belong to the chief)."""
     hypermodel: DenseHyperModel = tuner.hypermodel
+    if hypermodel.spec.search.seed is not None:  # the models' initial weights, trial after trial
+        keras.utils.set_random_seed(hypermodel.spec.search.seed)
     if hypermodel.spec.search.tuner == "hyperband":
         hypermodel.epochs = hypermodel.spec.search.max_epochs
     tuner.search(train, epochs=epochs, validation_data=validation,

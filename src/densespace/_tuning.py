@@ -226,10 +226,6 @@ def tune(
                                          on_trial_end=progress)
         if role == "worker":
             _check_chief(_keras.chief_fingerprint(search_tuner), hypermodel.fingerprint)
-        if spec.search.seed is not None:
-            import keras
-
-            keras.utils.set_random_seed(spec.search.seed)
         train = _keras.Batches(*data.train, seed=spec.search.seed)
         validation = _keras.Batches(*data.validation)
         found = _keras.search(search_tuner, train, validation, epochs=spec.training.epochs,
@@ -302,9 +298,6 @@ def _check_chief(chief: str | None, mine: str) -> None:
         f"this worker's {' and '.join(differ)} {verb} from the chief's (chief {chief}, worker {mine}); "
         "start workers with the chief's spec file, overrides and data"
     )
-
-
-_ENVIRONMENT = ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID")
 
 
 def _distributed_environment(*, chief: str | None, worker: str | None,
