@@ -312,3 +312,15 @@ def test_retraining_fewer_removes_the_extra_models(tmp_path):
     densespace.tune(validate_spec(TINY), data=data, out=tmp_path, retrain_top=2, verbose=0)
     densespace.tune(validate_spec(TINY), data=data, out=tmp_path, retrain_top=1, verbose=0)
     assert sorted(p.name for p in tmp_path.glob("best-*")) == ["best-1.keras", "best-1.spec.json"]
+
+
+def test_search_and_retraining_leave_no_graph_registered(tmp_path):
+    """Trials and retraining unregister the gradient functions that would keep their models alive."""
+    from tensorflow.python.framework import ops
+
+    def registered():
+        return {name for name in ops._gradient_registry._registry if name.startswith("CustomGradient-")}
+
+    before = registered()
+    densespace.tune(validate_spec(TINY), data=synthetic_data(), out=tmp_path, retrain_top=1, verbose=0)
+    assert registered() == before

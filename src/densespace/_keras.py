@@ -5,13 +5,16 @@ is imported lazily.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import keras
 import keras_tuner
 import numpy as np
+from tensorflow.python.framework import ops as tf_ops
 
 from densespace import _domains, _space
 from densespace._errors import DensespaceError, TuningError
@@ -273,7 +276,8 @@ class _Tuner:
     and every trial reports its wall seconds and epochs trained as extra
     metrics, so they are kept with the trial (also across machines).
     keras-tuner itself clears the Keras session and collects garbage before
-    building each trial's model, which keeps memory flat across trials.
+    building each trial's model; that only frees the model once
+    ``released_graphs`` has let go of the graphs its training traced.
     """
 
     def __init__(self, *args: Any, on_trial_end: Any = None, **kwargs: Any) -> None:
@@ -284,7 +288,8 @@ class _Tuner:
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
         self._reported = {}
         start = time.monotonic()
-        histories = super().run_trial(trial, *args, **kwargs)  # type: ignore[misc]
+        with released_graphs():
+            histories = super().run_trial(trial, *args, **kwargs)  # type: ignore[misc]
         histories = histories if isinstance(histories, list) else [histories]
         for history in histories:
             for epoch, loss in enumerate(history.history.get("loss", [])):
@@ -305,6 +310,30 @@ class _Tuner:
                 record.update(score=self._reported[self.oracle.objective.name],
                               seconds=self._reported["seconds"], epochs=int(self._reported["epochs"]))
             self._on_trial_end(record)
+
+
+@contextlib.contextmanager
+def released_graphs() -> Iterator[None]:
+    """Unregisters the gradient functions TensorFlow registers while the block trains.
+
+    Every train step Keras traces goes through the default distribution
+    strategy's ``all_reduce``, whose ``tf.custom_gradient`` registers a
+    ``CustomGradient-N`` function in TensorFlow's process-wide gradient registry
+    and never removes it. That function holds the traced graph, and the graph
+    holds the model's and the optimizer's variables, so without this every
+    trial leaks its model and optimizer state (4 bytes x parameters x 3 with
+    Adam; ``clear_session`` does not help: tensorflow/tensorflow#61791). The
+    functions registered inside the block are dropped when it ends; gradients
+    are taken while a step is traced, so the block's graphs no longer need them.
+    """
+    registry = tf_ops._gradient_registry._registry
+    before = set(registry)
+    try:
+        yield
+    finally:
+        for name in set(registry) - before:
+            if name.startswith("CustomGradient-"):
+                del registry[name]
 
 
 def _best_epoch_metrics(histories: list[keras.callbacks.History], objective: Any) -> dict[str, float]:
@@ -429,8 +458,9 @@ def retrain(
     hp = keras_tuner.HyperParameters()
     hp.values.update(values)
     model = hypermodel.build(hp)
-    history = hypermodel.fit(hp, model, train, epochs=epochs, validation_data=validation,
-                             callbacks=_callbacks(hypermodel.spec), verbose=_fit_verbosity(verbose))
+    with released_graphs():
+        history = hypermodel.fit(hp, model, train, epochs=epochs, validation_data=validation,
+                                 callbacks=_callbacks(hypermodel.spec), verbose=_fit_verbosity(verbose))
     losses = history.history.get("loss", [])
     if not all(math.isfinite(v) for v in losses):
         raise TuningError(f"retraining diverged: the loss became {losses[-1]}")
