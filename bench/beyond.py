@@ -3,6 +3,7 @@
     python bench/beyond.py quality      [--data PATH] [--seeds 3]
     python bench/beyond.py efficiency   [--data PATH] [--retrain-epochs 10]
     python bench/beyond.py side-by-side [--data PATH] [--budget 60] [--limit N]
+    python bench/beyond.py ablation     [--data PATH] [--limit N] [--retrain-epochs 10]
 
 * quality: ``examples/cifar10-dense.json`` searched with its Hyperband budget,
   then the chosen configuration retrained with ``--seeds`` seeds; the median
@@ -15,6 +16,11 @@
 * side-by-side: at the same training-epoch budget, the post's three spaces run
   the post's way (BayesianOptimization, objective val_loss, validating on the
   test set) against the recommended space with Hyperband (default validation split).
+* ablation: the recommended space fixed at one plain configuration (1024-512-256,
+  dropout 0.3, no translation, learning rate 1e-3, no label smoothing), then
+  that configuration with one choice of the recipe changed at a time, each
+  trained ``--retrain-epochs`` epochs on a ``--limit`` subset with the same seed
+  and tested once: what each choice is worth, for docs/recipes.md.
 
 Each part appends its table to bench/results/beyond.md (and its figures to
 beyond.json) with the command that made it.
@@ -150,6 +156,57 @@ def _side_by_side(args: argparse.Namespace) -> tuple[dict, list[str]]:
     return figures, table
 
 
+ABLATION_BASE = {"block0_units": 1024, "block0_dropout": 0.3, "block1_units": 512, "block1_dropout": 0.3,
+                 "block2_units": 256, "block2_dropout": 0.3, "translate": 0.0, "learning_rate": 0.001,
+                 "label_smoothing": 0.0}
+
+
+def _blocks(**fields):
+    """A change to every hidden block of the ablation's base."""
+    return lambda d: [block.update(fields) for block in d["hidden"]]
+
+
+ABLATIONS = {
+    "the base configuration": lambda d: None,
+    "inputs rescaled to [0, 1] instead of standardized": lambda d: d["input"].update(preprocessing="rescale"),
+    "no batch normalization": _blocks(batch_norm=False),
+    "no dropout": _blocks(dropout=0.0),
+    "constant learning rate instead of cosine decay": lambda d: d["optimizer"].update(schedule="constant"),
+    "no horizontal flip": lambda d: d["input"]["augmentation"].update(flip=False),
+    "random translation 0.1": lambda d: d["input"]["augmentation"].update(translate=0.1),
+    "label smoothing 0.1": lambda d: d["training"].update(label_smoothing=0.1),
+    "twice as wide (2048-1024-512)": lambda d: [b.update(units=2 * b["units"]) for b in d["hidden"]],
+}
+
+
+def _ablation(args: argparse.Namespace) -> tuple[dict, list[str]]:
+    from densespace import _keras
+
+    data = load_cifar10(args.data, limit=args.limit, seed=0)
+    base = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
+    figures, rows = {}, []
+    for change, apply in ABLATIONS.items():
+        variant = json.loads(json.dumps(base))
+        apply(variant)
+        spec = densespace.validate_spec(variant)
+        hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
+        start = time.monotonic()
+        _, metrics, _ = _keras.retrain(
+            hypermodel, {}, _keras.Batches(*data.train, seed=1), _keras.Batches(*data.validation), data.test,
+            epochs=args.retrain_epochs, seed=1, verbose=0)
+        figures[change] = {**metrics, "seconds": time.monotonic() - start}
+        print(f"{change}: {metrics['accuracy']:.4f}", flush=True)
+    reference = figures["the base configuration"]["accuracy"]
+    for change, f in figures.items():
+        rows.append(f"| {change} | {f['accuracy']:.4f} | {f['accuracy'] - reference:+.4f} | {f['loss']:.4f} | "
+                    f"{f['seconds']:.0f} |")
+    sizes = f"{len(data.train[0]):,} train / {len(data.test[0]):,} test images"
+    table = [f"Each row: {args.retrain_epochs} epochs on {sizes} (`limit={args.limit}`), seed 1, tested once.", "",
+             "| change from the base configuration | test accuracy | difference | test loss | seconds |",
+             "| --- | ---: | ---: | ---: | ---: |", *rows]
+    return figures, table
+
+
 def _hyperband_max_epochs(spec: densespace.Spec, budget: int) -> int:
     """The largest Hyperband max_epochs whose search plus one retraining fits the budget."""
     best = 2
@@ -178,7 +235,7 @@ def _values(values: dict) -> str:
 def main() -> None:
     """Runs one part and appends its table to bench/results/beyond.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["quality", "efficiency", "side-by-side"])
+    parser.add_argument("part", choices=["quality", "efficiency", "side-by-side", "ablation"])
     parser.add_argument("--data", default=str(Path("~/.cache/densespace-bench/cifar10/cifar-10-batches-bin").expanduser()))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--retrain-epochs", type=int, default=10)
@@ -186,7 +243,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5, help="trials of the post's searches (side-by-side)")
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
-    run = {"quality": _quality, "efficiency": _efficiency, "side-by-side": _side_by_side}[args.part]
+    run = {"quality": _quality, "efficiency": _efficiency, "side-by-side": _side_by_side,
+           "ablation": _ablation}[args.part]
     figures, table = run(args)
     command, machine = _common.command(), _common.machine()
     date = time.strftime("%Y-%m-%dT%H:%M:%S%z")

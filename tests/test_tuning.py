@@ -324,3 +324,21 @@ def test_search_and_retraining_leave_no_graph_registered(tmp_path):
     before = registered()
     densespace.tune(validate_spec(TINY), data=synthetic_data(), out=tmp_path, retrain_top=1, verbose=0)
     assert registered() == before
+
+
+def test_progress_estimates_what_is_left_from_epochs(capsys, monkeypatch):
+    """The time left is the planned epochs not yet trained at the seconds per epoch so far."""
+    from densespace import _tuning
+
+    spec = validate_spec(spec_dict(search={"tuner": "hyperband", "max_epochs": 3, "factor": 3}))
+    assert planned_budget(spec) == (6, 11)
+    clock = iter([40.0, 100.0])
+    monkeypatch.setattr(_tuning.time, "monotonic", lambda: next(clock))
+    progress = _tuning._Progress(spec, verbose=1, start=0.0, then=None, estimate=True)
+    for trial_id, epochs in [("0", 1), ("1", None)]:
+        progress({"id": trial_id, "values": {"tuner/epochs": 1}, "status": "completed", "score": 0.5,
+                  "seconds": 40.0, "epochs": epochs, "message": None})
+    assert capsys.readouterr().err.splitlines() == [
+        "[1/6] trial 0    val_loss=0.5000  best=0.5000  elapsed 0:40  left ~6:40",
+        "[2/6] trial 1    val_loss=0.5000  best=0.5000  elapsed 1:40  left ~16:40",
+    ]

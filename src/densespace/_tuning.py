@@ -418,15 +418,17 @@ class _Progress:
     def __init__(self, spec: Spec, *, verbose: int, start: float,
                  then: Callable[[dict[str, Any]], None] | None, estimate: bool) -> None:
         self.spec, self.verbose, self.start, self.then = spec, verbose, start, then
-        self.planned = planned_budget(spec)[0] if estimate else None
+        self.planned = planned_budget(spec) if estimate else None
         self.records: list[dict[str, Any]] = []
         self.finished = 0
+        self.epochs = 0
         self.best: float | None = None
 
     def __call__(self, trial: dict[str, Any]) -> None:
         self.finished += 1
         trial = _results.clean_trial(trial)
         self.records.append(trial)
+        self.epochs += trial.get("epochs") or 0
         score = trial["score"]
         if score is not None and (self.best is None or _results.better(score, self.best, self.spec.search.objective)):
             self.best = score
@@ -441,8 +443,10 @@ class _Progress:
         best = "" if self.best is None else f"  best={self.best:.4f}"
         position, left = f"[{self.finished}]", ""
         if self.planned is not None:
-            position = f"[{self.finished}/{self.planned}]"
-            left = f"  left ~{_clock(elapsed / self.finished * max(self.planned - self.finished, 0))}"
+            trials, epochs = self.planned
+            position = f"[{self.finished}/{trials}]"
+            if self.epochs:  # by epochs, not trials: Hyperband's later trials train longer
+                left = f"  left ~{_clock(elapsed / self.epochs * max(epochs - self.epochs, 0))}"
         print(f"{position} trial {trial['id']}  {values}  {outcome}{best}  elapsed {_clock(elapsed)}{left}",
               file=sys.stderr, flush=True)
 
