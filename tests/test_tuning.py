@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -326,19 +327,27 @@ def test_search_and_retraining_leave_no_graph_registered(tmp_path):
     assert registered() == before
 
 
-def test_progress_estimates_what_is_left_from_epochs(capsys, monkeypatch):
-    """The time left is the planned epochs not yet trained at the seconds per epoch so far."""
+@pytest.mark.parametrize(("search", "trials", "lines"), [
+    ({"tuner": "hyperband", "max_epochs": 3, "factor": 3},
+     [({"tuner/epochs": 1, "tuner/initial_epoch": 0}, "completed"),
+      ({"tuner/epochs": 3, "tuner/initial_epoch": 1}, "failed")],
+     ["[1/6] trial 0    val_loss=0.5000  best=0.5000  elapsed 0:40  left ~6:40",
+      "[2/6] trial 1    failed (boom)  best=0.5000  elapsed 1:40  left ~4:26"]),
+    ({"tuner": "random", "max_trials": 4},
+     [({}, "failed"), ({}, "completed")],
+     ["[1/4] trial 0    failed (boom)  elapsed 0:40  left ~2:00",
+      "[2/4] trial 1    val_loss=0.5000  best=0.5000  elapsed 1:40  left ~1:40"]),
+])
+def test_progress_estimates_what_is_left_from_planned_epochs(capsys, monkeypatch, search, trials, lines):
+    """The time left is the planned epochs not yet used up at the seconds per planned epoch so far."""
     from densespace import _tuning
 
-    spec = validate_spec(spec_dict(search={"tuner": "hyperband", "max_epochs": 3, "factor": 3}))
-    assert planned_budget(spec) == (6, 11)
+    spec = validate_spec(spec_dict(training={"epochs": 2}, search=search))
     clock = iter([40.0, 100.0])
-    monkeypatch.setattr(_tuning.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(_tuning, "time", SimpleNamespace(monotonic=lambda: next(clock)))
     progress = _tuning._Progress(spec, verbose=1, start=0.0, then=None, estimate=True)
-    for trial_id, epochs in [("0", 1), ("1", None)]:
-        progress({"id": trial_id, "values": {"tuner/epochs": 1}, "status": "completed", "score": 0.5,
-                  "seconds": 40.0, "epochs": epochs, "message": None})
-    assert capsys.readouterr().err.splitlines() == [
-        "[1/6] trial 0    val_loss=0.5000  best=0.5000  elapsed 0:40  left ~6:40",
-        "[2/6] trial 1    val_loss=0.5000  best=0.5000  elapsed 1:40  left ~16:40",
-    ]
+    for trial_id, (values, status) in enumerate(trials):
+        completed = status == "completed"
+        progress({"id": str(trial_id), "values": values, "status": status, "score": 0.5 if completed else None,
+                  "seconds": 40.0, "epochs": 1 if completed else None, "message": None if completed else "boom"})
+    assert capsys.readouterr().err.splitlines() == lines

@@ -421,14 +421,14 @@ class _Progress:
         self.planned = planned_budget(spec) if estimate else None
         self.records: list[dict[str, Any]] = []
         self.finished = 0
-        self.epochs = 0
+        self.epochs = 0  # the planned epochs the finished trials used up
         self.best: float | None = None
 
     def __call__(self, trial: dict[str, Any]) -> None:
         self.finished += 1
+        self.epochs += self._planned_epochs(trial["values"])
         trial = _results.clean_trial(trial)
         self.records.append(trial)
-        self.epochs += trial.get("epochs") or 0
         score = trial["score"]
         if score is not None and (self.best is None or _results.better(score, self.best, self.spec.search.objective)):
             self.best = score
@@ -445,10 +445,21 @@ class _Progress:
         if self.planned is not None:
             trials, epochs = self.planned
             position = f"[{self.finished}/{trials}]"
-            if self.epochs:  # by epochs, not trials: Hyperband's later trials train longer
-                left = f"  left ~{_clock(elapsed / self.epochs * max(epochs - self.epochs, 0))}"
+            # by epochs, not trials: Hyperband's later trials train longer
+            left = f"  left ~{_clock(elapsed / self.epochs * max(epochs - self.epochs, 0))}"
         print(f"{position} trial {trial['id']}  {values}  {outcome}{best}  elapsed {_clock(elapsed)}{left}",
               file=sys.stderr, flush=True)
+
+
+    def _planned_epochs(self, values: dict[str, Any]) -> int:
+        """The epochs of the planned budget one trial stands for, whether it ran them all or not
+        (early stopping, a failure)."""
+        search = self.spec.search
+        if search.tuner == "hyperband":
+            epochs = values["tuner/epochs"] - values["tuner/initial_epoch"]
+        else:
+            epochs = self.spec.training.epochs
+        return epochs * search.executions_per_trial
 
 
 def _clock(seconds: float) -> str:
