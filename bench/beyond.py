@@ -70,7 +70,8 @@ def _quality(args: argparse.Namespace) -> tuple[dict, list[str]]:
         accuracies.append(metrics["accuracy"])
         epochs += trained
     figures = {"values": best.values, "accuracies": accuracies, "median": statistics.median(accuracies),
-               "epochs": epochs, "seconds": time.monotonic() - start, "parameters": best.parameters}
+               "epochs": epochs, "seconds": time.monotonic() - start, "parameters": best.parameters,
+               "trials": [{k: t[k] for k in ("id", "values", "score", "epochs")} for t in search.results["trials"]]}
     table = [
         "| configuration | parameters | test accuracy per seed | median | epochs (search + retraining) | seconds |",
         "| --- | ---: | --- | ---: | ---: | ---: |",
