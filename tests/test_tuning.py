@@ -204,8 +204,9 @@ def _trial_statuses(out):
     return statuses
 
 
-def test_a_search_killed_mid_trial_resumes_without_losing_finished_trials(tmp_path):
-    """SIGKILL during a trial, then the same call again: finished trials are kept, the rest run."""
+def test_a_search_killed_mid_trial_resumes_without_losing_finished_trials(tmp_path, capsys):
+    """SIGKILL during a trial, then the same call again: finished trials are kept, the rest run,
+    and the progress numbering goes on from them."""
     spec = dict(TINY, training={"epochs": 40, "batch_size": 16}, search={"tuner": "random", "max_trials": 4, "seed": 3})
     script = KILLED.format(tests=str(ROOT / "tests"), spec=spec, out=str(tmp_path))
     process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
@@ -220,11 +221,14 @@ def test_a_search_killed_mid_trial_resumes_without_losing_finished_trials(tmp_pa
     before = {k: v for k, v in _trial_statuses(tmp_path).items() if v[0] == "COMPLETED"}
     assert 2 <= len(before) < 4, "the kill must land inside the search"
 
+    capsys.readouterr()
     result = densespace.tune(validate_spec(spec), data=synthetic_data(train=400), out=tmp_path,
-                             retrain_top=0, verbose=0)
+                             retrain_top=0, verbose=1)
     after = {t["id"]: (t["status"].upper(), t["score"]) for t in result.results["trials"]}
     assert {k: after[k] for k in before} == before
     assert [s for s, _ in after.values()] == ["COMPLETED"] * 4
+    progress = [line.split()[0] for line in capsys.readouterr().err.splitlines() if line.startswith("[")]
+    assert progress == [f"[{n}/4]" for n in range(len(before) + 1, 5)]
 
 
 @pytest.mark.parametrize(("max_epochs", "factor"), [(3, 3), (3, 2)])
@@ -351,3 +355,18 @@ def test_progress_estimates_what_is_left_from_planned_epochs(capsys, monkeypatch
         progress({"id": str(trial_id), "values": values, "status": status, "score": 0.5 if completed else None,
                   "seconds": 40.0, "epochs": 1 if completed else None, "message": None if completed else "boom"})
     assert capsys.readouterr().err.splitlines() == lines
+
+
+def test_progress_goes_on_from_the_trials_an_earlier_run_finished(capsys, monkeypatch):
+    """A resumed search numbers on, keeps the earlier best and estimates only the epochs still planned."""
+    from densespace import _tuning
+
+    spec = validate_spec(spec_dict(training={"epochs": 2}, search={"tuner": "random", "max_trials": 4}))
+    monkeypatch.setattr(_tuning, "time", SimpleNamespace(monotonic=lambda: 40.0))
+    progress = _tuning._Progress(spec, verbose=1, start=0.0, then=None, estimate=True)
+    progress.resume([{"id": str(i), "values": {}, "status": "completed", "score": score, "seconds": 9.0,
+                      "epochs": 2, "message": None} for i, score in enumerate([0.4, 0.3])])
+    progress({"id": "2", "values": {}, "status": "completed", "score": 0.5, "seconds": 40.0, "epochs": 2,
+              "message": None})
+    assert capsys.readouterr().err.splitlines() == [
+        "[3/4] trial 2    val_loss=0.5000  best=0.3000  elapsed 0:40  left ~0:40"]

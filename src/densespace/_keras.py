@@ -422,6 +422,12 @@ def search(
     return None if worker else [trial_record(t) for t in tuner.oracle.trials.values()]
 
 
+def ended_trials(tuner: keras_tuner.Tuner) -> list[dict[str, Any]]:
+    """The trials of the tuner's project that have ended, as ``trial_record`` dicts:
+    on a resumed search, those an earlier run finished."""
+    return [trial_record(t) for t in tuner.oracle.trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID")]
+
+
 def chief_fingerprint(tuner: keras_tuner.Tuner) -> str | None:
     """The fingerprint the chief of a distributed search declares (asked over gRPC)."""
     return tuner.oracle.get_space().values.get(FINGERPRINT)

@@ -226,6 +226,8 @@ def tune(
                                          on_trial_end=progress)
         if role == "worker":
             _check_chief(_keras.chief_fingerprint(search_tuner), hypermodel.fingerprint)
+        if role == "single":
+            progress.resume(_keras.ended_trials(search_tuner))
         train = _keras.Batches(*data.train, seed=spec.search.seed)
         validation = _keras.Batches(*data.validation)
         found = _keras.search(search_tuner, train, validation, epochs=spec.training.epochs,
@@ -421,8 +423,17 @@ class _Progress:
         self.planned = planned_budget(spec) if estimate else None
         self.records: list[dict[str, Any]] = []
         self.finished = 0
-        self.epochs = 0  # the planned epochs the finished trials used up
+        self.epochs = 0  # the planned epochs this run's finished trials used up
+        self.resumed_epochs = 0  # the same, for the trials an earlier run finished
         self.best: float | None = None
+
+    def resume(self, trials: list[dict[str, Any]]) -> None:
+        """Counts the trials an earlier run of this search finished: the numbering, the best
+        score and the estimate go on from them."""
+        for trial in trials:
+            self.finished += 1
+            self.resumed_epochs += self._planned_epochs(trial["values"])
+            self._keep_best(trial["score"])
 
     def __call__(self, trial: dict[str, Any]) -> None:
         self.finished += 1
@@ -430,8 +441,7 @@ class _Progress:
         trial = _results.clean_trial(trial)
         self.records.append(trial)
         score = trial["score"]
-        if score is not None and (self.best is None or _results.better(score, self.best, self.spec.search.objective)):
-            self.best = score
+        self._keep_best(score)
         if self.then is not None:
             self.then(trial)
         if not self.verbose:
@@ -446,10 +456,15 @@ class _Progress:
             trials, epochs = self.planned
             position = f"[{self.finished}/{trials}]"
             # by epochs, not trials: Hyperband's later trials train longer
-            left = f"  left ~{_clock(elapsed / self.epochs * max(epochs - self.epochs, 0))}"
+            left = elapsed / self.epochs * max(epochs - self.resumed_epochs - self.epochs, 0)
+            left = f"  left ~{_clock(left)}"
         print(f"{position} trial {trial['id']}  {values}  {outcome}{best}  elapsed {_clock(elapsed)}{left}",
               file=sys.stderr, flush=True)
 
+
+    def _keep_best(self, score: float | None) -> None:
+        if score is not None and (self.best is None or _results.better(score, self.best, self.spec.search.objective)):
+            self.best = score
 
     def _planned_epochs(self, values: dict[str, Any]) -> int:
         """The epochs of the planned budget one trial stands for, whether it ran them all or not
