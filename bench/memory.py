@@ -10,9 +10,9 @@ side in a fresh process, one after the other:
 
 * densespace: ``densespace.tune(..., retrain_top=0, on_trial_end=callback)``;
   the Keras session is cleared before every trial (by keras-tuner, which
-  densespace's tuners inherit from), and after every trial densespace
-  unregisters the gradient functions TensorFlow registered while tracing its
-  train step, which otherwise keep each trial's graph and variables alive
+  densespace's tuners inherit from), and the HyperModel's ``fit`` unregisters
+  the gradient functions TensorFlow registered while tracing the train step,
+  which otherwise keep each trial's graph and variables alive
   (``densespace._keras.released_graphs``; tensorflow/tensorflow#61791);
 * keras-tuner: a plain ``keras_tuner.BayesianOptimization`` over a hand-written
   ``build(hp)`` of the same model; keras-tuner's own ``run_trial`` also clears

@@ -127,7 +127,9 @@ class DenseHyperModel(keras_tuner.HyperModel):
 
         ``x`` (and ``validation_data``) may be ``Batches``, turned into pipelines
         with the trial's batch size; arrays are used as given. A constant batch
-        size in the spec is only a default for arrays.
+        size in the spec is only a default for arrays. Training runs inside
+        ``released_graphs``, so a finished model can be freed, whichever tuner
+        (densespace's or keras-tuner's own) calls this.
         """
         plan = _space.resolve(self.spec, self.declare(hp))
         classes = self.spec.output.units if plan.label_smoothing else None
@@ -146,7 +148,8 @@ class DenseHyperModel(keras_tuner.HyperModel):
             kwargs["validation_data"] = validation.pipeline(1024, shuffle=False, classes=classes)
         elif validation is not None:
             kwargs["validation_data"] = (validation[0], _one_hot(validation[1], classes))
-        return model.fit(x, y, **kwargs)
+        with released_graphs():
+            return model.fit(x, y, **kwargs)
 
 
 def _needed(train_images: np.ndarray | None, because: str, so: str) -> np.ndarray:
@@ -276,8 +279,8 @@ class _Tuner:
     and every trial reports its wall seconds and epochs trained as extra
     metrics, so they are kept with the trial (also across machines).
     keras-tuner itself clears the Keras session and collects garbage before
-    building each trial's model; that only frees the model once
-    ``released_graphs`` has let go of the graphs its training traced.
+    building each trial's model; that frees the previous one because
+    ``DenseHyperModel.fit`` trains inside ``released_graphs``.
     """
 
     def __init__(self, *args: Any, on_trial_end: Any = None, **kwargs: Any) -> None:
@@ -288,8 +291,7 @@ class _Tuner:
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
         self._reported = {}
         start = time.monotonic()
-        with released_graphs():
-            histories = super().run_trial(trial, *args, **kwargs)  # type: ignore[misc]
+        histories = super().run_trial(trial, *args, **kwargs)  # type: ignore[misc]
         histories = histories if isinstance(histories, list) else [histories]
         for history in histories:
             for epoch, loss in enumerate(history.history.get("loss", [])):
@@ -465,9 +467,8 @@ def retrain(
     hp = keras_tuner.HyperParameters()
     hp.values.update(values)
     model = hypermodel.build(hp)
-    with released_graphs():
-        history = hypermodel.fit(hp, model, train, epochs=epochs, validation_data=validation,
-                                 callbacks=_callbacks(hypermodel.spec), verbose=_fit_verbosity(verbose))
+    history = hypermodel.fit(hp, model, train, epochs=epochs, validation_data=validation,
+                             callbacks=_callbacks(hypermodel.spec), verbose=_fit_verbosity(verbose))
     losses = history.history.get("loss", [])
     if not all(math.isfinite(v) for v in losses):
         raise TuningError(f"retraining diverged: the loss became {losses[-1]}")
