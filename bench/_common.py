@@ -68,3 +68,32 @@ def revision() -> str:
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     return commit + ("+changes" if git("status", "--porcelain", "--", "src") else "")
+
+
+def prepare_data(cache: Path, limit: int, work: Path) -> dict[str, int]:
+    """Saves the stratified ``limit`` subset every side of a benchmark reads to
+    ``work/data.npz``; returns its split sizes."""
+    import numpy as np
+
+    from densespace.datasets import load_cifar10
+
+    data = load_cifar10(cache / DATA_FOLDER, validation=0.1, limit=limit, seed=0)
+    work.mkdir(parents=True, exist_ok=True)
+    np.savez(work / "data.npz", x_train=data.train[0], y_train=data.train[1],
+             x_val=data.validation[0], y_val=data.validation[1],
+             x_test=data.test[0], y_test=data.test[1])
+    return {"train": len(data.train[1]), "validation": len(data.validation[1]),
+            "test": len(data.test[1])}
+
+
+def load_prepared(work: Path) -> Any:
+    """The subset ``prepare_data`` saved, as an object with ``train``, ``validation``,
+    ``test`` and ``source``, like ``load_cifar10``'s result."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    arrays = np.load(work / "data.npz")
+    return SimpleNamespace(train=(arrays["x_train"], arrays["y_train"]),
+                           validation=(arrays["x_val"], arrays["y_val"]),
+                           test=(arrays["x_test"], arrays["y_test"]), source=str(work / "data.npz"))

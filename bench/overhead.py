@@ -89,7 +89,7 @@ def main() -> None:
     _common.STARTED_AT.append(_common.revision())
     cache = args.cache.expanduser()
     _common.build(cache)
-    sizes = _prepare_data(cache, args.limit)
+    sizes = _common.prepare_data(cache, args.limit, WORK)
     print(f"data: {sizes}", file=sys.stderr)
     experiments = []
     for spec in args.specs:
@@ -116,21 +116,6 @@ def main() -> None:
     (RESULTS / "overhead.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / "overhead.md").write_text(_markdown(report))
     print(_markdown(report))
-
-
-def _prepare_data(cache: Path, limit: int) -> dict[str, int]:
-    """Saves the subset both sides read to bench/work/overhead/data.npz; returns its sizes."""
-    import numpy as np
-
-    from densespace.datasets import load_cifar10
-
-    data = load_cifar10(cache / _common.DATA_FOLDER, validation=0.1, limit=limit, seed=0)
-    WORK.mkdir(parents=True, exist_ok=True)
-    np.savez(WORK / "data.npz", x_train=data.train[0], y_train=data.train[1],
-             x_val=data.validation[0], y_val=data.validation[1],
-             x_test=data.test[0], y_test=data.test[1])
-    return {"train": len(data.train[1]), "validation": len(data.validation[1]),
-            "test": len(data.test[1])}
 
 
 def _run_worker(side: str, spec: str, pair: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -181,19 +166,14 @@ class _Profile:
 def _worker(args: argparse.Namespace) -> dict[str, Any]:
     """Runs one side; returns wall seconds, the phases, the profile and the trials."""
     import gc
-    from types import SimpleNamespace
 
     import keras
     import keras_tuner
-    import numpy as np
 
     import densespace
     from densespace import _keras  # noqa: F401  (tune imports it; import it untimed on both sides)
 
-    arrays = np.load(WORK / "data.npz")
-    data = SimpleNamespace(train=(arrays["x_train"], arrays["y_train"]),
-                           validation=(arrays["x_val"], arrays["y_val"]),
-                           test=(arrays["x_test"], arrays["y_test"]), source=str(WORK / "data.npz"))
+    data = _common.load_prepared(WORK)
     spec = densespace.load_spec(ROOT / "examples" / f"{args.spec}.json")
     seed = spec.search.seed
     profile = _Profile()
