@@ -20,7 +20,7 @@
   dropout 0.3, no translation, learning rate 1e-3, no label smoothing), then
   that configuration with one choice of the recipe changed at a time, each
   trained ``--retrain-epochs`` epochs on a ``--limit`` subset with the same seed
-  and tested once: what each choice is worth, for docs/recipes.md.
+  and tested once: what each choice is worth (docs/recipes.md quotes it).
 
 Each part appends its table to bench/results/beyond.md (and its figures to
 beyond.json) with the command that made it.

@@ -232,3 +232,16 @@ def test_python_examples_run(monkeypatch):
     report = io.StringIO()
     runner.run(test, out=report.write)
     assert runner.failures == 0, report.getvalue()
+
+
+def test_recipes_quote_the_recommended_spec(monkeypatch, capsys):
+    """docs/recipes.md shows the recommended spec's inspect output and planned budget as they are."""
+    monkeypatch.chdir(ROOT)
+    text = (ROOT / "docs" / "recipes.md").read_text(encoding="utf-8")
+    assert main(["inspect", "examples/cifar10-dense.json"]) == 0
+    assert f"```console\n$ densespace inspect examples/cifar10-dense.json\n{capsys.readouterr().out}```" in text
+    spec = densespace.load_spec(ROOT / "examples" / "cifar10-dense.json")
+    trials, epochs = densespace.planned_budget(spec)
+    assert (f"The search plans {trials} Hyperband trials and {epochs} training epochs (`max_epochs` "
+            f"{spec.search.max_epochs}, `factor` {spec.search.factor}), then retrains the best configuration "
+            f"for {spec.training.epochs} epochs.") in " ".join(text.split())

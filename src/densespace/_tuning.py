@@ -456,13 +456,13 @@ class _Progress:
             trials, epochs = self.planned
             position = f"[{self.finished}/{trials}]"
             # by epochs, not trials: Hyperband's later trials train longer
-            left = elapsed / self.epochs * max(epochs - self.resumed_epochs - self.epochs, 0)
-            left = f"  left ~{_clock(left)}"
+            seconds = elapsed / self.epochs * max(epochs - self.resumed_epochs - self.epochs, 0)
+            left = f"  left ~{_clock(seconds)}"
         print(f"{position} trial {trial['id']}  {values}  {outcome}{best}  elapsed {_clock(elapsed)}{left}",
               file=sys.stderr, flush=True)
 
-
     def _keep_best(self, score: float | None) -> None:
+        """Remembers ``score`` when it beats the best so far."""
         if score is not None and (self.best is None or _results.better(score, self.best, self.spec.search.objective)):
             self.best = score
 
