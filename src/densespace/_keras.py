@@ -427,7 +427,8 @@ def search(
 def ended_trials(tuner: keras_tuner.Tuner) -> list[dict[str, Any]]:
     """The trials of the tuner's project that have ended, as ``trial_record`` dicts:
     on a resumed search, those an earlier run finished."""
-    return [trial_record(t) for t in tuner.oracle.trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID")]
+    records = [trial_record(t) for t in tuner.oracle.trials.values()]
+    return [r for r in records if r["status"] in ("completed", "failed")]
 
 
 def chief_fingerprint(tuner: keras_tuner.Tuner) -> str | None:
