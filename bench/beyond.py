@@ -162,21 +162,24 @@ ABLATION_BASE = {"block0_units": 1024, "block0_dropout": 0.3, "block1_units": 51
                  "label_smoothing": 0.0}
 
 
-def _blocks(**fields):
-    """A change to every hidden block of the ablation's base."""
-    return lambda d: [block.update(fields) for block in d["hidden"]]
+def _blocks(change):
+    """Sets the fields ``change(block)`` returns on every hidden block of the ablation's base."""
+    def apply(spec):
+        for block in spec["hidden"]:
+            block.update(change(block))
+    return apply
 
 
 ABLATIONS = {
     "the base configuration": lambda d: None,
     "inputs rescaled to [0, 1] instead of standardized": lambda d: d["input"].update(preprocessing="rescale"),
-    "no batch normalization": _blocks(batch_norm=False),
-    "no dropout": _blocks(dropout=0.0),
+    "no batch normalization": _blocks(lambda b: {"batch_norm": False}),
+    "no dropout": _blocks(lambda b: {"dropout": 0.0}),
     "constant learning rate instead of cosine decay": lambda d: d["optimizer"].update(schedule="constant"),
     "no horizontal flip": lambda d: d["input"]["augmentation"].update(flip=False),
     "random translation 0.1": lambda d: d["input"]["augmentation"].update(translate=0.1),
     "label smoothing 0.1": lambda d: d["training"].update(label_smoothing=0.1),
-    "twice as wide (2048-1024-512)": lambda d: [b.update(units=2 * b["units"]) for b in d["hidden"]],
+    "twice as wide (2048-1024-512)": _blocks(lambda b: {"units": 2 * b["units"]}),
 }
 
 
