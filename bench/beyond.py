@@ -52,8 +52,6 @@ TARGET = 0.501
 
 
 def _quality(args: argparse.Namespace) -> tuple[dict, list[str]]:
-    from densespace import _keras
-
     data = load_cifar10(args.data, limit=args.limit, seed=0)
     spec = densespace.load_spec(RECOMMENDED)
     start = time.monotonic()
@@ -64,9 +62,7 @@ def _quality(args: argparse.Namespace) -> tuple[dict, list[str]]:
     epochs = search.results["cost"]["search_epochs"] + best.epochs
     hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
     for seed in range(2, args.seeds + 1):  # tune retrained with seed 1 (search.seed + rank)
-        _, metrics, trained = _keras.retrain(
-            hypermodel, best.values, _keras.Batches(*data.train, seed=seed), _keras.Batches(*data.validation),
-            data.test, epochs=spec.training.epochs, seed=seed, verbose=0)
+        _, metrics, trained = _retrain(hypermodel, best.values, data, epochs=spec.training.epochs, seed=seed)
         accuracies.append(metrics["accuracy"])
         epochs += trained
     figures = {"values": best.values, "accuracies": accuracies, "median": statistics.median(accuracies),
@@ -115,9 +111,7 @@ def _efficiency(args: argparse.Namespace) -> tuple[dict, list[str]]:
     plain = _keras._callbacks
     _keras._callbacks = lambda spec: plain(spec) + [probe]
     hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
-    train = _keras.Batches(*data.train, seed=1)
-    _keras.retrain(hypermodel, best["values"], train, _keras.Batches(*data.validation), data.test,
-                   epochs=args.retrain_epochs, seed=1, verbose=0)
+    _retrain(hypermodel, best["values"], data, epochs=args.retrain_epochs, seed=1)
     _keras._callbacks = plain
     figures = {"values": best["values"], "search_epochs": search_epochs, "search_seconds": searched,
                "retrain": probe.history, "reached": probe.reached}
@@ -184,8 +178,6 @@ ABLATIONS = {
 
 
 def _ablation(args: argparse.Namespace) -> tuple[dict, list[str]]:
-    from densespace import _keras
-
     data = load_cifar10(args.data, limit=args.limit, seed=0)
     base = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
     figures, rows = {}, []
@@ -195,9 +187,7 @@ def _ablation(args: argparse.Namespace) -> tuple[dict, list[str]]:
         spec = densespace.validate_spec(variant)
         hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
         start = time.monotonic()
-        _, metrics, _ = _keras.retrain(
-            hypermodel, {}, _keras.Batches(*data.train, seed=1), _keras.Batches(*data.validation), data.test,
-            epochs=args.retrain_epochs, seed=1, verbose=0)
+        _, metrics, _ = _retrain(hypermodel, {}, data, epochs=args.retrain_epochs, seed=1)
         figures[change] = {**metrics, "seconds": time.monotonic() - start}
         print(f"{change}: {metrics['accuracy']:.4f}", flush=True)
     reference = figures["the base configuration"]["accuracy"]
@@ -209,6 +199,15 @@ def _ablation(args: argparse.Namespace) -> tuple[dict, list[str]]:
              "| change from the base configuration | test accuracy | difference | test loss | seconds |",
              "| --- | ---: | ---: | ---: | ---: |", *rows]
     return figures, table
+
+
+def _retrain(hypermodel, values: dict, data, *, epochs: int, seed: int):
+    """One configuration retrained from scratch on the training split (shuffled with ``seed``)
+    and tested once: ``_keras.retrain``'s model, test metrics and epochs."""
+    from densespace import _keras
+
+    return _keras.retrain(hypermodel, values, _keras.Batches(*data.train, seed=seed),
+                          _keras.Batches(*data.validation), data.test, epochs=epochs, seed=seed, verbose=0)
 
 
 def _hyperband_max_epochs(spec: densespace.Spec, budget: int) -> int:
