@@ -11,6 +11,8 @@ real first load does (the files themselves are in the page cache):
   archived and extracted: the raw load, 50,000 + 10,000 contiguous images;
 * keras' reader on the same python-version files: ``keras.src.datasets.cifar.load_batch``
   on all six batches plus the concatenation and transposition ``load_data`` does;
+* ``load_cifar10(binary folder)`` with numpy's copy instead of the compiled
+  ``densespace._interleave``, for what the extension is worth;
 * ``load_cifar10(binary folder)`` with the default validation split, for its cost.
 
 Writes bench/results/load_cifar10.json and .md: the median of ``--repeats`` runs.
@@ -42,6 +44,10 @@ CASES = {
     "python-dir": ('load_cifar10(..., validation="test")', "cifar-10-batches-py"),
     "binary-tar": ('load_cifar10(..., validation="test")', "cifar-10-binary.tar.gz"),
     "binary-dir": ('load_cifar10(..., validation="test")', "cifar-10-batches-bin"),
+    "binary-dir-numpy": (
+        'load_cifar10(..., validation="test"), numpy copy instead of the compiled one',
+        "cifar-10-batches-bin",
+    ),
     "binary-dir-split": ("load_cifar10(...), validation=0.1", "cifar-10-batches-bin"),
 }
 
@@ -116,8 +122,11 @@ def _time_one(name: str, path: Path) -> float:
     """Times case ``name`` alone, in a process that imported Keras first, as a tuning run does."""
     import keras  # noqa: F401  (every case pays for the same import, before its clock starts)
 
+    from densespace import _cifar10
     from densespace.datasets import load_cifar10
 
+    if name.endswith("numpy"):
+        _cifar10._to_channels_last = _cifar10._to_channels_last_numpy
     options: dict[str, Any] = {} if name.endswith("split") else {"validation": "test"}
     start = time.perf_counter()
     if name == "keras":
@@ -165,6 +174,7 @@ def _report(
             "python": platform.python_version(),
             "numpy": np.__version__,
             "keras": keras.__version__,
+            "channel_copy": _channel_copy(),
             "platform": platform.platform(),
             "load_average_before_after": load,
         },
@@ -190,6 +200,15 @@ def _report(
     }
 
 
+def _channel_copy() -> str:
+    """Which copy ``load_cifar10`` uses to make channels-last images in this install."""
+    from densespace import _cifar10
+
+    if _cifar10._to_channels_last is _cifar10._to_channels_last_numpy:
+        return "numpy (densespace._interleave was not built)"
+    return "compiled (densespace._interleave)"
+
+
 def _cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo, or "" where there is none."""
     cpuinfo = Path("/proc/cpuinfo")
@@ -210,6 +229,7 @@ def _markdown(report: dict[str, Any]) -> str:
         f"Python {machine['python']}, numpy {machine['numpy']}, keras {machine['keras']}; "
         f"1-minute load average {before:.2f} before, {after:.2f} after.",
         f"Method: {report['method']}.",
+        f"Channels-last copy in this install: {machine['channel_copy']}.",
         "",
         "| case | reads | timed | seconds (median) | fastest run | speedup vs keras (medians) |",
         "| --- | --- | --- | ---: | ---: | ---: |",

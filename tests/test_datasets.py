@@ -27,8 +27,14 @@ from cifar_archives import (
     write_tar,
 )
 
+from densespace import _cifar10
 from densespace._errors import DatasetError
 from densespace.datasets import CLASS_NAMES, ENV_VAR, load_cifar10
+
+try:
+    from densespace._interleave import to_channels_last as compiled_to_channels_last
+except ImportError:  # built without a C compiler: the numpy copy is then the only one
+    compiled_to_channels_last = None
 
 TRAIN, TEST = make_splits()  # 100 training images (10 per class), 20 test images
 BUILD_TOOL = Path(__file__).resolve().parents[2] / "shared" / "tools" / "build-cifar10"
@@ -59,9 +65,23 @@ def error_of(source: Path, **options: Any) -> str:
     return str(caught.value)
 
 
+NOT_BUILT = pytest.mark.skipif(
+    compiled_to_channels_last is None,
+    reason="densespace._interleave was not built (no C compiler at install time)",
+)
+KERNELS = [
+    pytest.param(_cifar10._to_channels_last_numpy, id="numpy"),
+    pytest.param(compiled_to_channels_last, id="compiled", marks=NOT_BUILT),
+]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("kind", ["python-dir", "python-tar", "binary-dir", "binary-tar"])
-def test_reads_each_layout(kind: str, tmp_path: Path) -> None:
+def test_reads_each_layout(
+    kind: str, kernel: Callable[..., None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each layout, folder or archive, loads to exactly the images and labels written."""
+    monkeypatch.setattr(_cifar10, "_to_channels_last", kernel)
     source = write_source(kind, tmp_path)
     data = load_cifar10(source, validation="test")
     for (x, y), (want_x, want_y) in [(data.train, TRAIN), (data.test, TEST)]:
@@ -71,6 +91,70 @@ def test_reads_each_layout(kind: str, tmp_path: Path) -> None:
         np.testing.assert_array_equal(y, want_y)
     assert data.source == str(source.resolve())
     assert data.class_names == CLASS_NAMES and len(CLASS_NAMES) == 10
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("row_bytes", [3072, 3073], ids=["python-rows", "binary-records"])
+def test_channel_interleave_matches_numpy_transpose(
+    kernel: Callable[..., None], row_bytes: int
+) -> None:
+    """Either copy turns channel-major rows, packed or one label byte apart, into channels-last."""
+    rows = np.random.default_rng(0).integers(0, 256, (37, row_bytes), dtype=np.uint8)
+    pixels = rows[:, row_bytes - 3072 :]
+    target = np.empty((37, 1024, 3), dtype=np.uint8)
+    kernel(pixels, target)
+    np.testing.assert_array_equal(target, pixels.reshape(37, 3, 1024).transpose(0, 2, 1))
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """``array``, no longer writable."""
+    array.flags.writeable = False
+    return array
+
+
+NOT_ROWS = "pixels must be uint8 rows of 3072 contiguous bytes"
+
+
+@NOT_BUILT
+@pytest.mark.parametrize(
+    ("pixels", "target", "error"),
+    [
+        (np.zeros((2, 3071), np.uint8), np.empty(6142, np.uint8), NOT_ROWS),
+        (np.zeros(3072, np.uint8), np.empty(3072, np.uint8), NOT_ROWS),
+        (np.zeros((2, 3072), np.int8), np.empty(6144, np.uint8), NOT_ROWS),
+        (np.zeros((2, 6144), np.uint8)[:, ::2], np.empty(6144, np.uint8), NOT_ROWS),
+        (
+            np.zeros((2, 3072), np.uint8),
+            np.empty(6143, np.uint8),
+            "target holds 6143 bytes, not 6144",
+        ),
+        (
+            np.zeros((2, 3072), np.uint8),
+            np.empty((2, 3072, 2), np.uint8)[:, :, 0],
+            "ndarray is not C-contiguous",
+        ),
+        (
+            np.zeros((2, 3072), np.uint8),
+            read_only(np.empty(6144, np.uint8)),
+            "buffer source array is read-only",
+        ),
+    ],
+    ids=[
+        "short-rows",
+        "one-dimensional",
+        "int8",
+        "strided-bytes",
+        "target-size",
+        "target-strided",
+        "target-read-only",
+    ],
+)
+def test_compiled_interleave_refuses_other_arrays(
+    pixels: np.ndarray, target: np.ndarray, error: str
+) -> None:
+    """The compiled copy refuses arrays it would read or write out of bounds, and says why."""
+    with pytest.raises(ValueError, match=f"^{error}$"):
+        compiled_to_channels_last(pixels, target)  # type: ignore[misc]  # skipped when None
 
 
 @pytest.mark.parametrize(
@@ -282,6 +366,20 @@ def test_local_files_never_import_tensorflow(kind: str, tmp_path: Path) -> None:
     command = [sys.executable, "-c", code, str(write_source(kind, tmp_path))]
     run = subprocess.run(command, check=True, capture_output=True, text=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_loads_with_numpy_alone_when_the_extension_is_missing(tmp_path: Path) -> None:
+    """Without densespace._interleave (no C compiler at install time), numpy makes the copy."""
+    code = (
+        "import hashlib, sys; sys.modules['densespace._interleave'] = None\n"
+        "from densespace import _cifar10; from densespace.datasets import load_cifar10\n"
+        "data = load_cifar10(sys.argv[1], validation='test')\n"
+        "print(_cifar10._to_channels_last is _cifar10._to_channels_last_numpy, "
+        "hashlib.sha256(data.train[0]).hexdigest())"
+    )
+    command = [sys.executable, "-c", code, str(write_source("binary-dir", tmp_path))]
+    run = subprocess.run(command, check=True, capture_output=True, text=True)
+    assert run.stdout.split() == ["True", hashlib.sha256(TRAIN[0]).hexdigest()]
 
 
 class Payload:
