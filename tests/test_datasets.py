@@ -7,8 +7,11 @@ import importlib.util
 import io
 import os
 import pickle
+import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import types
 from collections.abc import Callable
@@ -94,6 +97,19 @@ def test_reads_each_layout(
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
+def test_reads_python_batches_pickled_in_fortran_order(
+    kernel: Callable[..., None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A python batch whose pixel array was pickled in Fortran order loads like any other."""
+    monkeypatch.setattr(_cifar10, "_to_channels_last", kernel)
+    folder = write_python(tmp_path, TRAIN, TEST)
+    record = python_record(TEST[0], TEST[1])
+    record[b"data"] = np.asfortranarray(record[b"data"])
+    (folder / "test_batch").write_bytes(pickle.dumps(record, protocol=4))
+    np.testing.assert_array_equal(load_cifar10(folder, validation="test").test[0], TEST[0])
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("row_bytes", [3072, 3073], ids=["python-rows", "binary-records"])
 def test_channel_interleave_matches_numpy_transpose(
     kernel: Callable[..., None], row_bytes: int
@@ -112,21 +128,34 @@ def read_only(array: np.ndarray) -> np.ndarray:
     return array
 
 
-NOT_ROWS = "pixels must be uint8 rows of 3072 contiguous bytes"
-
-
 @NOT_BUILT
 @pytest.mark.parametrize(
     ("pixels", "target", "error"),
     [
-        (np.zeros((2, 3071), np.uint8), np.empty(6142, np.uint8), NOT_ROWS),
-        (np.zeros(3072, np.uint8), np.empty(3072, np.uint8), NOT_ROWS),
-        (np.zeros((2, 3072), np.int8), np.empty(6144, np.uint8), NOT_ROWS),
-        (np.zeros((2, 6144), np.uint8)[:, ::2], np.empty(6144, np.uint8), NOT_ROWS),
+        (
+            np.zeros(3072, np.uint8),
+            np.empty(3072, np.uint8),
+            "to_channels_last: pixels must have 2 dimensions, got 1",
+        ),
+        (
+            np.zeros((2, 3072), np.int8),
+            np.empty(6144, np.uint8),
+            "to_channels_last: pixels must be uint8 (format 'B'), got format 'b'",
+        ),
+        (
+            np.zeros((2, 3071), np.uint8),
+            np.empty(6142, np.uint8),
+            "to_channels_last: pixels rows must hold 3072 bytes, got 3071",
+        ),
+        (
+            np.zeros((2, 6144), np.uint8)[:, ::2],
+            np.empty(6144, np.uint8),
+            "to_channels_last: pixels rows must be contiguous (byte stride 1), got stride 2",
+        ),
         (
             np.zeros((2, 3072), np.uint8),
             np.empty(6143, np.uint8),
-            "target holds 6143 bytes, not 6144",
+            "to_channels_last: target must hold 6144 bytes (2 images), got 6143",
         ),
         (
             np.zeros((2, 3072), np.uint8),
@@ -140,9 +169,9 @@ NOT_ROWS = "pixels must be uint8 rows of 3072 contiguous bytes"
         ),
     ],
     ids=[
-        "short-rows",
         "one-dimensional",
         "int8",
+        "short-rows",
         "strided-bytes",
         "target-size",
         "target-strided",
@@ -152,8 +181,8 @@ NOT_ROWS = "pixels must be uint8 rows of 3072 contiguous bytes"
 def test_compiled_interleave_refuses_other_arrays(
     pixels: np.ndarray, target: np.ndarray, error: str
 ) -> None:
-    """The compiled copy refuses arrays it would read or write out of bounds, and says why."""
-    with pytest.raises(ValueError, match=f"^{error}$"):
+    """The compiled copy refuses arrays it cannot copy, saying what it needs and what it got."""
+    with pytest.raises(ValueError, match=f"^{re.escape(error)}$"):
         compiled_to_channels_last(pixels, target)  # type: ignore[misc]  # skipped when None
 
 
@@ -366,6 +395,16 @@ def test_local_files_never_import_tensorflow(kind: str, tmp_path: Path) -> None:
     command = [sys.executable, "-c", code, str(write_source(kind, tmp_path))]
     run = subprocess.run(command, check=True, capture_output=True, text=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_loading_uses_the_compiled_copy_wherever_it_could_be_built() -> None:
+    """Where a C compiler and Python's headers are present, the extension was built and is used."""
+    compiler = (sysconfig.get_config_var("CC") or "").split()[:1]
+    headers = Path(sysconfig.get_paths()["include"], "Python.h")
+    if not compiler or shutil.which(compiler[0]) is None or not headers.exists():
+        pytest.skip("no C compiler or no Python headers here: numpy's copy is the expected one")
+    assert compiled_to_channels_last is not None, "densespace._interleave was not built"
+    assert _cifar10._to_channels_last is compiled_to_channels_last
 
 
 def test_loads_with_numpy_alone_when_the_extension_is_missing(tmp_path: Path) -> None:

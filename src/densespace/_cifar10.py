@@ -265,7 +265,8 @@ def _decode_python(stream: BinaryIO, where: str) -> _Batch:
         raise DatasetError(f"{where}: b'labels' must be a list of int class ids")
     if len(labels) != len(pixels):
         raise DatasetError(f"{where}: {len(labels)} labels for {len(pixels)} images")
-    return _check_labels((pixels, np.array(labels)), where)
+    # a pickle may hold the rows in Fortran order; the copy into images wants each row in one piece
+    return _check_labels((np.ascontiguousarray(pixels), np.array(labels)), where)
 
 
 def _assemble(batches: list[_Batch], pool: ThreadPoolExecutor) -> Split:
@@ -290,7 +291,7 @@ def _to_channels_last_numpy(pixels: np.ndarray, target: np.ndarray) -> None:
         target[:, :, channel] = planes[:, channel]
 
 
-try:  # the same copy compiled (src/densespace/_interleave.c): 3-4x faster
+try:  # the same copy compiled (src/densespace/_interleave.c; bench/load_cifar10.py times both)
     from densespace._interleave import to_channels_last as _to_channels_last
 except ImportError:  # installed where no C compiler was found
     _to_channels_last = _to_channels_last_numpy
