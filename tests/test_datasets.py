@@ -72,19 +72,23 @@ NOT_BUILT = pytest.mark.skipif(
     compiled_to_channels_last is None,
     reason="densespace._interleave was not built (no C compiler at install time)",
 )
-KERNELS = [
-    pytest.param(_cifar10._to_channels_last_numpy, id="numpy"),
-    pytest.param(compiled_to_channels_last, id="compiled", marks=NOT_BUILT),
-]
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.fixture(
+    params=[
+        pytest.param(_cifar10._to_channels_last_numpy, id="numpy"),
+        pytest.param(compiled_to_channels_last, id="compiled", marks=NOT_BUILT),
+    ]
+)
+def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Each channels-last copy in turn, installed as the one loading uses."""
+    monkeypatch.setattr(_cifar10, "_to_channels_last", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("kind", ["python-dir", "python-tar", "binary-dir", "binary-tar"])
-def test_reads_each_layout(
-    kind: str, kernel: Callable[..., None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_reads_each_layout(kind: str, kernel: Callable[..., None], tmp_path: Path) -> None:
     """Each layout, folder or archive, loads to exactly the images and labels written."""
-    monkeypatch.setattr(_cifar10, "_to_channels_last", kernel)
     source = write_source(kind, tmp_path)
     data = load_cifar10(source, validation="test")
     for (x, y), (want_x, want_y) in [(data.train, TRAIN), (data.test, TEST)]:
@@ -96,12 +100,10 @@ def test_reads_each_layout(
     assert data.class_names == CLASS_NAMES and len(CLASS_NAMES) == 10
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
 def test_reads_python_batches_pickled_in_fortran_order(
-    kernel: Callable[..., None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kernel: Callable[..., None], tmp_path: Path
 ) -> None:
     """A python batch whose pixel array was pickled in Fortran order loads like any other."""
-    monkeypatch.setattr(_cifar10, "_to_channels_last", kernel)
     folder = write_python(tmp_path, TRAIN, TEST)
     record = python_record(TEST[0], TEST[1])
     record[b"data"] = np.asfortranarray(record[b"data"])
@@ -109,7 +111,6 @@ def test_reads_python_batches_pickled_in_fortran_order(
     np.testing.assert_array_equal(load_cifar10(folder, validation="test").test[0], TEST[0])
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("row_bytes", [3072, 3073], ids=["python-rows", "binary-records"])
 def test_channel_interleave_matches_numpy_transpose(
     kernel: Callable[..., None], row_bytes: int
