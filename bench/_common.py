@@ -21,7 +21,9 @@ def command() -> str:
 
 def machine() -> str:
     """Processor, cores and platform, in one line."""
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU, {platform.platform()}"
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU, {platform.platform()}"
+    )
 
 
 def build(cache: Path) -> None:
@@ -44,10 +46,17 @@ def machine_and_versions() -> dict[str, Any]:
     cpuinfo = Path("/proc/cpuinfo")
     lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
     cpu = next((line.split(":", 1)[1].strip() for line in lines if "model name" in line), "")
-    return {"cpu": cpu or platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "platform": platform.platform(), "python": platform.python_version(),
-            "numpy": np.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
-            "keras_tuner": keras_tuner.__version__, "densespace": _revisions()}
+    return {
+        "cpu": cpu or platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_tuner": keras_tuner.__version__,
+        "densespace": _revisions(),
+    }
 
 
 STARTED_AT: list[str] = []  # the revision when main() started
@@ -62,6 +71,7 @@ def _revisions() -> str:
 
 def revision() -> str:
     """The commit of the densespace source measured, with "+changes" when src/ differs from it."""
+
     def git(*arguments: str) -> str:
         run = subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True)
         return run.stdout.strip() if run.returncode == 0 else ""
@@ -79,11 +89,16 @@ def prepare_data(cache: Path, limit: int, work: Path) -> dict[str, int]:
 
     data = load_cifar10(cache / DATA_FOLDER, validation=0.1, limit=limit, seed=0)
     work.mkdir(parents=True, exist_ok=True)
-    np.savez(work / "data.npz", x_train=data.train[0], y_train=data.train[1],
-             x_val=data.validation[0], y_val=data.validation[1],
-             x_test=data.test[0], y_test=data.test[1])
-    return {"train": len(data.train[1]), "validation": len(data.validation[1]),
-            "test": len(data.test[1])}
+    np.savez(
+        work / "data.npz",
+        x_train=data.train[0],
+        y_train=data.train[1],
+        x_val=data.validation[0],
+        y_val=data.validation[1],
+        x_test=data.test[0],
+        y_test=data.test[1],
+    )
+    return {"train": len(data.train[1]), "validation": len(data.validation[1]), "test": len(data.test[1])}
 
 
 def load_prepared(work: Path) -> Any:
@@ -94,6 +109,9 @@ def load_prepared(work: Path) -> Any:
     import numpy as np
 
     arrays = np.load(work / "data.npz")
-    return SimpleNamespace(train=(arrays["x_train"], arrays["y_train"]),
-                           validation=(arrays["x_val"], arrays["y_val"]),
-                           test=(arrays["x_test"], arrays["y_test"]), source=str(work / "data.npz"))
+    return SimpleNamespace(
+        train=(arrays["x_train"], arrays["y_train"]),
+        validation=(arrays["x_val"], arrays["y_val"]),
+        test=(arrays["x_test"], arrays["y_test"]),
+        source=str(work / "data.npz"),
+    )

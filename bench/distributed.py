@@ -56,10 +56,22 @@ def _port() -> int:
 
 
 def _start(args: argparse.Namespace, out: Path, options: dict) -> subprocess.Popen:
-    script = ROLE.format(data=args.data, limit=args.limit, spec=str(SPEC), trials=args.trials,
-                         epochs=args.epochs, out=str(out), options=options)
-    return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    script = ROLE.format(
+        data=args.data,
+        limit=args.limit,
+        spec=str(SPEC),
+        trials=args.trials,
+        epochs=args.epochs,
+        out=str(out),
+        options=options,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
 
 
 def _result(process: subprocess.Popen) -> dict:
@@ -100,7 +112,9 @@ def _coordination(run: dict) -> float:
 def main() -> None:
     """Runs the three configurations and writes the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(Path("~/.cache/densespace-bench/cifar10/cifar-10-batches-bin").expanduser()))
+    parser.add_argument(
+        "--data", default=str(Path("~/.cache/densespace-bench/cifar10/cifar-10-batches-bin").expanduser())
+    )
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=2000)
@@ -109,37 +123,61 @@ def main() -> None:
 
     runs: dict[str, list[dict]] = {"single process": [], "chief + 1 worker": [], "chief + 2 workers": []}
     for _ in range(args.repeats):
-        for name, workers in zip(runs, (0, 1, 2)):
+        for name, workers in zip(runs, (0, 1, 2), strict=False):
             runs[name].append(_run(args, workers))
             print(f"{name}: {runs[name][-1]['wall']:.1f} s", file=sys.stderr)
 
     def median(name: str, key) -> float:
         return statistics.median(key(r) for r in runs[name])
 
-    table = {name: {"wall": median(name, lambda r: r["wall"]),
-                    "end_wait": median(name, lambda r: r.get("end_wait", 0.0)),
-                    "coordination_per_trial": median(name, _coordination)} for name in runs}
+    table = {
+        name: {
+            "wall": median(name, lambda r: r["wall"]),
+            "end_wait": median(name, lambda r: r.get("end_wait", 0.0)),
+            "coordination_per_trial": median(name, _coordination),
+        }
+        for name in runs
+    }
     ratio = table["chief + 2 workers"]["wall"] / table["chief + 1 worker"]["wall"]
     command, machine = _common.command(), _common.machine()
-    report = {"command": command, "machine": machine, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "budget": vars(args), "runs": runs, "table": table, "ratio_two_over_one": ratio}
+    report = {
+        "command": command,
+        "machine": machine,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "budget": vars(args),
+        "runs": runs,
+        "table": table,
+        "ratio_two_over_one": ratio,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "distributed.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
-        "# One search, one vs two worker processes (keras-tuner chief/worker on loopback)", "",
-        f"Command: `{command}` ({report['date']})", "", f"Machine: {machine}. Other work may have shared it.", "",
+        "# One search, one vs two worker processes (keras-tuner chief/worker on loopback)",
+        "",
+        f"Command: `{command}` ({report['date']})",
+        "",
+        f"Machine: {machine}. Other work may have shared it.",
+        "",
         f"Budget: `{SPEC.relative_to(ROOT)}`, RandomSearch, {args.trials} trials x {args.epochs} epochs, "
-        f"`limit={args.limit}` images per split, no retraining; median of {args.repeats} run(s).", "",
+        f"`limit={args.limit}` images per split, no retraining; median of {args.repeats} run(s).",
+        "",
         "| run | wall s | of which end-of-search wait s | coordination s per trial |",
         "| --- | ---: | ---: | ---: |",
     ]
     for name, row in table.items():
-        lines.append(f"| {name} | {row['wall']:.1f} | {row['end_wait']:.1f} | {row['coordination_per_trial']:.2f} |")
-    lines += ["", f"**Wall time ratio, two workers / one worker: {ratio:.2f}** (2 cores: each worker already "
-              "uses both through TensorFlow, so little gain is expected).", "",
-              "Coordination per trial: on each worker, the time from the end of its first trial to the end of its "
-              "last, minus the seconds those trials report, over their number (start-up left out). "
-              "End-of-search wait: from the last worker's exit to the chief's (keras-tuner polls every 20 s).", ""]
+        lines.append(
+            f"| {name} | {row['wall']:.1f} | {row['end_wait']:.1f} | {row['coordination_per_trial']:.2f} |"
+        )
+    lines += [
+        "",
+        f"**Wall time ratio, two workers / one worker: {ratio:.2f}** (2 cores: each worker already "
+        "uses both through TensorFlow, so little gain is expected).",
+        "",
+        "Coordination per trial: on each worker, the time from the end of its first trial to the end of its "
+        "last, minus the seconds those trials report, over their number (start-up left out). "
+        "End-of-search wait: from the last worker's exit to the chief's (keras-tuner polls every 20 s).",
+        "",
+    ]
     (RESULTS / "distributed.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

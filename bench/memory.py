@@ -45,7 +45,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,15 +87,26 @@ def main() -> None:
     for side in args.sides:
         print(f"{side}: {args.trials} trials x {args.epochs} epochs", file=sys.stderr, flush=True)
         runs[side] = _run_worker(side, args)
-        print(f"{side}: {_summary(runs[side], args)['peak_ratio']:.3f} "
-              f"({runs[side]['seconds']:.0f} s)", file=sys.stderr, flush=True)
+        print(
+            f"{side}: {_summary(runs[side], args)['peak_ratio']:.3f} ({runs[side]['seconds']:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     command = "python bench/memory.py" + "".join(f" {a}" for a in sys.argv[1:])
     report = {
         "command": command,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _common.machine_and_versions(),
-        "budget": {"spec": SPEC, "trials": args.trials, "epochs": args.epochs, "limit": args.limit,
-                   "data": sizes, "early": args.early, "late": args.late, "retrain": False},
+        "budget": {
+            "spec": SPEC,
+            "trials": args.trials,
+            "epochs": args.epochs,
+            "limit": args.limit,
+            "data": sizes,
+            "early": args.early,
+            "late": args.late,
+            "retrain": False,
+        },
         "target": TARGET,
         "summary": {side: _summary(run, args) for side, run in runs.items()},
         "runs": runs,
@@ -109,8 +120,16 @@ def main() -> None:
 def _run_worker(side: str, args: argparse.Namespace) -> dict[str, Any]:
     """One side's search in a fresh interpreter; its per-trial memory readings."""
     shutil.rmtree(WORK / side, ignore_errors=True)
-    command = [sys.executable, __file__, "--worker", side, "--trials", str(args.trials),
-               "--epochs", str(args.epochs)]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        side,
+        "--trials",
+        str(args.trials),
+        "--epochs",
+        str(args.epochs),
+    ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     run = subprocess.run(command, capture_output=True, text=True, env=env)
     if run.returncode:
@@ -144,18 +163,35 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
 
     def record(_: Any = None) -> None:
         readings.append(_reading())
-        print(f"  trial {len(readings)}: peak {readings[-1]['peak_mib']:.0f} MiB, "
-              f"current {readings[-1]['rss_mib']:.0f} MiB", file=sys.stderr, flush=True)
+        print(
+            f"  trial {len(readings)}: peak {readings[-1]['peak_mib']:.0f} MiB, "
+            f"current {readings[-1]['rss_mib']:.0f} MiB",
+            file=sys.stderr,
+            flush=True,
+        )
 
     if args.worker == "keras-loop":
         _keras_loop(args, spec, data, record, keras)
     elif args.worker == "densespace":
-        densespace.tune(spec, data=data, max_trials=args.trials, epochs=args.epochs, retrain_top=0,
-                        out=WORK / args.worker, overwrite=True, verbose=0, on_trial_end=record)
+        densespace.tune(
+            spec,
+            data=data,
+            max_trials=args.trials,
+            epochs=args.epochs,
+            retrain_top=0,
+            out=WORK / args.worker,
+            overwrite=True,
+            verbose=0,
+            on_trial_end=record,
+        )
     else:
         _keras_tuner(args, spec, data, record, keras, keras_tuner)
-    return {"side": args.worker, "before_search": before, "after_trial": readings,
-            "seconds": round(time.monotonic() - start, 1)}
+    return {
+        "side": args.worker,
+        "before_search": before,
+        "after_trial": readings,
+        "seconds": round(time.monotonic() - start, 1),
+    }
 
 
 def _build_model(keras: Any, values: dict[str, Any]) -> Any:
@@ -167,8 +203,11 @@ def _build_model(keras: Any, values: dict[str, Any]) -> Any:
         x = keras.layers.Dense(values[f"units_{i}"], activation=values[f"activation_{i}"])(x)
     outputs = keras.layers.Dense(10, activation="softmax")(x)
     model = keras.Model(inputs, outputs)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -189,23 +228,34 @@ def _keras_loop(args: argparse.Namespace, spec: Any, data: Any, record: Any, ker
             values[f"units_{i}"] = int(rng.integers(1, 17)) * 16
             values[f"activation_{i}"] = activations[int(rng.integers(len(activations)))]
         model = _build_model(keras, values)
-        model.fit(*data.train, epochs=args.epochs, validation_data=data.validation,
-                  batch_size=spec.training.batch_size, verbose=0)
+        model.fit(
+            *data.train,
+            epochs=args.epochs,
+            validation_data=data.validation,
+            batch_size=spec.training.batch_size,
+            verbose=0,
+        )
         del model
         record()
 
 
-def _keras_tuner(args: argparse.Namespace, spec: Any, data: Any, record: Any, keras: Any,
-                 keras_tuner: Any) -> None:
+def _keras_tuner(
+    args: argparse.Namespace, spec: Any, data: Any, record: Any, keras: Any, keras_tuner: Any
+) -> None:
     """The search written directly against keras-tuner, with or without its session clearing."""
     search = spec.search
 
     def build(hp: Any) -> Any:
-        return _build_model(keras, {
-            name: hp.Int(name, 16, 256, step=16) if name.startswith("units") else
-            hp.Choice(name, ["relu", "tanh", "elu", "selu", "swish"])
-            for i in range(3) for name in (f"units_{i}", f"activation_{i}")
-        })
+        return _build_model(
+            keras,
+            {
+                name: hp.Int(name, 16, 256, step=16)
+                if name.startswith("units")
+                else hp.Choice(name, ["relu", "tanh", "elu", "selu", "swish"])
+                for i in range(3)
+                for name in (f"units_{i}", f"activation_{i}")
+            },
+        )
 
     class Recording(keras_tuner.BayesianOptimization):  # type: ignore[misc]
         def on_trial_end(self, trial: Any) -> None:
@@ -220,11 +270,23 @@ def _keras_tuner(args: argparse.Namespace, spec: Any, data: Any, record: Any, ke
 
     keras.utils.set_random_seed(search.seed)
     tuner_class = NoClear if args.worker == "keras-tuner-no-clear" else Recording
-    tuner = tuner_class(build, objective="val_loss", max_trials=args.trials,
-                        num_initial_points=search.num_initial_points, seed=search.seed,
-                        directory=str(WORK / args.worker), project_name="search", overwrite=True)
-    tuner.search(*data.train, epochs=args.epochs, validation_data=data.validation,
-                 batch_size=spec.training.batch_size, verbose=0)
+    tuner = tuner_class(
+        build,
+        objective="val_loss",
+        max_trials=args.trials,
+        num_initial_points=search.num_initial_points,
+        seed=search.seed,
+        directory=str(WORK / args.worker),
+        project_name="search",
+        overwrite=True,
+    )
+    tuner.search(
+        *data.train,
+        epochs=args.epochs,
+        validation_data=data.validation,
+        batch_size=spec.training.batch_size,
+        verbose=0,
+    )
 
 
 # ------------------------------------------------------------------ report
@@ -236,9 +298,11 @@ def _summary(run: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     early, late = after[args.early - 1], after[args.late - 1]
     return {
         "trials": len(after),
-        "peak_early_mib": early["peak_mib"], "peak_late_mib": late["peak_mib"],
+        "peak_early_mib": early["peak_mib"],
+        "peak_late_mib": late["peak_mib"],
         "peak_ratio": round(late["peak_mib"] / early["peak_mib"], 4),
-        "rss_early_mib": early["rss_mib"], "rss_late_mib": late["rss_mib"],
+        "rss_early_mib": early["rss_mib"],
+        "rss_late_mib": late["rss_mib"],
         "rss_ratio": round(late["rss_mib"] / early["rss_mib"], 4),
         "peak_last_mib": after[-1]["peak_mib"],
         "peak_before_search_mib": run["before_search"]["peak_mib"],
@@ -271,8 +335,12 @@ def _markdown(report: dict[str, Any]) -> str:
         f"| growth per trial | target <= {report['target']:.2f} |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    clears = {"densespace": "yes (keras-tuner's, inherited), and releases traced graphs", "keras-tuner": "yes (keras-tuner's)",
-              "keras-tuner-no-clear": "no", "keras-loop": "yes (clear_session + gc.collect)"}
+    clears = {
+        "densespace": "yes (keras-tuner's, inherited), and releases traced graphs",
+        "keras-tuner": "yes (keras-tuner's)",
+        "keras-tuner-no-clear": "no",
+        "keras-loop": "yes (clear_session + gc.collect)",
+    }
     for side, s in report["summary"].items():
         verdict = "met" if s["peak_ratio"] <= report["target"] else "NOT met"
         lines.append(
@@ -289,12 +357,13 @@ def _markdown(report: dict[str, Any]) -> str:
     ]
     summary = report["summary"]
     if "densespace" in summary and "keras-tuner" in summary:
-        extra = (summary["densespace"]["growth_per_trial_mib"]
-                 - summary["keras-tuner"]["growth_per_trial_mib"])
+        extra = summary["densespace"]["growth_per_trial_mib"] - summary["keras-tuner"]["growth_per_trial_mib"]
         lines.append(f"densespace's growth per trial minus plain keras-tuner's: {extra:+.1f} MiB.")
-    lines.append("The growth on the other sides is each trial's model and optimizer state, kept alive by "
-                 "the gradient function TensorFlow registers for every traced train step "
-                 "(tensorflow/tensorflow#61791); clearing the session does not release it.")
+    lines.append(
+        "The growth on the other sides is each trial's model and optimizer state, kept alive by "
+        "the gradient function TensorFlow registers for every traced train step "
+        "(tensorflow/tensorflow#61791); clearing the session does not release it."
+    )
     lines.append("")
     return "\n".join(lines)
 

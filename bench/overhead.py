@@ -49,7 +49,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +69,24 @@ def main() -> None:
     """Prepares the data, alternates the two sides for each spec and writes the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path("~/.cache/densespace-bench/cifar10"))
-    parser.add_argument("--specs", nargs="+", choices=SPECS, default=list(SPECS),
-                        help="measured one after the other, each with its own pairs")
+    parser.add_argument(
+        "--specs",
+        nargs="+",
+        choices=SPECS,
+        default=list(SPECS),
+        help="measured one after the other, each with its own pairs",
+    )
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--limit", type=int, default=5000, help="images per split")
     parser.add_argument("--pairs", type=int, default=4, help="A B pairs per spec (at least 3)")
-    parser.add_argument("--retrain", type=int, choices=(0, 1), default=1,
-                        help="1: retrain, test and save the best in both; 0: search only")
+    parser.add_argument(
+        "--retrain",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="1: retrain, test and save the best in both; 0: search only",
+    )
     parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--spec", choices=SPECS, help=argparse.SUPPRESS)
     parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
@@ -98,18 +108,31 @@ def main() -> None:
             for side in SIDES:
                 run = _run_worker(side, spec, pair, args)
                 runs[side].append(run)
-                print(f"{spec} pair {pair + 1}/{args.pairs} {side}: {run['seconds']:.1f} s "
-                      f"(search {run['search_seconds']:.1f} s)", file=sys.stderr, flush=True)
+                print(
+                    f"{spec} pair {pair + 1}/{args.pairs} {side}: {run['seconds']:.1f} s "
+                    f"(search {run['search_seconds']:.1f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
         experiments.append(_experiment(spec, runs))
     command = "python bench/overhead.py" + "".join(f" {a}" for a in sys.argv[1:])
     report = {
         "command": command,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _common.machine_and_versions(),
-        "budget": {"trials": args.trials, "epochs": args.epochs, "retrain": bool(args.retrain),
-                   "pairs": args.pairs, "limit": args.limit, "data": sizes, "batch_size": 64},
-        "method": ("fresh process per run, imports and data loading untimed; runs alternate "
-                   "densespace, hand-written, ...; ratio = median of the per-pair ratios"),
+        "budget": {
+            "trials": args.trials,
+            "epochs": args.epochs,
+            "retrain": bool(args.retrain),
+            "pairs": args.pairs,
+            "limit": args.limit,
+            "data": sizes,
+            "batch_size": 64,
+        },
+        "method": (
+            "fresh process per run, imports and data loading untimed; runs alternate "
+            "densespace, hand-written, ...; ratio = median of the per-pair ratios"
+        ),
         "experiments": experiments,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -122,9 +145,22 @@ def _run_worker(side: str, spec: str, pair: int, args: argparse.Namespace) -> di
     """One side's run in a fresh interpreter; its measurements."""
     run_dir = WORK / f"{spec}-{side}-{pair}"
     shutil.rmtree(run_dir, ignore_errors=True)
-    command = [sys.executable, __file__, "--worker", side, "--run-dir", str(run_dir),
-               "--spec", spec, "--trials", str(args.trials), "--epochs", str(args.epochs),
-               "--retrain", str(args.retrain)]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        side,
+        "--run-dir",
+        str(run_dir),
+        "--spec",
+        spec,
+        "--trials",
+        str(args.trials),
+        "--epochs",
+        str(args.epochs),
+        "--retrain",
+        str(args.retrain),
+    ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     run = subprocess.run(command, capture_output=True, text=True, env=env)
     if run.returncode:
@@ -175,7 +211,6 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
 
     data = _common.load_prepared(WORK)
     spec = densespace.load_spec(ROOT / "examples" / f"{args.spec}.json")
-    seed = spec.search.seed
     profile = _Profile()
     for attribute in ("fit", "evaluate", "save_weights", "save"):
         profile.patch(keras.Model, attribute, attribute)
@@ -188,9 +223,17 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     if args.worker == "densespace":
         trial_ends: list[float] = []
-        result = densespace.tune(spec, data=data, max_trials=args.trials, epochs=args.epochs,
-                                 retrain_top=args.retrain, out=run_dir, overwrite=True, verbose=0,
-                                 on_trial_end=lambda trial: trial_ends.append(time.perf_counter()))
+        result = densespace.tune(
+            spec,
+            data=data,
+            max_trials=args.trials,
+            epochs=args.epochs,
+            retrain_top=args.retrain,
+            out=run_dir,
+            overwrite=True,
+            verbose=0,
+            on_trial_end=lambda trial: trial_ends.append(time.perf_counter()),
+        )
         end = time.perf_counter()
         search_end = trial_ends[-1]
         trials = [t["values"] for t in result.results["trials"]]
@@ -205,15 +248,18 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": end - start,
         "search_seconds": search_end - start,
         "retrain_seconds": end - search_end,
-        "profile": {name: {"seconds": round(profile.seconds[name], 3), "calls": profile.calls[name]}
-                    for name in PROFILED},
+        "profile": {
+            name: {"seconds": round(profile.seconds[name], 3), "calls": profile.calls[name]}
+            for name in PROFILED
+        },
         "trials": trials,
         "test": test,
     }
 
 
-def _hand_written(args: argparse.Namespace, spec: Any, data: Any, run_dir: Path, keras: Any,
-                  keras_tuner: Any) -> tuple[float, dict[str, float] | None]:
+def _hand_written(
+    args: argparse.Namespace, spec: Any, data: Any, run_dir: Path, keras: Any, keras_tuner: Any
+) -> tuple[float, dict[str, float] | None]:
     """The search written directly against keras-tuner; returns (search end, test metrics)."""
     batch_size = 64
     search = spec.search
@@ -228,23 +274,37 @@ def _hand_written(args: argparse.Namespace, spec: Any, data: Any, run_dir: Path,
             x = keras.layers.Dense(units, activation=activation)(x)
         outputs = keras.layers.Dense(10, activation="softmax")(x)
         model = keras.Model(inputs, outputs)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         return model
 
     keras.utils.set_random_seed(search.seed)
     if search.tuner == "bayesian":
         tuner = keras_tuner.BayesianOptimization(
-            build, objective="val_loss", max_trials=args.trials,
-            num_initial_points=search.num_initial_points, seed=search.seed,
-            directory=str(run_dir), project_name="search", overwrite=True)
+            build,
+            objective="val_loss",
+            max_trials=args.trials,
+            num_initial_points=search.num_initial_points,
+            seed=search.seed,
+            directory=str(run_dir),
+            project_name="search",
+            overwrite=True,
+        )
     else:
         tuner = keras_tuner.RandomSearch(
-            build, objective="val_loss", max_trials=args.trials, seed=search.seed,
-            directory=str(run_dir), project_name="search", overwrite=True)
+            build,
+            objective="val_loss",
+            max_trials=args.trials,
+            seed=search.seed,
+            directory=str(run_dir),
+            project_name="search",
+            overwrite=True,
+        )
     (x, y), validation = data.train, data.validation
-    tuner.search(x, y, epochs=args.epochs, validation_data=validation, batch_size=batch_size,
-                 verbose=0)
+    tuner.search(x, y, epochs=args.epochs, validation_data=validation, batch_size=batch_size, verbose=0)
     search_end = time.perf_counter()
     test = None
     if args.retrain:
@@ -252,8 +312,7 @@ def _hand_written(args: argparse.Namespace, spec: Any, data: Any, run_dir: Path,
         keras.backend.clear_session()
         keras.utils.set_random_seed(search.seed + 1)
         model = build(hp)
-        model.fit(x, y, epochs=args.epochs, batch_size=batch_size, validation_data=validation,
-                  verbose=0)
+        model.fit(x, y, epochs=args.epochs, batch_size=batch_size, validation_data=validation, verbose=0)
         metrics = model.evaluate(*data.test, batch_size=1024, return_dict=True, verbose=0)
         model.save(run_dir / "best-1.keras")
         test = {name: float(value) for name, value in metrics.items()}
@@ -273,18 +332,19 @@ def _experiment(spec: str, runs: dict[str, list[dict[str, Any]]]) -> dict[str, A
 
     def alike(x: list[dict[str, Any]], y: list[dict[str, Any]]) -> int:
         """How many trials, from the first, tried the same values on both sides."""
-        return next((i for i, (u, v) in enumerate(zip(x, y)) if u != v), min(len(x), len(y)))
+        return next((i for i, (u, v) in enumerate(zip(x, y, strict=False)) if u != v), min(len(x), len(y)))
 
     def median(side: list[dict[str, Any]], key: str) -> float:
         return statistics.median(r[key] for r in side)
 
     profile = {}
     for side, rows in runs.items():
-        parts = {name: statistics.median(r["profile"][name]["seconds"] for r in rows)
-                 for name in PROFILED}
+        parts = {name: statistics.median(r["profile"][name]["seconds"] for r in rows) for name in PROFILED}
         profile[side] = {
-            **{name: {"seconds": round(parts[name], 3), "calls": rows[0]["profile"][name]["calls"]}
-               for name in PROFILED},
+            **{
+                name: {"seconds": round(parts[name], 3), "calls": rows[0]["profile"][name]["calls"]}
+                for name in PROFILED
+            },
             "other": {"seconds": round(median(rows, "seconds") - sum(parts.values()), 3)},
         }
     return {
@@ -295,10 +355,12 @@ def _experiment(spec: str, runs: dict[str, list[dict[str, Any]]]) -> dict[str, A
         "ratios": [round(r, 4) for r in ratios],
         "search_ratios": [round(r, 4) for r in search_ratios],
         "median_seconds": {side: round(median(rows, "seconds"), 2) for side, rows in runs.items()},
-        "median_search_seconds": {side: round(median(rows, "search_seconds"), 2)
-                                  for side, rows in runs.items()},
-        "median_retrain_seconds": {side: round(median(rows, "retrain_seconds"), 2)
-                                   for side, rows in runs.items()},
+        "median_search_seconds": {
+            side: round(median(rows, "search_seconds"), 2) for side, rows in runs.items()
+        },
+        "median_retrain_seconds": {
+            side: round(median(rows, "retrain_seconds"), 2) for side, rows in runs.items()
+        },
         "same_values_trials": [alike(x["trials"], y["trials"]) for x, y in zip(a, b, strict=True)],
         "profile_median": profile,
         "runs": runs,
@@ -308,8 +370,11 @@ def _experiment(spec: str, runs: dict[str, list[dict[str, Any]]]) -> dict[str, A
 def _markdown(report: dict[str, Any]) -> str:
     """The results as Markdown tables with the command, machine and budget above them."""
     m, b = report["machine"], report["budget"]
-    what = ("search, then retraining, testing and saving the best" if b["retrain"]
-            else "search only (retrain_top=0)")
+    what = (
+        "search, then retraining, testing and saving the best"
+        if b["retrain"]
+        else "search only (retrain_top=0)"
+    )
     lines = [
         "# densespace.tune vs the same search hand-written with keras-tuner",
         "",
@@ -346,21 +411,29 @@ def _markdown(report: dict[str, Any]) -> str:
             "| median seconds | densespace | calls | hand-written | calls | difference |",
             "| --- | ---: | ---: | ---: | ---: | ---: |",
         ]
-        for label, key in (("total", "median_seconds"), ("search phase", "median_search_seconds"),
-                           ("retrain + test + save phase", "median_retrain_seconds")):
+        for label, key in (
+            ("total", "median_seconds"),
+            ("search phase", "median_search_seconds"),
+            ("retrain + test + save phase", "median_retrain_seconds"),
+        ):
             x, y = e[key]["densespace"], e[key]["hand-written"]
             lines.append(f"| {label} | {x:.2f} | | {y:.2f} | | {x - y:+.2f} |")
         for name in (*PROFILED, "other"):
             x, y = pa[name]["seconds"], ph[name]["seconds"]
-            lines.append(f"| - {name} | {x:.2f} | {pa[name].get('calls', '')} | {y:.2f} | "
-                         f"{ph[name].get('calls', '')} | {x - y:+.2f} |")
+            lines.append(
+                f"| - {name} | {x:.2f} | {pa[name].get('calls', '')} | {y:.2f} | "
+                f"{ph[name].get('calls', '')} | {x - y:+.2f} |"
+            )
         extra = {name: pa[name]["seconds"] - ph[name]["seconds"] for name in (*PROFILED, "other")}
         worst = max(extra, key=extra.__getitem__)
         total = e["median_seconds"]["densespace"] - e["median_seconds"]["hand-written"]
-        lines += ["", f"densespace took {total:+.2f} s (medians); the part that grew most: {worst}, "
-                  f"{extra[worst]:+.2f} s; densespace's own code outside the timed parts (other): "
-                  f"{extra['other']:+.2f} s, {extra['other'] / e['median_seconds']['hand-written']:+.1%} "
-                  "of the hand-written run."]
+        lines += [
+            "",
+            f"densespace took {total:+.2f} s (medians); the part that grew most: {worst}, "
+            f"{extra[worst]:+.2f} s; densespace's own code outside the timed parts (other): "
+            f"{extra['other']:+.2f} s, {extra['other'] / e['median_seconds']['hand-written']:+.1%} "
+            "of the hand-written run.",
+        ]
     lines += [
         "",
         "Parts are exclusive (a nested call counts once, in the innermost): fit without its "

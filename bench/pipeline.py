@@ -35,11 +35,14 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 
 SPEC = {
-    "version": 1, "name": "recipe",
+    "version": 1,
+    "name": "recipe",
     "input": {"shape": [32, 32, 3], "preprocessing": "standardize"},
-    "hidden": [{"units": 1024, "batch_norm": True, "dropout": 0.3},
-               {"units": 512, "batch_norm": True, "dropout": 0.3},
-               {"units": 256, "batch_norm": True, "dropout": 0.3}],
+    "hidden": [
+        {"units": 1024, "batch_norm": True, "dropout": 0.3},
+        {"units": 512, "batch_norm": True, "dropout": 0.3},
+        {"units": 256, "batch_norm": True, "dropout": 0.3},
+    ],
     "optimizer": {"name": "adam", "learning_rate": 0.001, "schedule": "cosine"},
     "training": {"epochs": 3, "batch_size": 256},
     "search": {"tuner": "random", "max_trials": 1, "seed": 0},
@@ -80,9 +83,15 @@ print("EPOCHS " + json.dumps(SECONDS))
 
 
 def _run(side: str, args: argparse.Namespace) -> list[float]:
-    script = RUN.format(data=args.data, limit=args.limit, spec=json.dumps(SPEC), epochs=args.epochs, side=side)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    script = RUN.format(
+        data=args.data, limit=args.limit, spec=json.dumps(SPEC), epochs=args.epochs, side=side
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     if result.returncode:
         raise SystemExit(result.stderr[-3000:])
     return json.loads(next(line for line in result.stdout.splitlines() if line.startswith("EPOCHS "))[7:])
@@ -91,7 +100,9 @@ def _run(side: str, args: argparse.Namespace) -> list[float]:
 def main() -> None:
     """Runs the pairs and writes the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(Path("~/.cache/densespace-bench/cifar10/cifar-10-batches-bin").expanduser()))
+    parser.add_argument(
+        "--data", default=str(Path("~/.cache/densespace-bench/cifar10/cifar-10-batches-bin").expanduser())
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--pairs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None)
@@ -105,19 +116,34 @@ def main() -> None:
     medians = {side: statistics.median(values) for side, values in epochs.items()}
     ratio = medians["densespace"] / medians["bare"]
     command, machine = _common.command(), _common.machine()
-    report = {"command": command, "machine": machine, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "spec": SPEC, "epochs": epochs, "median_epoch_seconds": medians, "ratio": ratio}
+    report = {
+        "command": command,
+        "machine": machine,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "spec": SPEC,
+        "epochs": epochs,
+        "median_epoch_seconds": medians,
+        "ratio": ratio,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "pipeline.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
-        "# Epoch time inside a trial vs a bare model.fit", "",
-        f"Command: `{command}` ({report['date']})", "", f"Machine: {machine}. Other work may have shared it.", "",
+        "# Epoch time inside a trial vs a bare model.fit",
+        "",
+        f"Command: `{command}` ({report['date']})",
+        "",
+        f"Machine: {machine}. Other work may have shared it.",
+        "",
         f"Model: Dense 1024-512-256 with batch norm and dropout 0.3, standardized, Adam + cosine, batch 256, "
         f"on CIFAR-10's default split{'' if args.limit is None else f' (limit {args.limit})'}; {args.epochs} "
-        f"epochs per run, first epoch left out, {args.pairs} interleaved pairs.", "",
-        "| side | median epoch s | epochs timed |", "| --- | ---: | ---: |",
-        *(f"| {side} | {medians[side]:.2f} | {len(epochs[side])} |" for side in epochs), "",
-        f"**Ratio densespace / bare: {ratio:.3f}** (target <= 1.10).", "",
+        f"epochs per run, first epoch left out, {args.pairs} interleaved pairs.",
+        "",
+        "| side | median epoch s | epochs timed |",
+        "| --- | ---: | ---: |",
+        *(f"| {side} | {medians[side]:.2f} | {len(epochs[side])} |" for side in epochs),
+        "",
+        f"**Ratio densespace / bare: {ratio:.3f}** (target <= 1.10).",
+        "",
     ]
     (RESULTS / "pipeline.md").write_text("\n".join(lines))
     print("\n".join(lines))

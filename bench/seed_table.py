@@ -28,7 +28,7 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,9 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("~/.cache/densespace-bench/cifar10"))
     parser.add_argument("--trials", type=int, default=8, help="max_trials of each search")
     parser.add_argument("--epochs", type=int, default=5, help="epochs per trial and for the retraining")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="keep at most this many images per split (default: all)")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="keep at most this many images per split (default: all)"
+    )
     parser.add_argument("--only", nargs="+", choices=EXPERIMENTS, help="run only these experiments")
     args = parser.parse_args()
     _common.STARTED_AT.append(_common.revision())
@@ -67,8 +68,10 @@ def main() -> None:
     from densespace.datasets import load_cifar10
 
     data = load_cifar10(cache / _common.DATA_FOLDER, validation=0.1, limit=args.limit, seed=0)
-    sizes = {name: len(split[1]) for name, split in
-             (("train", data.train), ("validation", data.validation), ("test", data.test))}
+    sizes = {
+        name: len(split[1])
+        for name, split in (("train", data.train), ("validation", data.validation), ("test", data.test))
+    }
     print(f"data: {sizes}", file=sys.stderr)
     rows = []
     for name in args.only or EXPERIMENTS:
@@ -79,11 +82,15 @@ def main() -> None:
     command = "python bench/seed_table.py" + "".join(f" {a}" for a in sys.argv[1:])
     report = {
         "command": command,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _common.machine_and_versions(),
         "data": {"source": str(args.cache / _common.DATA_FOLDER), "split_seed": 0, **sizes},
-        "budget": {"trials": args.trials, "epochs": args.epochs, "retrain_top": 1,
-                   "retrain_epochs": args.epochs},
+        "budget": {
+            "trials": args.trials,
+            "epochs": args.epochs,
+            "retrain_top": 1,
+            "retrain_epochs": args.epochs,
+        },
         "post_budget": {"trials": 25, "epochs": 200, "validation": "the test split"},
         "results": rows,
     }
@@ -93,8 +100,9 @@ def main() -> None:
     print(_markdown(report))
 
 
-def _run(densespace: Any, name: str, path: str, spec: Any, data: Any, args: argparse.Namespace
-         ) -> dict[str, Any]:
+def _run(
+    densespace: Any, name: str, path: str, spec: Any, data: Any, args: argparse.Namespace
+) -> dict[str, Any]:
     """Tunes one experiment; returns its row of the table."""
     finished: list[float] = []
     start = time.monotonic()
@@ -102,14 +110,28 @@ def _run(densespace: Any, name: str, path: str, spec: Any, data: Any, args: argp
     def on_trial_end(trial: dict[str, Any]) -> None:
         finished.append(time.monotonic())
         score = "failed" if trial["score"] is None else f"{trial['score']:.4f}"
-        print(f"  {name} trial {len(finished)}/{args.trials}: {score} "
-              f"({finished[-1] - start:.0f} s)", file=sys.stderr, flush=True)
+        print(
+            f"  {name} trial {len(finished)}/{args.trials}: {score} ({finished[-1] - start:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
-    print(f"{name}: {args.trials} trials x {args.epochs} epochs, then retraining the best",
-          file=sys.stderr, flush=True)
-    result = densespace.tune(spec, data=data, max_trials=args.trials, epochs=args.epochs,
-                             retrain_top=1, out=WORK / name, overwrite=True, verbose=0,
-                             on_trial_end=on_trial_end)
+    print(
+        f"{name}: {args.trials} trials x {args.epochs} epochs, then retraining the best",
+        file=sys.stderr,
+        flush=True,
+    )
+    result = densespace.tune(
+        spec,
+        data=data,
+        max_trials=args.trials,
+        epochs=args.epochs,
+        retrain_top=1,
+        out=WORK / name,
+        overwrite=True,
+        verbose=0,
+        on_trial_end=on_trial_end,
+    )
     end = time.monotonic()
     best = result.best[0]
     cost = result.results["cost"]
@@ -135,8 +157,12 @@ def _run(densespace: Any, name: str, path: str, spec: Any, data: Any, args: argp
         "total_seconds": round(end - start, 1),
         "out": str(result.out.relative_to(ROOT)),
     }
-    print(f"{name}: test accuracy {row['test_accuracy']:.4f}, loss {row['test_loss']:.4f}, "
-          f"{row['total_seconds']:.0f} s", file=sys.stderr, flush=True)
+    print(
+        f"{name}: test accuracy {row['test_accuracy']:.4f}, loss {row['test_loss']:.4f}, "
+        f"{row['total_seconds']:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
     return row
 
 
@@ -191,9 +217,11 @@ def _markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         "Parameters: trainable parameters of the retrained model (densespace's count; "
-        + ("it matches the model's own weights for every row)."
-           if all(r["parameters"] == r["parameters_counted"] for r in report["results"])
-           else "MISMATCH with the model's own weights in some row, see the JSON)."),
+        + (
+            "it matches the model's own weights for every row)."
+            if all(r["parameters"] == r["parameters_counted"] for r in report["results"])
+            else "MISMATCH with the model's own weights in some row, see the JSON)."
+        ),
         "Seconds: search = start of `tune` to the last trial's end; retrain = the rest "
         "(retraining, test evaluation, saving the model and the results files).",
         "",

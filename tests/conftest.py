@@ -36,8 +36,14 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def synthetic_data(*, train: int = 120, validation: int = 40, test: int = 40,
-                   shape: tuple[int, ...] = (4, 4, 3), seed: int = 0) -> Any:
+def synthetic_data(
+    *,
+    train: int = 120,
+    validation: int = 40,
+    test: int = 40,
+    shape: tuple[int, ...] = (4, 4, 3),
+    seed: int = 0,
+) -> Any:
     """Tiny uint8 images whose brightness depends on the class, split like CIFAR10 data."""
     from types import SimpleNamespace
 
@@ -50,5 +56,6 @@ def synthetic_data(*, train: int = 120, validation: int = 40, test: int = 40,
         noise = rng.integers(0, 40, size=(n, *shape))
         return (noise + labels.reshape(-1, *[1] * len(shape)) * 20).astype(np.uint8), labels
 
-    return SimpleNamespace(train=split(train), validation=split(validation), test=split(test),
-                           source="synthetic")
+    return SimpleNamespace(
+        train=split(train), validation=split(validation), test=split(test), source="synthetic"
+    )

@@ -24,14 +24,18 @@ def _write(tmp_path, name, data):
 def test_validate_reports_each_file(tmp_path, capsys):
     """Valid files print ok, invalid ones one line per problem, and the status is 2."""
     good = _write(tmp_path, "good.json", spec_dict())
-    bad = _write(tmp_path, "bad.json", spec_dict(hidden={"units": {"min": 512, "max": 64}, "activation": "rellu"}))
+    bad = _write(
+        tmp_path, "bad.json", spec_dict(hidden={"units": {"min": 512, "max": 64}, "activation": "rellu"})
+    )
     assert main(["validate", str(good), str(bad)]) == 2
     out, err = capsys.readouterr()
     assert out == f"{good}: ok (1 configuration)\n"
     assert err.splitlines()[0] == f"{bad}: hidden.units: min (512) must be <= max (64)"
     activations = ", ".join(get_args(Activation))
-    assert err.splitlines()[1] == (f"{bad}: hidden.activation: unknown value \"rellu\" (did you mean 'relu'?); "
-                                   f"expected one of: {activations}")
+    assert err.splitlines()[1] == (
+        f"{bad}: hidden.activation: unknown value \"rellu\" (did you mean 'relu'?); "
+        f"expected one of: {activations}"
+    )
     assert len(err.splitlines()) == 2 and "Traceback" not in err
 
 
@@ -61,8 +65,12 @@ def test_inspect_json(name, capsys):
     """`inspect --json` prints one object with hyperparameters, configurations and parameter bounds."""
     assert main(["inspect", str(ROOT / "examples" / name), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert (len(report["hyperparameters"]), report["configurations"],
-            report["parameters"]["min"], report["parameters"]["max"]) == INSPECT_JSON[name]
+    assert (
+        len(report["hyperparameters"]),
+        report["configurations"],
+        report["parameters"]["min"],
+        report["parameters"]["max"],
+    ) == INSPECT_JSON[name]
 
 
 def test_inspect_text(capsys):
@@ -87,10 +95,15 @@ def test_inspect_continuous_space(tmp_path, capsys):
     assert main(["inspect", str(path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["configurations"] is None
-    assert report["hyperparameters"] == [{
-        "name": "dropout_0", "location": "hidden.dropout", "values": None, "condition": None,
-        "domain": {"min": 0.0, "max": 0.5, "step": None, "sampling": "linear"},
-    }]
+    assert report["hyperparameters"] == [
+        {
+            "name": "dropout_0",
+            "location": "hidden.dropout",
+            "values": None,
+            "condition": None,
+            "domain": {"min": 0.0, "max": 0.5, "step": None, "sampling": "linear"},
+        }
+    ]
 
 
 def test_inspect_invalid_spec_exits_2(tmp_path, capsys):
@@ -145,14 +158,20 @@ def test_tune_and_report_from_the_command_line(tmp_path, capsys, monkeypatch):
     from cifar_archives import make_splits, write_binary
 
     monkeypatch.setenv("DENSESPACE_CIFAR10", str(write_binary(tmp_path, *make_splits())))
-    spec = _write(tmp_path, "s.json", spec_dict(hidden={"units": {"values": [2, 3]}}, search={"max_trials": 9, "seed": 1}))
+    spec = _write(
+        tmp_path,
+        "s.json",
+        spec_dict(hidden={"units": {"values": [2, 3]}}, search={"max_trials": 9, "seed": 1}),
+    )
     text = spec.read_text()
     out = tmp_path / "run"
     assert main(["tune", str(spec), "--max-trials", "2", "--epochs", "1", "--out", str(out)]) == 0
     printed, progress = capsys.readouterr()
     assert spec.read_text() == text
-    assert progress.splitlines()[0] == (f"planned: up to 2 trials, 2 training epochs in the search, then 1 x 1 "
-                                        f"epochs of retraining; results in {out}")
+    assert progress.splitlines()[0] == (
+        f"planned: up to 2 trials, 2 training epochs in the search, then 1 x 1 "
+        f"epochs of retraining; results in {out}"
+    )
     assert [line.split()[0] for line in progress.splitlines()[1:3]] == ["[1/2]", "[2/2]"]
     assert printed.splitlines()[0] == "t: random search, 2 trials (2 completed), objective val_loss"
     assert printed.splitlines()[-1] == f"results: {out / 'report.md'}"
@@ -163,8 +182,10 @@ def test_tune_and_report_from_the_command_line(tmp_path, capsys, monkeypatch):
 def test_report_of_a_folder_without_results(tmp_path, capsys):
     """`report` on a folder without results.json exits 2 with one line."""
     assert main(["report", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == (f"densespace: error: {tmp_path / 'results.json'} does not exist: "
-                                       "is this a finished densespace tune --out folder?\n")
+    assert capsys.readouterr().err == (
+        f"densespace: error: {tmp_path / 'results.json'} does not exist: "
+        "is this a finished densespace tune --out folder?\n"
+    )
 
 
 def test_tune_with_a_bad_data_source_exits_2(tmp_path, capsys):
@@ -181,5 +202,10 @@ def test_tune_quiet_prints_nothing(tmp_path, capsys, monkeypatch):
 
     data = write_binary(tmp_path, *make_splits())
     spec = _write(tmp_path, "s.json", spec_dict(search={"max_trials": 1}))
-    assert main(["tune", str(spec), "--data", str(data), "--epochs", "1", "--quiet", "--out", str(tmp_path / "o")]) == 0
+    assert (
+        main(
+            ["tune", str(spec), "--data", str(data), "--epochs", "1", "--quiet", "--out", str(tmp_path / "o")]
+        )
+        == 0
+    )
     assert capsys.readouterr() == ("", "")

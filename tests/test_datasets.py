@@ -100,9 +100,7 @@ def test_reads_each_layout(kind: str, kernel: Callable[..., None], tmp_path: Pat
     assert data.class_names == CLASS_NAMES and len(CLASS_NAMES) == 10
 
 
-def test_reads_python_batches_pickled_in_fortran_order(
-    kernel: Callable[..., None], tmp_path: Path
-) -> None:
+def test_reads_python_batches_pickled_in_fortran_order(kernel: Callable[..., None], tmp_path: Path) -> None:
     """A python batch whose pixel array was pickled in Fortran order loads like any other."""
     folder = write_python(tmp_path, TRAIN, TEST)
     record = python_record(TEST[0], TEST[1])
@@ -112,9 +110,7 @@ def test_reads_python_batches_pickled_in_fortran_order(
 
 
 @pytest.mark.parametrize("row_bytes", [3072, 3073], ids=["python-rows", "binary-records"])
-def test_channel_interleave_matches_numpy_transpose(
-    kernel: Callable[..., None], row_bytes: int
-) -> None:
+def test_channel_interleave_matches_numpy_transpose(kernel: Callable[..., None], row_bytes: int) -> None:
     """Either copy turns channel-major rows, packed or one label byte apart, into channels-last."""
     rows = np.random.default_rng(0).integers(0, 256, (37, row_bytes), dtype=np.uint8)
     pixels = rows[:, row_bytes - 3072 :]
@@ -179,9 +175,7 @@ def read_only(array: np.ndarray) -> np.ndarray:
         "target-read-only",
     ],
 )
-def test_compiled_interleave_refuses_other_arrays(
-    pixels: np.ndarray, target: np.ndarray, error: str
-) -> None:
+def test_compiled_interleave_refuses_other_arrays(pixels: np.ndarray, target: np.ndarray, error: str) -> None:
     """The compiled copy refuses arrays it cannot copy, saying what it needs and what it got."""
     with pytest.raises(ValueError, match=f"^{re.escape(error)}$"):
         compiled_to_channels_last(pixels, target)  # type: ignore[misc]  # skipped when None
@@ -329,9 +323,7 @@ def test_bad_options_are_refused(options: dict[str, Any], message: str, tmp_path
     assert error_of(write_source("binary-dir", tmp_path), **options) == message
 
 
-def test_environment_variable_names_the_source(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_environment_variable_names_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without a source, $DENSESPACE_CIFAR10 is read; an explicit source wins over it."""
     archive = write_source("binary-tar", tmp_path)
     monkeypatch.setenv(ENV_VAR, str(archive))
@@ -514,13 +506,11 @@ def test_damaged_python_batch_is_named(content: object, problem: str, tmp_path: 
     [
         (
             binary_records(*TEST) + b"\0",
-            "61461 bytes is not a whole number of 3073-byte records "
-            "(1 label byte + 3072 pixel bytes each)",
+            "61461 bytes is not a whole number of 3073-byte records (1 label byte + 3072 pixel bytes each)",
         ),
         (
             b"",
-            "0 bytes is not a whole number of 3073-byte records "
-            "(1 label byte + 3072 pixel bytes each)",
+            "0 bytes is not a whole number of 3073-byte records (1 label byte + 3072 pixel bytes each)",
         ),
         (
             binary_records(TEST[0], np.where(np.arange(20) == 3, 10, TEST[1])),
@@ -549,9 +539,7 @@ def test_damaged_binary_batch_is_named(content: bytes, problem: str, tmp_path: P
     ],
     ids=["symlink", "hard-link", "char-device", "block-device", "fifo", "dot-dot", "absolute"],
 )
-def test_unsafe_archive_member_is_refused(
-    name: str, kind: bytes, problem: str, tmp_path: Path
-) -> None:
+def test_unsafe_archive_member_is_refused(name: str, kind: bytes, problem: str, tmp_path: Path) -> None:
     """Links, devices and members whose path leaves the archive are refused by name."""
     member = tarfile.TarInfo(name)
     member.type, member.linkname = kind, "/etc/passwd" if member.issym() or member.islnk() else ""

@@ -44,10 +44,20 @@ def _free_port():
 
 
 def _start(tmp_path, spec, options, *, env=None, train=120):
-    script = ROLE.format(tests=str(ROOT / "tests"), spec=json.dumps(spec), out=str(tmp_path / "out"),
-                         options=options, train=train)
-    return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
+    script = ROLE.format(
+        tests=str(ROOT / "tests"),
+        spec=json.dumps(spec),
+        out=str(tmp_path / "out"),
+        options=options,
+        train=train,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+    )
 
 
 def _trials_of(process, timeout=120):
@@ -61,8 +71,16 @@ def test_chief_and_two_workers_run_every_trial_once(tmp_path):
     port = _free_port()
     chief = _start(tmp_path, SPEC, {"chief": f"127.0.0.1:{port}"})
     first = _start(tmp_path, SPEC, {"worker": f"127.0.0.1:{port}", "worker_id": "w1"})
-    by_hand = _start(tmp_path, SPEC, {}, env={"KERASTUNER_ORACLE_IP": "127.0.0.1",
-                                              "KERASTUNER_ORACLE_PORT": str(port), "KERASTUNER_TUNER_ID": "w2"})
+    by_hand = _start(
+        tmp_path,
+        SPEC,
+        {},
+        env={
+            "KERASTUNER_ORACLE_IP": "127.0.0.1",
+            "KERASTUNER_ORACLE_PORT": str(port),
+            "KERASTUNER_TUNER_ID": "w2",
+        },
+    )
     ran = [_trials_of(first), _trials_of(by_hand)]
     everything = _trials_of(chief)
     assert all(ran), "both workers ran at least one trial"
@@ -115,35 +133,65 @@ def test_a_worker_with_another_spec_is_refused(tmp_path):
     chief = _start(tmp_path, SPEC, {"chief": f"127.0.0.1:{port}"})
     try:
         other = validate_spec(dict(SPEC, training={"epochs": 3, "batch_size": 16}))
-        with pytest.raises(DensespaceError, match=r"^this worker's spec differs from the chief's \(chief spec:\w{16}/data:\w{16}, worker spec:"):
-            densespace.tune(other, data=synthetic_data(), out=tmp_path / "worker", verbose=0,
-                            worker=f"127.0.0.1:{port}", worker_id="w1")
+        with pytest.raises(
+            DensespaceError,
+            match=r"^this worker's spec differs from the chief's \(chief spec:\w{16}/data:\w{16}, worker spec:",
+        ):
+            densespace.tune(
+                other,
+                data=synthetic_data(),
+                out=tmp_path / "worker",
+                verbose=0,
+                worker=f"127.0.0.1:{port}",
+                worker_id="w1",
+            )
         assert "KERASTUNER_ORACLE_IP" not in os.environ
     finally:
         chief.kill()
         chief.wait()
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"chief": "127.0.0.1:1", "worker": "127.0.0.1:1", "worker_id": "w"}, "--chief and --worker exclude each other"),
-    ({"worker": "127.0.0.1:8000"}, "--worker needs --worker-id, a name unique among the workers"),
-    ({"worker_id": "w1"}, "--worker-id goes with --worker"),
-    ({"worker": "h:1", "worker_id": "chief2"}, "--worker-id: use letters, digits, '.', '_' and '-', without "
-                                               "'chief' (received 'chief2')"),
-    ({"chief": "localhost"}, "--chief: expected HOST:PORT, such as 127.0.0.1:8000 (received 'localhost')"),
-    ({"worker": "h:99999", "worker_id": "w"}, "--worker: expected HOST:PORT, such as 127.0.0.1:8000 (received 'h:99999')"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"chief": "127.0.0.1:1", "worker": "127.0.0.1:1", "worker_id": "w"},
+            "--chief and --worker exclude each other",
+        ),
+        ({"worker": "127.0.0.1:8000"}, "--worker needs --worker-id, a name unique among the workers"),
+        ({"worker_id": "w1"}, "--worker-id goes with --worker"),
+        (
+            {"worker": "h:1", "worker_id": "chief2"},
+            "--worker-id: use letters, digits, '.', '_' and '-', without 'chief' (received 'chief2')",
+        ),
+        (
+            {"chief": "localhost"},
+            "--chief: expected HOST:PORT, such as 127.0.0.1:8000 (received 'localhost')",
+        ),
+        (
+            {"worker": "h:99999", "worker_id": "w"},
+            "--worker: expected HOST:PORT, such as 127.0.0.1:8000 (received 'h:99999')",
+        ),
+    ],
+)
 def test_bad_distributed_options(options, message):
     """Bad --chief, --worker and --worker-id combinations are refused with one clear message."""
     with pytest.raises(DensespaceError) as info:
-        _distributed_environment(chief=options.get("chief"), worker=options.get("worker"),
-                                 worker_id=options.get("worker_id"))
+        _distributed_environment(
+            chief=options.get("chief"), worker=options.get("worker"), worker_id=options.get("worker_id")
+        )
     assert str(info.value) == message
 
 
 def test_the_environment_of_a_role():
     """--chief and --worker set keras-tuner's own variables."""
     assert _distributed_environment(chief="0.0.0.0:8000", worker=None, worker_id=None) == {
-        "KERASTUNER_ORACLE_IP": "0.0.0.0", "KERASTUNER_ORACLE_PORT": "8000", "KERASTUNER_TUNER_ID": "chief"}
+        "KERASTUNER_ORACLE_IP": "0.0.0.0",
+        "KERASTUNER_ORACLE_PORT": "8000",
+        "KERASTUNER_TUNER_ID": "chief",
+    }
     assert _distributed_environment(chief=None, worker="[::1]:9", worker_id="w-1") == {
-        "KERASTUNER_ORACLE_IP": "::1", "KERASTUNER_ORACLE_PORT": "9", "KERASTUNER_TUNER_ID": "w-1"}
+        "KERASTUNER_ORACLE_IP": "::1",
+        "KERASTUNER_ORACLE_PORT": "9",
+        "KERASTUNER_TUNER_ID": "w-1",
+    }

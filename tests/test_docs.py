@@ -34,8 +34,16 @@ SECTIONS = {
     "`training.early_stopping`": [_spec.EarlyStopping],
     "`search`": [_spec.RandomSearch, _spec.BayesianSearch, _spec.HyperbandSearch],
 }
-BOUND_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-              "minItems", "maxItems", "minLength", "maxLength")
+BOUND_KEYS = (
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minItems",
+    "maxItems",
+    "minLength",
+    "maxLength",
+)
 
 
 def _section(title: str) -> str:
@@ -55,10 +63,10 @@ def _table(text: str, column: str | None = None) -> list[dict[str, str]]:
         if column is not None and column not in header:
             continue
         rows = []
-        for row in lines[start + 2:]:
+        for row in lines[start + 2 :]:
             if not row.startswith("|"):
                 break
-            rows.append(dict(zip(header, _cells(row))))
+            rows.append(dict(zip(header, _cells(row), strict=False)))
         return rows
     raise AssertionError(f"no table{f' with a {column!r} column' if column else ''} found")
 
@@ -119,7 +127,10 @@ def test_every_schema_property_is_documented():
 def test_allow_lists_are_documented():
     """Every activation and optimizer name of the allow-lists is in the doc's allow-list table."""
     rows = _rows_by_key(_table(_section("Allow-lists and safety")))
-    for field, literal in (("`hidden.activation`", _spec.Activation), ("`optimizer.name`", _spec.OptimizerName)):
+    for field, literal in (
+        ("`hidden.activation`", _spec.Activation),
+        ("`optimizer.name`", _spec.OptimizerName),
+    ):
         listed = set(re.findall(r"`([^`]+)`", rows[field]["allowed values"]))
         assert sorted(set(get_args(literal)) - listed) == [], field
 
@@ -239,9 +250,13 @@ def test_recipes_quote_the_recommended_spec(monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     text = (ROOT / "docs" / "recipes.md").read_text(encoding="utf-8")
     assert main(["inspect", "examples/cifar10-dense.json"]) == 0
-    assert f"```console\n$ densespace inspect examples/cifar10-dense.json\n{capsys.readouterr().out}```" in text
+    assert (
+        f"```console\n$ densespace inspect examples/cifar10-dense.json\n{capsys.readouterr().out}```" in text
+    )
     spec = densespace.load_spec(ROOT / "examples" / "cifar10-dense.json")
     trials, epochs = densespace.planned_budget(spec)
-    assert (f"The search plans {trials} Hyperband trials and {epochs} training epochs (`max_epochs` "
-            f"{spec.search.max_epochs}, `factor` {spec.search.factor}), then retrains the best configuration "
-            f"for {spec.training.epochs} epochs.") in " ".join(text.split())
+    assert (
+        f"The search plans {trials} Hyperband trials and {epochs} training epochs (`max_epochs` "
+        f"{spec.search.max_epochs}, `factor` {spec.search.factor}), then retrains the best configuration "
+        f"for {spec.training.epochs} epochs."
+    ) in " ".join(text.split())

@@ -14,7 +14,15 @@ import pytest
 import tensorflow as tf
 from conftest import ROOT, spec_dict
 
-from densespace import DensespaceError, _domains, build_hypermodel, freeze, load_spec, parameter_bounds, validate_spec
+from densespace import (
+    DensespaceError,
+    _domains,
+    build_hypermodel,
+    freeze,
+    load_spec,
+    parameter_bounds,
+    validate_spec,
+)
 from densespace._keras import Batches, build_model
 from densespace._space import plan_parameters, resolve
 
@@ -29,12 +37,17 @@ def trainable_parameters(model):
 # The post's hypermodels, as written there (only `tf` is passed in, so that a
 # recorder can stand in for TensorFlow when the whole space is enumerated).
 
+
 def post_part1_random(hp, tf):
     model = tf.keras.Sequential()
     model.add(tf.keras.layers.Flatten(input_shape=(32, 32, 3)))
     for i in (1, 2, 3):
-        model.add(tf.keras.layers.Dense(units=hp.Int(f"u_{i}", min_value=16, max_value=256, step=16),
-                                        activation=hp.Choice(name=f"a_{i}", values=ACTIVATIONS)))
+        model.add(
+            tf.keras.layers.Dense(
+                units=hp.Int(f"u_{i}", min_value=16, max_value=256, step=16),
+                activation=hp.Choice(name=f"a_{i}", values=ACTIVATIONS),
+            )
+        )
     model.add(tf.keras.layers.Dense(10, activation="softmax"))
     return model
 
@@ -42,12 +55,24 @@ def post_part1_random(hp, tf):
 def post_baseline(hp, tf):
     model = tf.keras.Sequential()
     model.add(tf.keras.layers.Flatten(input_shape=(32, 32, 3)))
-    model.add(tf.keras.layers.Dense(units=hp.Int("u_1", min_value=16, max_value=256, step=16),
-                                    activation=hp.Choice(name="a_1", values=["relu", "tanh", "elu", "selu", "swish"])))
-    model.add(tf.keras.layers.Dense(units=hp.Int("u_2", min_value=16, max_value=256, step=16),
-                                    activation=hp.Choice(name="a_2", values=["relu", "tanh", "elu", "selu", "swish"])))
-    model.add(tf.keras.layers.Dense(units=hp.Int("u_3", min_value=16, max_value=256, step=16),
-                                    activation=hp.Choice(name="a_3", values=["relu", "tanh", "elu", "selu", "swish"])))
+    model.add(
+        tf.keras.layers.Dense(
+            units=hp.Int("u_1", min_value=16, max_value=256, step=16),
+            activation=hp.Choice(name="a_1", values=["relu", "tanh", "elu", "selu", "swish"]),
+        )
+    )
+    model.add(
+        tf.keras.layers.Dense(
+            units=hp.Int("u_2", min_value=16, max_value=256, step=16),
+            activation=hp.Choice(name="a_2", values=["relu", "tanh", "elu", "selu", "swish"]),
+        )
+    )
+    model.add(
+        tf.keras.layers.Dense(
+            units=hp.Int("u_3", min_value=16, max_value=256, step=16),
+            activation=hp.Choice(name="a_3", values=["relu", "tanh", "elu", "selu", "swish"]),
+        )
+    )
     model.add(tf.keras.layers.Dense(10, activation="softmax"))
     return model
 
@@ -64,7 +89,7 @@ def post_depth_width(hp, tf):
 def post_depth(hp, tf):
     model = tf.keras.Sequential()
     model.add(tf.keras.layers.Flatten(input_shape=(32, 32, 3)))
-    for i in range(hp.Int("num_layers", 2, 20)):
+    for _i in range(hp.Int("num_layers", 2, 20)):
         model.add(tf.keras.layers.Dense(128, activation="elu"))
     model.add(tf.keras.layers.Dense(10, activation="softmax"))
     return model
@@ -90,19 +115,24 @@ class _Sequential(list):
         self.append(layer)
 
 
-RECORDER = SimpleNamespace(keras=SimpleNamespace(
-    Sequential=_Sequential,
-    layers=SimpleNamespace(Flatten=lambda input_shape: None,
-                           Dense=lambda units, activation=None: (units, activation)),
-))
+RECORDER = SimpleNamespace(
+    keras=SimpleNamespace(
+        Sequential=_Sequential,
+        layers=SimpleNamespace(
+            Flatten=lambda input_shape: None, Dense=lambda units, activation=None: (units, activation)
+        ),
+    )
+)
 
 
 def _factor_sets(layers, domains):
     """Each layer as (set of units, set of activations); every symbol must be used once."""
     symbols = [v.name for layer in layers for v in layer if isinstance(v, Sym)]
     assert len(symbols) == len(set(symbols)), "a symbol feeds two layers: the space is no product"
-    return [tuple(frozenset(domains[v.name]) if isinstance(v, Sym) else frozenset([v]) for v in layer)
-            for layer in layers]
+    return [
+        tuple(frozenset(domains[v.name]) if isinstance(v, Sym) else frozenset([v]) for v in layer)
+        for layer in layers
+    ]
 
 
 def _handwritten(build, count_name, count):
@@ -155,8 +185,11 @@ def test_post_hypermodels_hold_the_same_models(example, build, count_name):
 
 
 def _dense_layers(model):
-    return [(layer.units, layer.get_config()["activation"]) for layer in model.layers
-            if isinstance(layer, keras.layers.Dense)]
+    return [
+        (layer.units, layer.get_config()["activation"])
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Dense)
+    ]
 
 
 @pytest.mark.parametrize(("example", "build", "count_name"), POST)
@@ -166,11 +199,11 @@ def test_post_models_build_identically(example, build, count_name):
     rng = random.Random(0)
     for count in rng.sample(_counts(build, count_name), k=min(2, len(_counts(build, count_name)))):
         theirs, their_domains = _handwritten(build, count_name, count)
-        mine, my_domains = _densespace(spec, count)
+        mine, _my_domains = _densespace(spec, count)
         their_values, my_values = {}, {}
         if count is not None:
             their_values[count_name], my_values["layers"] = count, count
-        for (t_units, t_act), (m_units, m_act) in zip(theirs, mine):
+        for (t_units, t_act), (m_units, m_act) in zip(theirs, mine, strict=False):
             for t, m in ((t_units, m_units), (t_act, m_act)):
                 if isinstance(t, Sym):
                     their_values[t.name] = my_values[m.name] = rng.choice(their_domains[t.name])
@@ -185,10 +218,21 @@ def test_post_models_build_identically(example, build, count_name):
 
 FROZEN = [
     pytest.param(spec_dict(hidden={"layers": 2, "units": 16}), id="plain"),
-    pytest.param(spec_dict(input={"shape": [8, 8, 3], "preprocessing": "standardize"},
-                           hidden=[{"layers": 2, "units": 12, "batch_norm": True, "dropout": 0.2, "l2": 0.01},
-                                   {"units": 5, "activation": "tanh"}], output={"units": 4}), id="batch-norm-blocks"),
-    pytest.param(spec_dict(input={"shape": [7], "preprocessing": "none"}, hidden={"layers": 0, "units": 3}), id="no-hidden"),
+    pytest.param(
+        spec_dict(
+            input={"shape": [8, 8, 3], "preprocessing": "standardize"},
+            hidden=[
+                {"layers": 2, "units": 12, "batch_norm": True, "dropout": 0.2, "l2": 0.01},
+                {"units": 5, "activation": "tanh"},
+            ],
+            output={"units": 4},
+        ),
+        id="batch-norm-blocks",
+    ),
+    pytest.param(
+        spec_dict(input={"shape": [7], "preprocessing": "none"}, hidden={"layers": 0, "units": 3}),
+        id="no-hidden",
+    ),
 ]
 
 
@@ -203,11 +247,19 @@ def test_frozen_spec_parameter_count_equals_the_keras_model(data):
 
 def test_random_plans_count_exactly():
     """Models of a mixed space, chosen at random, have the parameter count their plan predicts."""
-    spec = validate_spec(spec_dict(
-        input={"shape": [6, 2]},
-        hidden=[{"layers": {"min": 0, "max": 3}, "units": {"values": [3, 7]}, "batch_norm": {"values": [False, True]}},
-                {"layers": {"min": 1, "max": 2}, "units": {"min": 2, "max": 9}, "shared": True}],
-    ))
+    spec = validate_spec(
+        spec_dict(
+            input={"shape": [6, 2]},
+            hidden=[
+                {
+                    "layers": {"min": 0, "max": 3},
+                    "units": {"values": [3, 7]},
+                    "batch_norm": {"values": [False, True]},
+                },
+                {"layers": {"min": 1, "max": 2}, "units": {"min": 2, "max": 9}, "shared": True},
+            ],
+        )
+    )
     hypermodel = build_hypermodel(spec)
     for seed in range(6):
         hp = kt.HyperParameters()
@@ -220,12 +272,15 @@ def test_random_plans_count_exactly():
         assert parameter_bounds(freeze(spec, hp.values))[0] == plan_parameters(spec, plan)
 
 
-@pytest.mark.parametrize("domain", [
-    {"min": 16, "max": 256, "step": 16},
-    {"min": 6, "max": 13, "step": 3},
-    {"min": 2, "max": 32, "step": 2, "sampling": "log"},
-    {"min": 3, "max": 100, "step": 3, "sampling": "reverse_log"},
-])
+@pytest.mark.parametrize(
+    "domain",
+    [
+        {"min": 16, "max": 256, "step": 16},
+        {"min": 6, "max": 13, "step": 3},
+        {"min": 2, "max": 32, "step": 2, "sampling": "log"},
+        {"min": 3, "max": 100, "step": 3, "sampling": "reverse_log"},
+    ],
+)
 def test_int_domains_match_keras_tuner(domain):
     """densespace enumerates exactly the values keras-tuner samples from an Int range."""
     rng = _domains.IntRange(**domain)
@@ -243,13 +298,35 @@ def test_standardize_needs_training_images():
 
 def test_every_allowed_activation_and_optimizer_builds():
     """Every name on the allow-lists builds and compiles."""
-    spec = validate_spec(spec_dict(
-        input={"shape": [4]},
-        hidden={"layers": 15, "units": 2, "activation": {"values": ["relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu",
-                                                                      "swish", "mish", "tanh", "sigmoid", "hard_sigmoid",
-                                                                      "softplus", "softsign", "linear"]}},
-        optimizer={"name": {"values": ["adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad"]}},
-    ))
+    spec = validate_spec(
+        spec_dict(
+            input={"shape": [4]},
+            hidden={
+                "layers": 15,
+                "units": 2,
+                "activation": {
+                    "values": [
+                        "relu",
+                        "relu6",
+                        "leaky_relu",
+                        "elu",
+                        "selu",
+                        "gelu",
+                        "silu",
+                        "swish",
+                        "mish",
+                        "tanh",
+                        "sigmoid",
+                        "hard_sigmoid",
+                        "softplus",
+                        "softsign",
+                        "linear",
+                    ]
+                },
+            },
+            optimizer={"name": {"values": ["adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad"]}},
+        )
+    )
     hypermodel = build_hypermodel(spec)
     hp = kt.HyperParameters()
     hypermodel.declare(hp)
@@ -259,8 +336,9 @@ def test_every_allowed_activation_and_optimizer_builds():
         hp.values["optimizer"] = name
         model = hypermodel.build(hp)
         assert type(model.optimizer).__name__.lower() == name
-    assert [layer.get_config()["activation"] for layer in model.layers if isinstance(layer, keras.layers.Dense)][:15] \
-        == [keras.activations.serialize(keras.activations.get(a)) for a in activations[:15]]
+    assert [
+        layer.get_config()["activation"] for layer in model.layers if isinstance(layer, keras.layers.Dense)
+    ][:15] == [keras.activations.serialize(keras.activations.get(a)) for a in activations[:15]]
 
 
 class _CountBatches(keras.callbacks.Callback):
@@ -271,9 +349,14 @@ class _CountBatches(keras.callbacks.Callback):
         self.batches += 1
 
 
-@pytest.mark.parametrize(("batch_size", "passed", "batches"), [
-    (8, None, 4), (8, 16, 2), ({"values": [4, 8]}, 16, 8),
-])
+@pytest.mark.parametrize(
+    ("batch_size", "passed", "batches"),
+    [
+        (8, None, 4),
+        (8, 16, 2),
+        ({"values": [4, 8]}, 16, 8),
+    ],
+)
 def test_fit_uses_the_spec_batch_size(batch_size, passed, batches):
     """A tuned batch size overrides the caller's; a constant one is only a default."""
     spec = validate_spec(spec_dict(input={"shape": [4]}, training={"batch_size": batch_size}))
@@ -289,15 +372,23 @@ def test_fit_uses_the_spec_batch_size(batch_size, passed, batches):
 
 def test_search_records_only_active_values(tmp_path):
     """A short keras-tuner search completes and records no inactive values."""
-    spec = validate_spec(spec_dict(
-        input={"shape": [4]},
-        hidden={"layers": {"min": 1, "max": 2}, "units": {"values": [2, 3]}},
-        training={"batch_size": {"values": [4, 8]}},
-    ))
+    spec = validate_spec(
+        spec_dict(
+            input={"shape": [4]},
+            hidden={"layers": {"min": 1, "max": 2}, "units": {"values": [2, 3]}},
+            training={"batch_size": {"values": [4, 8]}},
+        )
+    )
     x = np.random.default_rng(0).integers(0, 256, size=(32, 4), dtype=np.uint8)
     y = np.arange(32) % 10
-    tuner = kt.RandomSearch(build_hypermodel(spec), objective="val_loss", max_trials=4, seed=1,
-                            directory=str(tmp_path), project_name="t")
+    tuner = kt.RandomSearch(
+        build_hypermodel(spec),
+        objective="val_loss",
+        max_trials=4,
+        seed=1,
+        directory=str(tmp_path),
+        project_name="t",
+    )
     tuner.search(x, y, epochs=1, validation_data=(x, y), verbose=0)
     for trial in tuner.oracle.trials.values():
         values = trial.hyperparameters.values
@@ -308,11 +399,13 @@ def test_search_records_only_active_values(tmp_path):
 
 def test_augmentation_schedule_and_label_smoothing_build():
     """Augmentation layers, a cosine decay over the run and a smoothed loss are built as specified."""
-    spec = validate_spec(spec_dict(
-        input={"shape": [4, 4, 3], "augmentation": {"flip": True, "translate": 0.1}},
-        optimizer={"schedule": "cosine", "learning_rate": 0.01},
-        training={"epochs": 3, "batch_size": 16, "label_smoothing": 0.1},
-    ))
+    spec = validate_spec(
+        spec_dict(
+            input={"shape": [4, 4, 3], "augmentation": {"flip": True, "translate": 0.1}},
+            optimizer={"schedule": "cosine", "learning_rate": 0.01},
+            training={"epochs": 3, "batch_size": 16, "label_smoothing": 0.1},
+        )
+    )
     images = np.zeros((40, 4, 4, 3), dtype=np.uint8)
     model = build_hypermodel(spec, train_images=images).build(kt.HyperParameters())
     names = [layer.name for layer in model.layers]
@@ -327,7 +420,7 @@ def test_augmentation_schedule_and_label_smoothing_build():
 def test_cosine_schedule_needs_the_training_size():
     """A space that can use a cosine schedule needs the training images."""
     spec = validate_spec(spec_dict(optimizer={"schedule": {"values": ["constant", "cosine"]}}))
-    with pytest.raises(DensespaceError, match="optimizer.schedule can be 'cosine': pass train_images="):
+    with pytest.raises(DensespaceError, match=r"optimizer\.schedule can be 'cosine': pass train_images="):
         build_hypermodel(spec)
 
 
@@ -359,15 +452,18 @@ def test_batches_serve_every_example_once_per_epoch():
     first = [v for b in batches.pipeline(4, shuffle=True) for v in b[0].numpy().ravel()]
     again = [v for b in Batches(x, y, seed=4).pipeline(4, shuffle=True) for v in b[0].numpy().ravel()]
     assert sorted(first) == list(range(10)) and first == again and first != list(range(10))
-    images, labels = next(iter(batches.pipeline(2, shuffle=False, classes=3)))
+    _images, labels = next(iter(batches.pipeline(2, shuffle=False, classes=3)))
     assert labels.numpy().tolist() == [[1, 0, 0], [0, 1, 0]]
 
 
 def test_continued_training_restores_the_optimizer_state(tmp_path):
     """Weights saved after some steps load into a fresh build with the optimizer's step count,
     as Hyperband needs to carry a cosine schedule on."""
-    spec = validate_spec(spec_dict(input={"shape": [4]}, optimizer={"schedule": "cosine"},
-                                   training={"epochs": 4, "batch_size": 8}))
+    spec = validate_spec(
+        spec_dict(
+            input={"shape": [4]}, optimizer={"schedule": "cosine"}, training={"epochs": 4, "batch_size": 8}
+        )
+    )
     x, y = np.zeros((32, 4), dtype=np.uint8), np.arange(32) % 10
     hypermodel = build_hypermodel(spec, train_images=x)
     hp = kt.HyperParameters()

@@ -7,27 +7,74 @@ import itertools
 import pytest
 from conftest import EXAMPLES, ROOT, spec_dict
 
-from densespace import _domains, configurations, freeze, hyperparameters, parameter_bounds, resolve, validate_spec
+from densespace import (
+    _domains,
+    configurations,
+    freeze,
+    hyperparameters,
+    parameter_bounds,
+    resolve,
+    validate_spec,
+)
 from densespace._space import Condition, plan_parameters
 from densespace._spec import load_spec
 
 SMALL = [
-    pytest.param(spec_dict(input={"shape": [4]}, hidden={"layers": {"min": 0, "max": 3}, "units": {"values": [2, 5]}}),
-                 id="count-from-zero"),
-    pytest.param(spec_dict(input={"shape": [3, 2]}, hidden=[
-        {"layers": {"values": [1, 2]}, "units": {"min": 2, "max": 6, "step": 2}, "batch_norm": {"values": [True, False]}},
-        {"layers": {"min": 0, "max": 2}, "units": {"values": [1, 9]}, "shared": True, "activation": {"values": ["relu", "elu"]}},
-    ], output={"units": 3}), id="two-blocks-shared"),
-    pytest.param(spec_dict(input={"shape": [5]}, hidden={"layers": 2, "units": {"min": 2, "max": 40, "step": 3, "sampling": "log"},
-                                                         "dropout": {"min": 0.0, "max": 0.3, "step": 0.1}}),
-                 id="log-step-and-float-step"),
-    pytest.param(spec_dict(input={"shape": [2, 2]}, hidden={"layers": {"values": [3, 1]}, "units": {"min": 1, "max": 3}, "shared": True},
-                           optimizer={"name": {"values": ["adam", "sgd"]}, "learning_rate": {"values": [0.1, 0.01]}},
-                           training={"batch_size": {"min": 16, "max": 64, "step": 2, "sampling": "log"}}),
-                 id="global-hyperparameters"),
-    pytest.param(spec_dict(input={"shape": [6]}, hidden={"layers": {"min": 1, "max": 3}, "units": {"min": 10, "max": 13, "sampling": "reverse_log"},
-                                                         "l2": {"values": [0.0, 0.01]}}),
-                 id="reverse-log"),
+    pytest.param(
+        spec_dict(input={"shape": [4]}, hidden={"layers": {"min": 0, "max": 3}, "units": {"values": [2, 5]}}),
+        id="count-from-zero",
+    ),
+    pytest.param(
+        spec_dict(
+            input={"shape": [3, 2]},
+            hidden=[
+                {
+                    "layers": {"values": [1, 2]},
+                    "units": {"min": 2, "max": 6, "step": 2},
+                    "batch_norm": {"values": [True, False]},
+                },
+                {
+                    "layers": {"min": 0, "max": 2},
+                    "units": {"values": [1, 9]},
+                    "shared": True,
+                    "activation": {"values": ["relu", "elu"]},
+                },
+            ],
+            output={"units": 3},
+        ),
+        id="two-blocks-shared",
+    ),
+    pytest.param(
+        spec_dict(
+            input={"shape": [5]},
+            hidden={
+                "layers": 2,
+                "units": {"min": 2, "max": 40, "step": 3, "sampling": "log"},
+                "dropout": {"min": 0.0, "max": 0.3, "step": 0.1},
+            },
+        ),
+        id="log-step-and-float-step",
+    ),
+    pytest.param(
+        spec_dict(
+            input={"shape": [2, 2]},
+            hidden={"layers": {"values": [3, 1]}, "units": {"min": 1, "max": 3}, "shared": True},
+            optimizer={"name": {"values": ["adam", "sgd"]}, "learning_rate": {"values": [0.1, 0.01]}},
+            training={"batch_size": {"min": 16, "max": 64, "step": 2, "sampling": "log"}},
+        ),
+        id="global-hyperparameters",
+    ),
+    pytest.param(
+        spec_dict(
+            input={"shape": [6]},
+            hidden={
+                "layers": {"min": 1, "max": 3},
+                "units": {"min": 10, "max": 13, "sampling": "reverse_log"},
+                "l2": {"values": [0.0, 0.01]},
+            },
+        ),
+        id="reverse-log",
+    ),
 ]
 
 
@@ -35,7 +82,10 @@ def _all_plans(spec):
     """Every plan reachable from the full product of all hyperparameter domains."""
     hps = hyperparameters(spec)
     domains = [_domains.values(h.domain) for h in hps]
-    return {resolve(spec, dict(zip([h.name for h in hps], combo))) for combo in itertools.product(*domains)}
+    return {
+        resolve(spec, dict(zip([h.name for h in hps], combo, strict=False)))
+        for combo in itertools.product(*domains)
+    }
 
 
 @pytest.mark.parametrize("data", SMALL)
@@ -68,12 +118,18 @@ def test_names_and_conditions_of_a_tunable_depth():
 
 def test_names_with_several_blocks_and_globals():
     """Several blocks prefix their names; shared fields have no index; globals come last."""
-    spec = validate_spec(spec_dict(
-        hidden=[{"layers": {"min": 0, "max": 1}, "units": {"values": [4, 8]}, "shared": True},
-                {"layers": 2, "units": 4, "dropout": {"min": 0.0, "max": 0.5}}],
-        optimizer={"learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"}},
-    ))
-    table = [(h.name, h.location, h.describe(), h.condition and str(h.condition)) for h in hyperparameters(spec)]
+    spec = validate_spec(
+        spec_dict(
+            hidden=[
+                {"layers": {"min": 0, "max": 1}, "units": {"values": [4, 8]}, "shared": True},
+                {"layers": 2, "units": 4, "dropout": {"min": 0.0, "max": 0.5}},
+            ],
+            optimizer={"learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"}},
+        )
+    )
+    table = [
+        (h.name, h.location, h.describe(), h.condition and str(h.condition)) for h in hyperparameters(spec)
+    ]
     assert table == [
         ("block0_layers", "hidden[0].layers", "int 0..1", None),
         ("block0_units", "hidden[0].units", "choice 4|8", "block0_layers = 1"),
@@ -106,8 +162,18 @@ def test_example_sizes(path):
 def test_the_posts_chosen_models_have_the_posts_parameter_counts():
     """Resolving the post's chosen values gives the parameter counts printed in the post."""
     cases = [
-        ("seed-baseline.json", {"units_0": 256, "units_1": 256, "units_2": 16, "activation_0": "relu",
-                                "activation_1": "swish", "activation_2": "relu"}, 856_762),
+        (
+            "seed-baseline.json",
+            {
+                "units_0": 256,
+                "units_1": 256,
+                "units_2": 16,
+                "activation_0": "relu",
+                "activation_1": "swish",
+                "activation_2": "relu",
+            },
+            856_762,
+        ),
         ("seed-depth-width.json", {"layers": 2, "units_0": 64, "units_1": 256}, 215_882),
         ("seed-depth.json", {"layers": 2}, 411_146),
     ]
@@ -133,19 +199,22 @@ def _values_of(spec, plan):
     """Some hyperparameter values that resolve to ``plan`` (found by search)."""
     hps = hyperparameters(spec)
     for combo in itertools.product(*[_domains.values(h.domain) for h in hps]):
-        values = dict(zip([h.name for h in hps], combo))
+        values = dict(zip([h.name for h in hps], combo, strict=False))
         if resolve(spec, values) == plan:
             return values
     raise AssertionError("unreachable plan")
 
 
-@pytest.mark.parametrize("domain", [
-    {"min": 16, "max": 256, "step": 16},
-    {"min": 6, "max": 13, "step": 3},
-    {"min": 2, "max": 32, "step": 2, "sampling": "log"},
-    {"min": 3, "max": 100, "step": 3, "sampling": "reverse_log"},
-    {"min": 1, "max": 7, "sampling": "log"},
-])
+@pytest.mark.parametrize(
+    "domain",
+    [
+        {"min": 16, "max": 256, "step": 16},
+        {"min": 6, "max": 13, "step": 3},
+        {"min": 2, "max": 32, "step": 2, "sampling": "log"},
+        {"min": 3, "max": 100, "step": 3, "sampling": "reverse_log"},
+        {"min": 1, "max": 7, "sampling": "log"},
+    ],
+)
 def test_int_range_domains(domain):
     """Int ranges enumerate the values their step reaches, ends included only when reached."""
     rng = _domains.IntRange(**domain)

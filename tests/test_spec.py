@@ -13,18 +13,38 @@ from densespace import SpecError, load_spec, parse_spec, validate_spec
 
 VALID = [
     pytest.param(spec_dict(), id="minimal"),
-    pytest.param(spec_dict(hidden={"units": {"min": 8, "max": 64, "step": 8}, "layers": {"values": [1, 3]}}),
-                 id="int-choice-count"),
-    pytest.param(spec_dict(hidden={"units": {"min": 8, "max": 64, "step": 2, "sampling": "log"}}), id="log-step"),
-    pytest.param(spec_dict(hidden={"dropout": {"min": 0, "max": 0.5, "step": 0.1}, "batch_norm": {"values": [False, True]}}),
-                 id="float-step-bool-choice"),
-    pytest.param(spec_dict(hidden=[{"units": 8, "shared": True, "layers": {"min": 0, "max": 2}},
-                                   {"units": {"values": [4, 8]}, "l2": {"min": 1e-5, "max": 1e-2, "sampling": "log"}}]),
-                 id="two-blocks"),
-    pytest.param(spec_dict(optimizer={"name": {"values": ["adam", "sgd"]},
-                                      "learning_rate": {"min": 1e-4, "max": 1e-1, "sampling": "log"}},
-                           training={"batch_size": {"values": [32, 64]}, "early_stopping": {"patience": 3}}),
-                 id="global-hyperparameters"),
+    pytest.param(
+        spec_dict(hidden={"units": {"min": 8, "max": 64, "step": 8}, "layers": {"values": [1, 3]}}),
+        id="int-choice-count",
+    ),
+    pytest.param(
+        spec_dict(hidden={"units": {"min": 8, "max": 64, "step": 2, "sampling": "log"}}), id="log-step"
+    ),
+    pytest.param(
+        spec_dict(
+            hidden={"dropout": {"min": 0, "max": 0.5, "step": 0.1}, "batch_norm": {"values": [False, True]}}
+        ),
+        id="float-step-bool-choice",
+    ),
+    pytest.param(
+        spec_dict(
+            hidden=[
+                {"units": 8, "shared": True, "layers": {"min": 0, "max": 2}},
+                {"units": {"values": [4, 8]}, "l2": {"min": 1e-5, "max": 1e-2, "sampling": "log"}},
+            ]
+        ),
+        id="two-blocks",
+    ),
+    pytest.param(
+        spec_dict(
+            optimizer={
+                "name": {"values": ["adam", "sgd"]},
+                "learning_rate": {"min": 1e-4, "max": 1e-1, "sampling": "log"},
+            },
+            training={"batch_size": {"values": [32, 64]}, "early_stopping": {"patience": 3}},
+        ),
+        id="global-hyperparameters",
+    ),
     pytest.param(spec_dict(search={"tuner": "hyperband", "max_epochs": 9, "factor": 3}), id="hyperband"),
     pytest.param(spec_dict(search={"tuner": "bayesian", "num_initial_points": 2, "seed": 1}), id="bayesian"),
     pytest.param(spec_dict(input={"shape": [28, 28], "preprocessing": "standardize"}), id="standardize"),
@@ -59,8 +79,10 @@ def test_spec_built_in_python_round_trips():
     spec = densespace.Spec(
         version=1,
         name="py",
-        hidden=[densespace.Block(units=densespace.IntRange(min=64, max=256, step=64), layers=2),
-                densespace.Block(units=32, dropout=densespace.FloatRange(min=0.0, max=0.5))],
+        hidden=[
+            densespace.Block(units=densespace.IntRange(min=64, max=256, step=64), layers=2),
+            densespace.Block(units=32, dropout=densespace.FloatRange(min=0.0, max=0.5)),
+        ],
         search=densespace.BayesianSearch(tuner="bayesian", max_trials=5),
     )
     assert parse_spec(spec.model_dump_json(), format="json") == spec
@@ -73,7 +95,13 @@ def test_defaults():
     assert spec.input.shape == [32, 32, 3] and spec.input.preprocessing == "rescale"
     block = spec.blocks[0]
     assert (block.layers, block.activation, block.dropout, block.batch_norm, block.l2, block.shared) == (
-        1, "relu", 0.0, False, 0.0, False)
+        1,
+        "relu",
+        0.0,
+        False,
+        0.0,
+        False,
+    )
     assert (spec.optimizer.name, spec.optimizer.learning_rate) == ("adam", 0.001)
     assert (spec.training.epochs, spec.training.batch_size, spec.training.early_stopping) == (10, 32, None)
     assert spec.search == densespace.RandomSearch()
@@ -110,10 +138,17 @@ def test_spec_error_is_a_value_error_listing_every_problem():
 PARSE_ERRORS = [
     ("bad.json", '{"version": 1,\n  "name": }', "line 2, column 11: invalid JSON: Expecting value"),
     ("dup.json", '{"version": 1, "version": 1}', "invalid JSON: duplicate key 'version'"),
-    ("bad.yaml", "version: 1\nhidden: [units: 8\n", "line 3, column 1: invalid YAML: expected ',' or ']', but got '<stream end>'"),
-    ("tag.yaml", "version: !!python/object/apply:os.system ['echo pwned']\n",
-     "line 1, column 10: invalid YAML: could not determine a constructor for the tag "
-     "'tag:yaml.org,2002:python/object/apply:os.system'"),
+    (
+        "bad.yaml",
+        "version: 1\nhidden: [units: 8\n",
+        "line 3, column 1: invalid YAML: expected ',' or ']', but got '<stream end>'",
+    ),
+    (
+        "tag.yaml",
+        "version: !!python/object/apply:os.system ['echo pwned']\n",
+        "line 1, column 10: invalid YAML: could not determine a constructor for the tag "
+        "'tag:yaml.org,2002:python/object/apply:os.system'",
+    ),
     ("list.yaml", "- 1\n", "top level: expected an object, received [1]"),
     ("spec.txt", "{}", "unsupported file type '.txt': use .json, .yaml or .yml"),
 ]
@@ -136,8 +171,9 @@ def test_file_that_is_not_utf8(tmp_path):
     path.write_bytes(b'{"name": "caf\xe9"}')
     with pytest.raises(SpecError) as info:
         load_spec(path)
-    assert info.value.problems == ["cannot read file: 'utf-8' codec can't decode byte 0xe9 in position 13: "
-                                   "invalid continuation byte"]
+    assert info.value.problems == [
+        "cannot read file: 'utf-8' codec can't decode byte 0xe9 in position 13: invalid continuation byte"
+    ]
 
 
 def test_missing_file(tmp_path):

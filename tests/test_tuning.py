@@ -49,9 +49,16 @@ def test_results_json_has_the_documented_fields(finished):
         assert trial["status"] == "completed" and trial["epochs"] == 2
     assert [b["rank"] for b in results["best"]] == [1, 2]
     assert [(b["model"], b["frozen_spec"]) for b in results["best"]] == [
-        ("best-1.keras", "best-1.spec.json"), ("best-2.keras", "best-2.spec.json")]
-    assert results["data"] == {"source": "synthetic", "train": 120, "validation": 40, "test": 40,
-                               "digest": densespace.datasets.digest(finished[1])}
+        ("best-1.keras", "best-1.spec.json"),
+        ("best-2.keras", "best-2.spec.json"),
+    ]
+    assert results["data"] == {
+        "source": "synthetic",
+        "train": 120,
+        "validation": 40,
+        "test": 40,
+        "digest": densespace.datasets.digest(finished[1]),
+    }
     assert set(results["versions"]) == {"python", "keras", "tensorflow", "keras_tuner", "numpy"}
     assert results["spec"] == validate_spec(TINY).model_dump(mode="json")
     assert results["cost"]["search_epochs"] == 6 and results["cost"]["retrain_epochs"] == 4
@@ -80,11 +87,15 @@ def test_saved_models_reload_safely_with_the_recorded_metrics(finished):
 def test_frozen_specs_are_one_configuration_of_the_model(finished):
     """Each frozen spec inspects as one configuration with the model's parameter count."""
     result, _ = finished
-    for best, model in zip(result.results["best"], result.best_models):
+    for best, model in zip(result.results["best"], result.best_models, strict=False):
         report = inspect_report(densespace.load_spec(result.out / best["frozen_spec"]))
         count = int(sum(np.prod(w.shape) for w in model.trainable_weights))
         assert report["configurations"] == 1
-        assert report["parameters"] == {"min": count, "max": count} == {"min": best["parameters"], "max": best["parameters"]}
+        assert (
+            report["parameters"]
+            == {"min": count, "max": count}
+            == {"min": best["parameters"], "max": best["parameters"]}
+        )
 
 
 def test_trials_csv_and_report(finished):
@@ -107,12 +118,33 @@ def test_same_seed_same_trials(finished, tmp_path):
 
 
 OVERRIDES = [
-    ({"tuner": "bayesian"}, {"tuner": "bayesian", "objective": "val_loss", "seed": 7,
-                             "executions_per_trial": 1, "max_trials": 10, "num_initial_points": None}),
-    ({"tuner": "hyperband"}, {"tuner": "hyperband", "objective": "val_loss", "seed": 7, "executions_per_trial": 1,
-                              "max_epochs": 100, "factor": 3, "hyperband_iterations": 1}),
-    ({"max_trials": 5, "seed": 1}, {"tuner": "random", "objective": "val_loss", "seed": 1,
-                                    "executions_per_trial": 1, "max_trials": 5}),
+    (
+        {"tuner": "bayesian"},
+        {
+            "tuner": "bayesian",
+            "objective": "val_loss",
+            "seed": 7,
+            "executions_per_trial": 1,
+            "max_trials": 10,
+            "num_initial_points": None,
+        },
+    ),
+    (
+        {"tuner": "hyperband"},
+        {
+            "tuner": "hyperband",
+            "objective": "val_loss",
+            "seed": 7,
+            "executions_per_trial": 1,
+            "max_epochs": 100,
+            "factor": 3,
+            "hyperband_iterations": 1,
+        },
+    ),
+    (
+        {"max_trials": 5, "seed": 1},
+        {"tuner": "random", "objective": "val_loss", "seed": 1, "executions_per_trial": 1, "max_trials": 5},
+    ),
 ]
 
 
@@ -124,12 +156,18 @@ def test_overrides_replace_search_options(options, search):
     assert spec == validate_spec(TINY)
 
 
-@pytest.mark.parametrize(("options", "problem"), [
-    ({"max_trials": 0}, "overrides: search.max_trials: must be >= 1 (received 0)"),
-    ({"epochs": 0}, "overrides: training.epochs: must be >= 1 (received 0)"),
-    ({"tuner": "hyperband", "max_trials": 3}, "overrides: search.max_trials: unknown key (allowed: objective, seed, "
-                                              "executions_per_trial, tuner, max_epochs, factor, hyperband_iterations)"),
-])
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"max_trials": 0}, "overrides: search.max_trials: must be >= 1 (received 0)"),
+        ({"epochs": 0}, "overrides: training.epochs: must be >= 1 (received 0)"),
+        (
+            {"tuner": "hyperband", "max_trials": 3},
+            "overrides: search.max_trials: unknown key (allowed: objective, seed, "
+            "executions_per_trial, tuner, max_epochs, factor, hyperband_iterations)",
+        ),
+    ],
+)
 def test_invalid_overrides(options, problem):
     """Invalid overrides are spec errors located like the spec field they change."""
     with pytest.raises(SpecError) as info:
@@ -139,11 +177,15 @@ def test_invalid_overrides(options, problem):
 
 def test_diverging_trials_fail_and_the_search_goes_on(tmp_path):
     """A trial whose loss turns NaN is recorded as failed; the others complete."""
-    spec = validate_spec(spec_dict(
-        input={"shape": [4, 4, 3], "preprocessing": "none"}, hidden={"units": 64, "layers": 3},
-        optimizer={"name": "sgd", "learning_rate": {"values": [1e-3, 10.0]}},
-        training={"epochs": 3, "batch_size": 8}, search={"max_trials": 2, "seed": 0},
-    ))
+    spec = validate_spec(
+        spec_dict(
+            input={"shape": [4, 4, 3], "preprocessing": "none"},
+            hidden={"units": 64, "layers": 3},
+            optimizer={"name": "sgd", "learning_rate": {"values": [1e-3, 10.0]}},
+            training={"epochs": 3, "batch_size": 8},
+            search={"max_trials": 2, "seed": 0},
+        )
+    )
     result = densespace.tune(spec, data=synthetic_data(), out=tmp_path, verbose=0)
     statuses = {t["values"]["learning_rate"]: (t["status"], t["message"]) for t in result.results["trials"]}
     assert statuses[0.001] == ("completed", None)
@@ -154,12 +196,18 @@ def test_diverging_trials_fail_and_the_search_goes_on(tmp_path):
 
 def test_a_search_where_every_trial_fails_is_an_error(tmp_path):
     """When no trial completes, tune raises TuningError naming the reason."""
-    spec = validate_spec(spec_dict(
-        input={"shape": [4, 4, 3], "preprocessing": "none"}, hidden={"units": 64, "layers": 3},
-        optimizer={"name": "sgd", "learning_rate": 10.0}, training={"epochs": 3, "batch_size": 8},
-        search={"max_trials": 1},
-    ))
-    with pytest.raises(TuningError, match=r"^all 1 trials failed: keras_tuner.src.errors.FailedTrialError: loss became nan"):
+    spec = validate_spec(
+        spec_dict(
+            input={"shape": [4, 4, 3], "preprocessing": "none"},
+            hidden={"units": 64, "layers": 3},
+            optimizer={"name": "sgd", "learning_rate": 10.0},
+            training={"epochs": 3, "batch_size": 8},
+            search={"max_trials": 1},
+        )
+    )
+    with pytest.raises(
+        TuningError, match=r"^all 1 trials failed: keras_tuner.src.errors.FailedTrialError: loss became nan"
+    ):
         densespace.tune(spec, data=synthetic_data(), out=tmp_path, verbose=0)
 
 
@@ -169,9 +217,11 @@ def test_a_changed_spec_is_refused_unless_overwriting(finished):
     changed = apply_overrides(validate_spec(TINY), max_trials=4)
     with pytest.raises(DensespaceError) as info:
         densespace.tune(changed, data=data, out=result.out, verbose=0)
-    assert str(info.value) == (f"{result.out} holds a search of a different spec or data "
-                               "(spec.search.max_trials: 3 -> 4); pass --overwrite (overwrite=True) "
-                               "to start over, or choose another --out")
+    assert str(info.value) == (
+        f"{result.out} holds a search of a different spec or data "
+        "(spec.search.max_trials: 3 -> 4); pass --overwrite (overwrite=True) "
+        "to start over, or choose another --out"
+    )
 
 
 def test_overwrite_starts_over(tmp_path):
@@ -207,9 +257,15 @@ def _trial_statuses(out):
 def test_a_search_killed_mid_trial_resumes_without_losing_finished_trials(tmp_path, capsys):
     """SIGKILL during a trial, then the same call again: finished trials are kept, the rest run,
     and the progress numbering goes on from them."""
-    spec = dict(TINY, training={"epochs": 40, "batch_size": 16}, search={"tuner": "random", "max_trials": 4, "seed": 3})
+    spec = dict(
+        TINY,
+        training={"epochs": 40, "batch_size": 16},
+        search={"tuner": "random", "max_trials": 4, "seed": 3},
+    )
     script = KILLED.format(tests=str(ROOT / "tests"), spec=spec, out=str(tmp_path))
-    process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         done = [s for s, _ in _trial_statuses(tmp_path).values() if s == "COMPLETED"]
@@ -222,8 +278,9 @@ def test_a_search_killed_mid_trial_resumes_without_losing_finished_trials(tmp_pa
     assert 2 <= len(before) < 4, "the kill must land inside the search"
 
     capsys.readouterr()
-    result = densespace.tune(validate_spec(spec), data=synthetic_data(train=400), out=tmp_path,
-                             retrain_top=0, verbose=1)
+    result = densespace.tune(
+        validate_spec(spec), data=synthetic_data(train=400), out=tmp_path, retrain_top=0, verbose=1
+    )
     after = {t["id"]: (t["status"].upper(), t["score"]) for t in result.results["trials"]}
     assert {k: after[k] for k in before} == before
     assert [s for s, _ in after.values()] == ["COMPLETED"] * 4
@@ -234,12 +291,17 @@ def test_a_search_killed_mid_trial_resumes_without_losing_finished_trials(tmp_pa
 @pytest.mark.parametrize(("max_epochs", "factor"), [(3, 3), (3, 2)])
 def test_hyperband_budget_matches_keras_tuner(tmp_path, max_epochs, factor):
     """The planned Hyperband trials and epochs are what keras-tuner then runs."""
-    spec = validate_spec(spec_dict(
-        input={"shape": [4, 4, 3]}, hidden={"units": {"min": 1, "max": 512}, "layers": {"min": 1, "max": 3}},
-        training={"batch_size": 32}, search={"tuner": "hyperband", "max_epochs": max_epochs, "factor": factor, "seed": 0},
-    ))
-    result = densespace.tune(spec, data=synthetic_data(train=40, validation=20, test=20), out=tmp_path,
-                             retrain_top=0, verbose=0)
+    spec = validate_spec(
+        spec_dict(
+            input={"shape": [4, 4, 3]},
+            hidden={"units": {"min": 1, "max": 512}, "layers": {"min": 1, "max": 3}},
+            training={"batch_size": 32},
+            search={"tuner": "hyperband", "max_epochs": max_epochs, "factor": factor, "seed": 0},
+        )
+    )
+    result = densespace.tune(
+        spec, data=synthetic_data(train=40, validation=20, test=20), out=tmp_path, retrain_top=0, verbose=0
+    )
     trials = result.results["trials"]
     assert (len(trials), sum(t["epochs"] for t in trials)) == planned_budget(spec)
 
@@ -247,14 +309,19 @@ def test_hyperband_budget_matches_keras_tuner(tmp_path, max_epochs, factor):
 def test_every_training_feature_tunes_and_reloads(tmp_path):
     """Standardization, augmentation, batch norm, dropout, l2, cosine decay and label smoothing
     tune end to end, and the saved model reloads safely with its recorded metrics."""
-    spec = validate_spec(spec_dict(
-        input={"shape": [4, 4, 3], "preprocessing": "standardize",
-               "augmentation": {"flip": {"values": [False, True]}, "translate": 0.1}},
-        hidden={"layers": 2, "units": 8, "batch_norm": True, "dropout": 0.1, "l2": 1e-4, "shared": True},
-        optimizer={"schedule": "cosine", "learning_rate": {"min": 1e-3, "max": 1e-2, "sampling": "log"}},
-        training={"epochs": 2, "batch_size": 16, "label_smoothing": 0.1},
-        search={"tuner": "bayesian", "max_trials": 2, "num_initial_points": 1, "seed": 0},
-    ))
+    spec = validate_spec(
+        spec_dict(
+            input={
+                "shape": [4, 4, 3],
+                "preprocessing": "standardize",
+                "augmentation": {"flip": {"values": [False, True]}, "translate": 0.1},
+            },
+            hidden={"layers": 2, "units": 8, "batch_norm": True, "dropout": 0.1, "l2": 1e-4, "shared": True},
+            optimizer={"schedule": "cosine", "learning_rate": {"min": 1e-3, "max": 1e-2, "sampling": "log"}},
+            training={"epochs": 2, "batch_size": 16, "label_smoothing": 0.1},
+            search={"tuner": "bayesian", "max_trials": 2, "num_initial_points": 1, "seed": 0},
+        )
+    )
     data = synthetic_data()
     result = densespace.tune(spec, data=data, out=tmp_path, verbose=0)
     assert [t["status"] for t in result.results["trials"]] == ["completed"] * 2
@@ -262,15 +329,27 @@ def test_every_training_feature_tunes_and_reloads(tmp_path):
     metrics = model.evaluate(*data.test, return_dict=True, verbose=0)
     assert metrics["loss"] == pytest.approx(result.test_metrics[0]["loss"], rel=1e-5)
     flip = ["flip"] if result.best_hyperparameters[0]["flip"] else []
-    assert [layer.name for layer in model.layers][:5] == ["image", "standardize", *flip, "translate", "flatten",
-                                                         "dense_0"][:5]
+    assert [layer.name for layer in model.layers][:5] == [
+        "image",
+        "standardize",
+        *flip,
+        "translate",
+        "flatten",
+        "dense_0",
+    ][:5]
 
 
 MOSTLY_RANDOM = [
-    ({"tuner": "bayesian", "max_trials": 10}, "keras-tuner's default num_initial_points (3 x 4 hyperparameters) = 12 "
-     "random trials leave 0 of max_trials = 10 to the Gaussian process: this search is mostly random"),
-    ({"tuner": "bayesian", "max_trials": 10, "num_initial_points": 6}, "search.num_initial_points = 6 random trials "
-     "leave 4 of max_trials = 10 to the Gaussian process: this search is mostly random"),
+    (
+        {"tuner": "bayesian", "max_trials": 10},
+        "keras-tuner's default num_initial_points (3 x 4 hyperparameters) = 12 "
+        "random trials leave 0 of max_trials = 10 to the Gaussian process: this search is mostly random",
+    ),
+    (
+        {"tuner": "bayesian", "max_trials": 10, "num_initial_points": 6},
+        "search.num_initial_points = 6 random trials "
+        "leave 4 of max_trials = 10 to the Gaussian process: this search is mostly random",
+    ),
     ({"tuner": "bayesian", "max_trials": 10, "num_initial_points": 5}, None),
     ({"tuner": "bayesian", "max_trials": 30}, None),
     ({"tuner": "random", "max_trials": 2}, None),
@@ -286,8 +365,9 @@ def test_mostly_random_bayesian_searches_are_named(search, message):
 
 def test_tune_warns_about_a_mostly_random_search(tmp_path):
     """tune warns with SearchWarning before a mostly random BayesianOptimization search."""
-    spec = validate_spec(dict(TINY, training={"epochs": 1, "batch_size": 16},
-                              search={"tuner": "bayesian", "max_trials": 1}))
+    spec = validate_spec(
+        dict(TINY, training={"epochs": 1, "batch_size": 16}, search={"tuner": "bayesian", "max_trials": 1})
+    )
     with pytest.warns(densespace.SearchWarning, match="this search is mostly random"):
         densespace.tune(spec, data=synthetic_data(), out=tmp_path, retrain_top=0, verbose=0)
 
@@ -297,16 +377,23 @@ def test_a_folder_that_is_not_a_search_is_never_touched(tmp_path, overwrite):
     """A non-empty --out without run.json is refused, with or without overwrite, and its files survive."""
     (tmp_path / "thesis.tex").write_text("precious")
     with pytest.raises(DensespaceError) as info:
-        densespace.tune(validate_spec(TINY), data=synthetic_data(), out=tmp_path, overwrite=overwrite, verbose=0)
-    assert str(info.value) == (f"{tmp_path} is not empty and holds no densespace search (run.json); "
-                               "choose a new or empty --out")
+        densespace.tune(
+            validate_spec(TINY), data=synthetic_data(), out=tmp_path, overwrite=overwrite, verbose=0
+        )
+    assert str(info.value) == (
+        f"{tmp_path} is not empty and holds no densespace search (run.json); choose a new or empty --out"
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["thesis.tex"]
 
 
 def test_ranking_keeps_one_trial_per_configuration():
     """Trials continuing a configuration (Hyperband) count once, with their best score."""
-    trials = [{"id": "a", "values": {"u": 1}, "score": 0.5}, {"id": "b", "values": {"u": 2}, "score": 0.7},
-              {"id": "c", "values": {"u": 1}, "score": 0.4}, {"id": "d", "values": {"u": 3}, "score": 0.6}]
+    trials = [
+        {"id": "a", "values": {"u": 1}, "score": 0.5},
+        {"id": "b", "values": {"u": 2}, "score": 0.7},
+        {"id": "c", "values": {"u": 1}, "score": 0.4},
+        {"id": "d", "values": {"u": 3}, "score": 0.6},
+    ]
     assert [t["id"] for t in densespace._results.ranked(trials, "val_loss")] == ["c", "d", "b"]
     assert [t["id"] for t in densespace._results.ranked(trials, "val_accuracy")] == ["b", "d", "a"]
 
@@ -331,17 +418,30 @@ def test_search_and_retraining_leave_no_graph_registered(tmp_path):
     assert registered() == before
 
 
-@pytest.mark.parametrize(("search", "trials", "lines"), [
-    ({"tuner": "hyperband", "max_epochs": 3, "factor": 3},
-     [({"tuner/epochs": 1, "tuner/initial_epoch": 0}, "completed"),
-      ({"tuner/epochs": 3, "tuner/initial_epoch": 1}, "failed")],
-     ["[1/6] trial 0    val_loss=0.5000  best=0.5000  elapsed 0:40  left ~6:40",
-      "[2/6] trial 1    failed (boom)  best=0.5000  elapsed 1:40  left ~4:26"]),
-    ({"tuner": "random", "max_trials": 4},
-     [({}, "failed"), ({}, "completed")],
-     ["[1/4] trial 0    failed (boom)  elapsed 0:40  left ~2:00",
-      "[2/4] trial 1    val_loss=0.5000  best=0.5000  elapsed 1:40  left ~1:40"]),
-])
+@pytest.mark.parametrize(
+    ("search", "trials", "lines"),
+    [
+        (
+            {"tuner": "hyperband", "max_epochs": 3, "factor": 3},
+            [
+                ({"tuner/epochs": 1, "tuner/initial_epoch": 0}, "completed"),
+                ({"tuner/epochs": 3, "tuner/initial_epoch": 1}, "failed"),
+            ],
+            [
+                "[1/6] trial 0    val_loss=0.5000  best=0.5000  elapsed 0:40  left ~6:40",
+                "[2/6] trial 1    failed (boom)  best=0.5000  elapsed 1:40  left ~4:26",
+            ],
+        ),
+        (
+            {"tuner": "random", "max_trials": 4},
+            [({}, "failed"), ({}, "completed")],
+            [
+                "[1/4] trial 0    failed (boom)  elapsed 0:40  left ~2:00",
+                "[2/4] trial 1    val_loss=0.5000  best=0.5000  elapsed 1:40  left ~1:40",
+            ],
+        ),
+    ],
+)
 def test_progress_estimates_what_is_left_from_planned_epochs(capsys, monkeypatch, search, trials, lines):
     """The time left is the planned epochs not yet used up at the seconds per planned epoch so far."""
     from densespace import _tuning
@@ -352,8 +452,17 @@ def test_progress_estimates_what_is_left_from_planned_epochs(capsys, monkeypatch
     progress = _tuning._Progress(spec, verbose=1, start=0.0, then=None, estimate=True)
     for trial_id, (values, status) in enumerate(trials):
         completed = status == "completed"
-        progress({"id": str(trial_id), "values": values, "status": status, "score": 0.5 if completed else None,
-                  "seconds": 40.0, "epochs": 1 if completed else None, "message": None if completed else "boom"})
+        progress(
+            {
+                "id": str(trial_id),
+                "values": values,
+                "status": status,
+                "score": 0.5 if completed else None,
+                "seconds": 40.0,
+                "epochs": 1 if completed else None,
+                "message": None if completed else "boom",
+            }
+        )
     assert capsys.readouterr().err.splitlines() == lines
 
 
@@ -364,9 +473,31 @@ def test_progress_goes_on_from_the_trials_an_earlier_run_finished(capsys, monkey
     spec = validate_spec(spec_dict(training={"epochs": 2}, search={"tuner": "random", "max_trials": 4}))
     monkeypatch.setattr(_tuning, "time", SimpleNamespace(monotonic=lambda: 40.0))
     progress = _tuning._Progress(spec, verbose=1, start=0.0, then=None, estimate=True)
-    progress.resume([{"id": str(i), "values": {}, "status": "completed", "score": score, "seconds": 9.0,
-                      "epochs": 2, "message": None} for i, score in enumerate([0.4, 0.3])])
-    progress({"id": "2", "values": {}, "status": "completed", "score": 0.5, "seconds": 40.0, "epochs": 2,
-              "message": None})
+    progress.resume(
+        [
+            {
+                "id": str(i),
+                "values": {},
+                "status": "completed",
+                "score": score,
+                "seconds": 9.0,
+                "epochs": 2,
+                "message": None,
+            }
+            for i, score in enumerate([0.4, 0.3])
+        ]
+    )
+    progress(
+        {
+            "id": "2",
+            "values": {},
+            "status": "completed",
+            "score": 0.5,
+            "seconds": 40.0,
+            "epochs": 2,
+            "message": None,
+        }
+    )
     assert capsys.readouterr().err.splitlines() == [
-        "[3/4] trial 2    val_loss=0.5000  best=0.3000  elapsed 0:40  left ~0:40"]
+        "[3/4] trial 2    val_loss=0.5000  best=0.3000  elapsed 0:40  left ~0:40"
+    ]

@@ -45,7 +45,6 @@ from densespace._spec import (
     parse_spec,
     validate_spec,
 )
-
 from densespace._tuning import (
     BestModel,
     SearchWarning,
@@ -62,7 +61,7 @@ if TYPE_CHECKING:
     from densespace._keras import DenseHyperModel, build_hypermodel, load_model
 
 #: Public names that import Keras, loaded on first access.
-_LAZY = {name: "densespace._keras" for name in ("build_hypermodel", "DenseHyperModel", "load_model")}
+_LAZY = dict.fromkeys(("build_hypermodel", "DenseHyperModel", "load_model"), "densespace._keras")
 
 
 def __getattr__(name: str) -> Any:

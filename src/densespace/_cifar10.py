@@ -150,11 +150,9 @@ def _map(path: Path) -> np.ndarray:
 def _read_archive(archive: Path) -> tuple[dict[str, _Batch], _Layout]:
     """Decodes the batches of a tar archive in one pass, without extracting it."""
     try:
-        tar = tarfile.open(archive, "r:*")
+        tar = tarfile.open(archive, "r:*")  # noqa: SIM115 - closed by the `with tar` below
     except tarfile.TarError as exc:
-        raise DatasetError(
-            f"{archive}: not a tar archive (or a truncated one); {_EXPECTED}"
-        ) from exc
+        raise DatasetError(f"{archive}: not a tar archive (or a truncated one); {_EXPECTED}") from exc
     batches: dict[str, _Batch] = {}
     with tar:
         try:
@@ -184,14 +182,11 @@ def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
     if not (member.isfile() or member.isdir()):
         kind = _MEMBER_KINDS.get(member.type, f"of tar type {member.type!r}")
         raise DatasetError(
-            f"{archive}: refusing member {member.name!r}: "
-            f"it is {kind}, not a regular file or folder"
+            f"{archive}: refusing member {member.name!r}: it is {kind}, not a regular file or folder"
         )
     path = PurePosixPath(member.name)
     if path.is_absolute() or ".." in path.parts:
-        raise DatasetError(
-            f"{archive}: refusing member {member.name!r}: its path leaves the archive"
-        )
+        raise DatasetError(f"{archive}: refusing member {member.name!r}: its path leaves the archive")
 
 
 def _check_labels(batch: _Batch, where: str) -> _Batch:
@@ -199,9 +194,7 @@ def _check_labels(batch: _Batch, where: str) -> _Batch:
     labels = batch[1]
     bad = np.flatnonzero((labels < 0) | (labels > 9))
     if bad.size:
-        raise DatasetError(
-            f"{where}: label {labels[bad[0]]} of image {bad[0]} is not a class id 0-9"
-        )
+        raise DatasetError(f"{where}: label {labels[bad[0]]} of image {bad[0]} is not a class id 0-9")
     return batch
 
 
@@ -247,19 +240,9 @@ def _decode_python(stream: BinaryIO, where: str) -> _Batch:
         got = f"a dict with keys {keys}" if keys is not None else f"a {type(batch).__name__}"
         raise DatasetError(f"{where}: expected a dict with b'data' and b'labels', got {got}")
     pixels = batch[b"data"]
-    if (
-        not isinstance(pixels, np.ndarray)
-        or pixels.dtype != np.uint8
-        or pixels.shape[1:] != (_PIXELS,)
-    ):
-        got = (
-            f"{pixels.dtype} {pixels.shape}"
-            if isinstance(pixels, np.ndarray)
-            else type(pixels).__name__
-        )
-        raise DatasetError(
-            f"{where}: b'data' must be a uint8 array of shape (N, {_PIXELS}), got {got}"
-        )
+    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.shape[1:] != (_PIXELS,):
+        got = f"{pixels.dtype} {pixels.shape}" if isinstance(pixels, np.ndarray) else type(pixels).__name__
+        raise DatasetError(f"{where}: b'data' must be a uint8 array of shape (N, {_PIXELS}), got {got}")
     labels = batch[b"labels"]
     if not isinstance(labels, list) or not all(type(label) is int for label in labels):
         raise DatasetError(f"{where}: b'labels' must be a list of int class ids")

@@ -87,7 +87,9 @@ def _validation(text: str) -> float | str:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.1, or 'test' (received {text!r})") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction such as 0.1, or 'test' (received {text!r})"
+        ) from None
 
 
 def _tune(args: argparse.Namespace) -> int:
@@ -96,17 +98,28 @@ def _tune(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     verbose = 0 if args.quiet else 2 if args.verbose else 1
-    options = {"tuner": args.tuner, "max_trials": args.max_trials, "epochs": args.epochs, "seed": args.seed,
-               "retrain_top": args.retrain_top, "chief": args.chief, "worker": args.worker,
-               "worker_id": args.worker_id, "overwrite": args.overwrite}
+    options = {
+        "tuner": args.tuner,
+        "max_trials": args.max_trials,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "retrain_top": args.retrain_top,
+        "chief": args.chief,
+        "worker": args.worker,
+        "worker_id": args.worker_id,
+        "overwrite": args.overwrite,
+    }
     effective, _ = check_options(spec, **options)  # before loading (perhaps downloading) the data
-    data = load_cifar10(args.data, validation=args.validation, limit=args.limit,
-                        seed=effective.search.seed or 0)
+    data = load_cifar10(
+        args.data, validation=args.validation, limit=args.limit, seed=effective.search.seed or 0
+    )
     result = tune(spec, data=data, out=args.out, verbose=verbose, **options)
     if "worker" in result.results:
         if verbose:
-            print(f"worker {result.results['worker']}: ran {len(result.results['trials'])} trials; "
-                  "the chief holds the results")
+            print(
+                f"worker {result.results['worker']}: ran {len(result.results['trials'])} trials; "
+                "the chief holds the results"
+            )
         return EXIT_OK
     if verbose:
         print(_results.summary(result.results), end="")
@@ -122,7 +135,9 @@ def _report(args: argparse.Namespace) -> int:
         results = _results.load(Path(args.out))
         print(_results.summary(results), end="")
     except (ValueError, KeyError, TypeError) as exc:
-        raise DensespaceError(f"{path} is not a densespace results file ({type(exc).__name__}: {exc})") from None
+        raise DensespaceError(
+            f"{path} is not a densespace results file ({type(exc).__name__}: {exc})"
+        ) from None
     return EXIT_OK
 
 
@@ -157,31 +172,52 @@ def _parser() -> argparse.ArgumentParser:
     inspect.set_defaults(run=_inspect)
 
     tune = commands.add_parser(
-        "tune", help="search a space on CIFAR-10, retrain the best and test them",
+        "tune",
+        help="search a space on CIFAR-10, retrain the best and test them",
         description="Search a space with keras-tuner on CIFAR-10, retrain the best configurations "
         "from scratch and evaluate them once on the test split. Options override the spec's "
         "search and training sections; the spec file is never edited. Running again on the "
         "same --out resumes an interrupted search.",
     )
     tune.add_argument("spec", metavar="SPEC", help="a JSON or YAML spec file")
-    tune.add_argument("--data", metavar="SOURCE", help="CIFAR-10 archive or folder (python or binary "
-                      "version); default $DENSESPACE_CIFAR10, else keras' download")
+    tune.add_argument(
+        "--data",
+        metavar="SOURCE",
+        help="CIFAR-10 archive or folder (python or binary "
+        "version); default $DENSESPACE_CIFAR10, else keras' download",
+    )
     tune.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], help="override search.tuner")
     tune.add_argument("--max-trials", type=int, metavar="N", help="override search.max_trials")
     tune.add_argument("--epochs", type=int, metavar="N", help="override training.epochs")
     tune.add_argument("--seed", type=int, metavar="N", help="override search.seed")
-    tune.add_argument("--retrain-top", type=int, default=1, metavar="K",
-                      help="retrain and test the K best configurations (default 1; 0 skips)")
+    tune.add_argument(
+        "--retrain-top",
+        type=int,
+        default=1,
+        metavar="K",
+        help="retrain and test the K best configurations (default 1; 0 skips)",
+    )
     tune.add_argument("--out", metavar="DIR", help="results folder (default runs/<spec name>)")
     tune.add_argument("--limit", type=int, metavar="N", help="use a stratified subset of N images per split")
-    tune.add_argument("--validation", type=_validation, default=0.1, metavar="FRACTION|test",
-                      help="share of the training set held out for validation (default 0.1), or "
-                      "'test' to validate on the test set as the blog post did (overstates results)")
+    tune.add_argument(
+        "--validation",
+        type=_validation,
+        default=0.1,
+        metavar="FRACTION|test",
+        help="share of the training set held out for validation (default 0.1), or "
+        "'test' to validate on the test set as the blog post did (overstates results)",
+    )
     tune.add_argument("--overwrite", action="store_true", help="start over when --out holds another search")
     roles = tune.add_mutually_exclusive_group()
-    roles.add_argument("--chief", metavar="HOST:PORT", help="serve a distributed search here (keras-tuner's "
-                       "chief oracle, gRPC without authentication: private networks only)")
-    roles.add_argument("--worker", metavar="HOST:PORT", help="train trials handed out by the chief at HOST:PORT")
+    roles.add_argument(
+        "--chief",
+        metavar="HOST:PORT",
+        help="serve a distributed search here (keras-tuner's "
+        "chief oracle, gRPC without authentication: private networks only)",
+    )
+    roles.add_argument(
+        "--worker", metavar="HOST:PORT", help="train trials handed out by the chief at HOST:PORT"
+    )
     tune.add_argument("--worker-id", metavar="ID", help="this worker's name, unique among the workers")
     loudness = tune.add_mutually_exclusive_group()
     loudness.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -227,9 +263,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("densespace: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI's last resort, with --debug for details
+    except Exception as exc:
         if args.debug:
             raise
-        print(f"densespace: unexpected {type(exc).__name__}: {exc} (rerun with --debug "
-              "for the traceback)", file=sys.stderr)
+        print(
+            f"densespace: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE

@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError
 
 Sampling = Literal["linear", "log", "reverse_log"]
 
+
 class Strict(BaseModel):
     """Base of every spec object: strict types, no unknown keys, immutable."""
 
@@ -61,8 +62,7 @@ class _Range(Strict):
         if step is not None and self.sampling != "linear" and step <= 1:
             raise PydanticCustomError(
                 "step",
-                f"step ({step}) must be > 1 with sampling '{self.sampling}' "
-                "(it multiplies)",
+                f"step ({step}) must be > 1 with sampling '{self.sampling}' (it multiplies)",
             )
         return self
 
@@ -238,8 +238,14 @@ def tunable(
         f"{name}Choice",
         __base__=choice_base,
         __doc__=f"A choice among listed {name.lower()} values.",
-        values=(list[item], Field(min_length=1, description="The values to choose from (no duplicates).",
-                                  json_schema_extra={"uniqueItems": True})),
+        values=(
+            list[item],
+            Field(
+                min_length=1,
+                description="The values to choose from (no duplicates).",
+                json_schema_extra={"uniqueItems": True},
+            ),
+        ),
     )
     members: list[Any] = [Annotated[item, Tag("constant")]]
     if ranged:

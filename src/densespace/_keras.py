@@ -93,8 +93,13 @@ class DenseHyperModel(keras_tuner.HyperModel):
         self._train_size = None if train_images is None else len(train_images)
         self._stats = None
         if spec.input.preprocessing == "standardize":
-            self._stats = channel_statistics(_needed(train_images, "input.preprocessing is 'standardize'",
-                                                     "the Normalization layer can be adapted"))
+            self._stats = channel_statistics(
+                _needed(
+                    train_images,
+                    "input.preprocessing is 'standardize'",
+                    "the Normalization layer can be adapted",
+                )
+            )
         if "cosine" in _domains.values(spec.optimizer.schedule):
             _needed(train_images, "optimizer.schedule can be 'cosine'", "the steps per epoch are known")
 
@@ -121,8 +126,9 @@ class DenseHyperModel(keras_tuner.HyperModel):
             steps = self.epochs * math.ceil(self._train_size / plan.batch_size)  # type: ignore[operator]
         return build_model(self.spec, plan, stats=self._stats, decay_steps=steps)
 
-    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, x: Any, y: Any = None,
-            **kwargs: Any) -> Any:
+    def fit(
+        self, hp: keras_tuner.HyperParameters, model: keras.Model, x: Any, y: Any = None, **kwargs: Any
+    ) -> Any:
         """Trains with the trial's batch size and label smoothing.
 
         ``x`` (and ``validation_data``) may be ``Batches``, turned into pipelines
@@ -199,7 +205,7 @@ def channel_statistics(images: np.ndarray, *, chunk: int = 4096) -> tuple[np.nda
     total = np.zeros(flat.shape[1])
     squares = np.zeros(flat.shape[1])
     for start in range(0, len(flat), chunk):
-        part = flat[start:start + chunk].astype(np.float64)
+        part = flat[start : start + chunk].astype(np.float64)
         total += part.sum(axis=0)
         squares += np.square(part).sum(axis=0)
     mean = total / len(flat)
@@ -207,7 +213,10 @@ def channel_statistics(images: np.ndarray, *, chunk: int = 4096) -> tuple[np.nda
 
 
 def build_model(
-    spec: Spec, plan: _space.Plan, *, stats: tuple[np.ndarray, np.ndarray] | None = None,
+    spec: Spec,
+    plan: _space.Plan,
+    *,
+    stats: tuple[np.ndarray, np.ndarray] | None = None,
     decay_steps: int | None = None,
 ) -> keras.Model:
     """Builds and compiles the Keras model of one concrete plan.
@@ -232,13 +241,15 @@ def build_model(
     for i, layer in enumerate(plan.layers):
         regularizer = keras.regularizers.L2(layer.l2) if layer.l2 else None
         if layer.batch_norm:
-            x = layers.Dense(layer.units, use_bias=False, kernel_regularizer=regularizer,
-                             name=f"dense_{i}")(x)
+            x = layers.Dense(layer.units, use_bias=False, kernel_regularizer=regularizer, name=f"dense_{i}")(
+                x
+            )
             x = layers.BatchNormalization(name=f"batch_norm_{i}")(x)
             x = layers.Activation(layer.activation, name=f"activation_{i}")(x)
         else:
-            x = layers.Dense(layer.units, activation=layer.activation,
-                             kernel_regularizer=regularizer, name=f"dense_{i}")(x)
+            x = layers.Dense(
+                layer.units, activation=layer.activation, kernel_regularizer=regularizer, name=f"dense_{i}"
+            )(x)
         if layer.dropout:
             x = layers.Dropout(layer.dropout, name=f"dropout_{i}")(x)
     outputs = layers.Dense(spec.output.units, activation=spec.output.activation, name="output")(x)
@@ -250,8 +261,9 @@ def build_model(
     loss: Any = "sparse_categorical_crossentropy"
     if plan.label_smoothing:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=plan.label_smoothing)
-    model.compile(optimizer=OPTIMIZERS[plan.optimizer](learning_rate=learning_rate), loss=loss,
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=OPTIMIZERS[plan.optimizer](learning_rate=learning_rate), loss=loss, metrics=["accuracy"]
+    )
     # Built now, the optimizer's variables (step count, moments) are restored with the
     # weights when Hyperband continues a trial, so a cosine schedule carries on.
     model.optimizer.build(model.trainable_variables)
@@ -309,8 +321,11 @@ class _Tuner:
             record = trial_record(trial)
             if record["status"] == "completed" and record["score"] is None:
                 # A worker's copy of the trial: the chief scores it, so use what was reported.
-                record.update(score=self._reported[self.oracle.objective.name],
-                              seconds=self._reported["seconds"], epochs=int(self._reported["epochs"]))
+                record.update(
+                    score=self._reported[self.oracle.objective.name],
+                    seconds=self._reported["seconds"],
+                    epochs=int(self._reported["epochs"]),
+                )
             self._on_trial_end(record)
 
 
@@ -365,12 +380,22 @@ class HyperbandTuner(_Tuner, keras_tuner.Hyperband):
 _TUNERS = {"random": RandomSearchTuner, "bayesian": BayesianTuner, "hyperband": HyperbandTuner}
 
 #: keras-tuner's trial statuses, as densespace reports them.
-STATUSES = {"COMPLETED": "completed", "FAILED": "failed", "INVALID": "failed",
-            "RUNNING": "running", "IDLE": "running", "STOPPED": "stopped"}
+STATUSES = {
+    "COMPLETED": "completed",
+    "FAILED": "failed",
+    "INVALID": "failed",
+    "RUNNING": "running",
+    "IDLE": "running",
+    "STOPPED": "stopped",
+}
 
 
 def make_tuner(
-    spec: Spec, hypermodel: DenseHyperModel, *, directory: str, overwrite: bool,
+    spec: Spec,
+    hypermodel: DenseHyperModel,
+    *,
+    directory: str,
+    overwrite: bool,
     on_trial_end: Any = None,
 ) -> keras_tuner.Tuner:
     """The keras-tuner tuner that ``spec.search`` describes, storing its state in ``directory``."""
@@ -408,7 +433,12 @@ def trial_record(trial: Any) -> dict[str, Any]:
 
 
 def search(
-    tuner: keras_tuner.Tuner, train: Batches, validation: Batches, *, epochs: int, verbose: int,
+    tuner: keras_tuner.Tuner,
+    train: Batches,
+    validation: Batches,
+    *,
+    epochs: int,
+    verbose: int,
     worker: bool,
 ) -> list[dict[str, Any]] | None:
     """Runs (or resumes) the search; returns every trial as ``trial_record`` dicts
@@ -418,8 +448,13 @@ def search(
         keras.utils.set_random_seed(hypermodel.spec.search.seed)
     if hypermodel.spec.search.tuner == "hyperband":
         hypermodel.epochs = hypermodel.spec.search.max_epochs
-    tuner.search(train, epochs=epochs, validation_data=validation,
-                 callbacks=_callbacks(hypermodel.spec), verbose=_fit_verbosity(verbose))
+    tuner.search(
+        train,
+        epochs=epochs,
+        validation_data=validation,
+        callbacks=_callbacks(hypermodel.spec),
+        verbose=_fit_verbosity(verbose),
+    )
     hypermodel.epochs = hypermodel.spec.training.epochs
     return None if worker else [trial_record(t) for t in tuner.oracle.trials.values()]
 
@@ -445,16 +480,27 @@ def _callbacks(spec: Spec) -> list[keras.callbacks.Callback]:
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
     stopping = spec.training.early_stopping
     if stopping is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=stopping.monitor, patience=stopping.patience, min_delta=stopping.min_delta,
-            restore_best_weights=True,
-        ))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=stopping.monitor,
+                patience=stopping.patience,
+                min_delta=stopping.min_delta,
+                restore_best_weights=True,
+            )
+        )
     return callbacks
 
 
 def retrain(
-    hypermodel: DenseHyperModel, values: dict[str, Any], train: Batches, validation: Batches,
-    test: tuple[np.ndarray, np.ndarray], *, epochs: int, seed: int, verbose: int,
+    hypermodel: DenseHyperModel,
+    values: dict[str, Any],
+    train: Batches,
+    validation: Batches,
+    test: tuple[np.ndarray, np.ndarray],
+    *,
+    epochs: int,
+    seed: int,
+    verbose: int,
 ) -> tuple[keras.Model, dict[str, float], int]:
     """Rebuilds one configuration from scratch, trains it on the training split and
     evaluates it once on the test split.
@@ -468,8 +514,15 @@ def retrain(
     hp = keras_tuner.HyperParameters()
     hp.values.update(values)
     model = hypermodel.build(hp)
-    history = hypermodel.fit(hp, model, train, epochs=epochs, validation_data=validation,
-                             callbacks=_callbacks(hypermodel.spec), verbose=_fit_verbosity(verbose))
+    history = hypermodel.fit(
+        hp,
+        model,
+        train,
+        epochs=epochs,
+        validation_data=validation,
+        callbacks=_callbacks(hypermodel.spec),
+        verbose=_fit_verbosity(verbose),
+    )
     losses = history.history.get("loss", [])
     if not all(math.isfinite(v) for v in losses):
         raise TuningError(f"retraining diverged: the loss became {losses[-1]}")
@@ -492,5 +545,9 @@ def versions() -> dict[str, str]:
     """Versions of the libraries a run depends on."""
     import tensorflow as tf
 
-    return {"keras": keras.__version__, "tensorflow": tf.__version__,
-            "keras_tuner": keras_tuner.__version__, "numpy": np.__version__}
+    return {
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+        "keras_tuner": keras_tuner.__version__,
+        "numpy": np.__version__,
+    }

@@ -10,7 +10,7 @@ import io
 import json
 import math
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,8 +82,13 @@ def show(value: Any) -> str:
 
 
 def assemble(
-    spec: Spec, data: dict[str, Any], trials: list[dict[str, Any]], best: list[BestModel], *,
-    seconds: float, versions: dict[str, str],
+    spec: Spec,
+    data: dict[str, Any],
+    trials: list[dict[str, Any]],
+    best: list[BestModel],
+    *,
+    seconds: float,
+    versions: dict[str, str],
 ) -> dict[str, Any]:
     """The content of ``results.json``."""
     search_epochs = sum(t["epochs"] or 0 for t in trials)
@@ -91,19 +96,29 @@ def assemble(
     return {
         "densespace": __version__,
         "versions": {"python": platform.python_version(), **versions},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "spec": spec.model_dump(mode="json"),
         "seed": spec.search.seed,
         "tuner": spec.search.tuner,
         "objective": spec.search.objective,
         "data": data,
-        "trials": [{k: t[k] for k in ("id", "values", "status", "score", "seconds", "epochs", "message")}
-                   for t in trials],
-        "best": [{
-            "rank": b.rank, "trial": b.trial_id, "values": b.values, "test_metrics": b.test_metrics,
-            "parameters": b.parameters, "epochs": b.epochs,
-            "model": model_file(b.rank), "frozen_spec": frozen_spec_file(b.rank),
-        } for b in best],
+        "trials": [
+            {k: t[k] for k in ("id", "values", "status", "score", "seconds", "epochs", "message")}
+            for t in trials
+        ],
+        "best": [
+            {
+                "rank": b.rank,
+                "trial": b.trial_id,
+                "values": b.values,
+                "test_metrics": b.test_metrics,
+                "parameters": b.parameters,
+                "epochs": b.epochs,
+                "model": model_file(b.rank),
+                "frozen_spec": frozen_spec_file(b.rank),
+            }
+            for b in best
+        ],
         "cost": {
             "search_epochs": search_epochs,
             "retrain_epochs": retrain_epochs,
@@ -135,8 +150,16 @@ def trials_csv(results: dict[str, Any]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["id", "status", "score", "seconds", "epochs", *names])
     for t in results["trials"]:
-        writer.writerow([t["id"], t["status"], t["score"], t["seconds"], t["epochs"],
-                         *(t["values"].get(n, "") for n in names)])
+        writer.writerow(
+            [
+                t["id"],
+                t["status"],
+                t["score"],
+                t["seconds"],
+                t["epochs"],
+                *(t["values"].get(n, "") for n in names),
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -164,8 +187,13 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     xs = [i + 1 for i, t in enumerate(trials) if t["score"] is not None]
     ax.scatter(xs, [t["score"] for t in trials if t["score"] is not None], label="trial score")
-    ax.step(range(1, len(trials) + 1), [math.nan if b is None else b for b in best_so_far(results)],
-            where="post", color="C1", label="best so far")
+    ax.step(
+        range(1, len(trials) + 1),
+        [math.nan if b is None else b for b in best_so_far(results)],
+        where="post",
+        color="C1",
+        label="best so far",
+    )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel(results["objective"])
@@ -192,21 +220,40 @@ def summary(results: dict[str, Any]) -> str:
     if results["best"]:
         lines.append("")
         header = ["rank", "trial", "test accuracy", "test loss", "parameters", "model", "values"]
-        rows = [[str(b["rank"]), b["trial"], f"{b['test_metrics']['accuracy']:.4f}",
-                 f"{b['test_metrics']['loss']:.4f}", f"{b['parameters']:,}", b["model"],
-                 " ".join(f"{k}={show(v)}" for k, v in b["values"].items())] for b in results["best"]]
+        rows = [
+            [
+                str(b["rank"]),
+                b["trial"],
+                f"{b['test_metrics']['accuracy']:.4f}",
+                f"{b['test_metrics']['loss']:.4f}",
+                f"{b['parameters']:,}",
+                b["model"],
+                " ".join(f"{k}={show(v)}" for k, v in b["values"].items()),
+            ]
+            for b in results["best"]
+        ]
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
     return "\n".join(lines) + "\n"
 
 
 def report_markdown(results: dict[str, Any]) -> str:
     """``report.md``: the summary, the retrained models, every trial and the plot."""
-    lines = [f"# {results['spec']['name']}", "", "```", summary(results).rstrip(), "```", "",
-             f"![score per trial]({PLOT_FILE})", "", "## Trials", "",
-             f"| trial | status | {results['objective']} | seconds | epochs | values |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"# {results['spec']['name']}",
+        "",
+        "```",
+        summary(results).rstrip(),
+        "```",
+        "",
+        f"![score per trial]({PLOT_FILE})",
+        "",
+        "## Trials",
+        "",
+        f"| trial | status | {results['objective']} | seconds | epochs | values |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for t in results["trials"]:
         score = "" if t["score"] is None else f"{t['score']:.4f}"
         seconds = "" if t["seconds"] is None else f"{t['seconds']:.1f}"

@@ -80,7 +80,8 @@ class Hyperparameter:
             "location": self.location,
             "domain": self.domain.model_dump(),
             "values": _domains.size(self.domain),
-            "condition": None if self.condition is None
+            "condition": None
+            if self.condition is None
             else {"parent": self.condition.parent, "values": list(self.condition.values)},
         }
 
@@ -133,9 +134,12 @@ def _block_names(spec: Spec) -> Iterator[tuple[Block, _BlockNames]]:
     several = len(spec.blocks) > 1
     listed = isinstance(spec.hidden, list)
     for b, block in enumerate(spec.blocks):
-        yield block, _BlockNames(
-            prefix=f"block{b}_" if several else "",
-            location=f"hidden[{b}]" if listed else "hidden",
+        yield (
+            block,
+            _BlockNames(
+                prefix=f"block{b}_" if several else "",
+                location=f"hidden[{b}]" if listed else "hidden",
+            ),
         )
 
 
@@ -170,9 +174,11 @@ def hyperparameters(spec: Spec) -> list[Hyperparameter]:
             for field in LAYER_FIELDS:
                 domain = getattr(block, field)
                 if _domains.is_tunable(domain):
-                    result.append(Hyperparameter(
-                        names.field(field, index), f"{names.location}.{field}", domain, condition
-                    ))
+                    result.append(
+                        Hyperparameter(
+                            names.field(field, index), f"{names.location}.{field}", domain, condition
+                        )
+                    )
     for name, location in GLOBAL_FIELDS:
         domain = _field(spec, location)
         if _domains.is_tunable(domain):
@@ -227,8 +233,11 @@ def _parameters(spec: Spec, end: int) -> int:
         for width, total in best.items():
             for count in _domains.values(block.layers):
                 out = units if count else width
-                cost = total + (count > 0) * _dense(width, units, batch_norm) \
+                cost = (
+                    total
+                    + (count > 0) * _dense(width, units, batch_norm)
                     + max(count - 1, 0) * _dense(units, units, batch_norm)
+                )
                 options[out] = pick(options.get(out, cost), cost)
         best = options
     return pick(total + _dense(width, spec.output.units, False) for width, total in best.items())
@@ -256,7 +265,8 @@ def resolve(spec: Spec, values: Mapping[str, Any]) -> Plan:
         for i in range(count):
             index = None if block.shared else i
             fields = {
-                f: values[names.field(f, index)] if _domains.is_tunable(getattr(block, f))
+                f: values[names.field(f, index)]
+                if _domains.is_tunable(getattr(block, f))
                 else getattr(block, f)
                 for f in LAYER_FIELDS
             }

@@ -19,8 +19,7 @@ import yaml
 from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from densespace import _space
-from densespace import _domains
+from densespace import _domains, _space
 from densespace._domains import Strict, tunable
 from densespace._errors import SpecError
 
@@ -32,8 +31,21 @@ MAX_INPUT_SIZE = 1 << 20
 MAX_PARAMETERS = 100_000_000
 
 Activation = Literal[
-    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish",
-    "tanh", "sigmoid", "hard_sigmoid", "softplus", "softsign", "linear",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "swish",
+    "mish",
+    "tanh",
+    "sigmoid",
+    "hard_sigmoid",
+    "softplus",
+    "softsign",
+    "linear",
 ]
 OptimizerName = Literal["adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad"]
 Objective = Literal["val_loss", "val_accuracy", "loss", "accuracy"]
@@ -58,7 +70,8 @@ class Augmentation(Strict):
 
     flip: Flip = Field(False, description="Flip images left-right at random. Hyperparameter: `flip`.")
     translate: Translate = Field(
-        0.0, description="Shift images by up to this fraction of their height and width, in "
+        0.0,
+        description="Shift images by up to this fraction of their height and width, in "
         "[0, 0.5]; 0 adds no layer. Hyperparameter: `translate`.",
     )
 
@@ -67,7 +80,9 @@ class Input(Strict):
     """The input images and how they are preprocessed inside the model."""
 
     shape: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
-        [32, 32, 3], min_length=1, max_length=4,
+        [32, 32, 3],
+        min_length=1,
+        max_length=4,
         description="Shape of one input example; it is flattened before the first Dense layer.",
     )
     preprocessing: Literal["rescale", "standardize", "none"] = Field(
@@ -77,8 +92,8 @@ class Input(Strict):
         "so a saved model takes raw uint8 images.",
     )
     augmentation: Augmentation = Field(
-        Augmentation(), description="Training-time augmentation; needs an image shape "
-        "[height, width, channels].",
+        Augmentation(),
+        description="Training-time augmentation; needs an image shape [height, width, channels].",
     )
 
     @model_validator(mode="after")
@@ -91,8 +106,7 @@ class Input(Strict):
         if self.augmentation != Augmentation() and len(self.shape) != 3:
             raise PydanticCustomError(
                 "augmentation",
-                "augmentation needs an image shape [height, width, channels] "
-                f"(received shape {self.shape})",
+                f"augmentation needs an image shape [height, width, channels] (received shape {self.shape})",
             )
         return self
 
@@ -100,22 +114,37 @@ class Input(Strict):
 class Block(Strict):
     """A run of Dense layers that share one description."""
 
-    layers: Layers = Field(1, description=f"How many Dense layers (0 to {MAX_LAYERS}). "
-                           "Hyperparameter: `layers`.")
-    units: Units = Field(description=f"Units of each Dense layer (1 to {MAX_UNITS}). "
-                         "Hyperparameter: `units_<i>` (`units` when shared).")
-    activation: ActivationValue = Field("relu", description="Activation of each layer. "
-                                        "Hyperparameter: `activation_<i>`.")
-    dropout: Dropout = Field(0.0, description="Dropout rate after each layer, in [0, 1); "
-                             "0 adds no Dropout layer. Hyperparameter: `dropout_<i>`.")
-    batch_norm: BatchNorm = Field(False, description="BatchNormalization between each Dense "
-                                  "layer (then without bias) and its activation. "
-                                  "Hyperparameter: `batch_norm_<i>`.")
-    l2: L2 = Field(0.0, description="L2 penalty on each layer's kernel, in [0, 1]; 0 adds none. "
-                   "Hyperparameter: `l2_<i>`.")
-    shared: bool = Field(False, description="false: every layer gets its own hyperparameters "
-                         "(`units_0`, `units_1`, ...); true: one hyperparameter per field serves "
-                         "all layers of the block (`units`).")
+    layers: Layers = Field(
+        1, description=f"How many Dense layers (0 to {MAX_LAYERS}). Hyperparameter: `layers`."
+    )
+    units: Units = Field(
+        description=f"Units of each Dense layer (1 to {MAX_UNITS}). "
+        "Hyperparameter: `units_<i>` (`units` when shared)."
+    )
+    activation: ActivationValue = Field(
+        "relu", description="Activation of each layer. Hyperparameter: `activation_<i>`."
+    )
+    dropout: Dropout = Field(
+        0.0,
+        description="Dropout rate after each layer, in [0, 1); "
+        "0 adds no Dropout layer. Hyperparameter: `dropout_<i>`.",
+    )
+    batch_norm: BatchNorm = Field(
+        False,
+        description="BatchNormalization between each Dense "
+        "layer (then without bias) and its activation. "
+        "Hyperparameter: `batch_norm_<i>`.",
+    )
+    l2: L2 = Field(
+        0.0,
+        description="L2 penalty on each layer's kernel, in [0, 1]; 0 adds none. Hyperparameter: `l2_<i>`.",
+    )
+    shared: bool = Field(
+        False,
+        description="false: every layer gets its own hyperparameters "
+        "(`units_0`, `units_1`, ...); true: one hyperparameter per field serves "
+        "all layers of the block (`units`).",
+    )
 
 
 def _hidden_kind(value: Any) -> str:
@@ -146,7 +175,8 @@ class Optimizer(Strict):
         0.001, description="Learning rate in (0, 10]. Hyperparameter: `learning_rate`."
     )
     schedule: Schedule = Field(
-        "constant", description="'constant', or 'cosine': decay from the learning rate to 0 "
+        "constant",
+        description="'constant', or 'cosine': decay from the learning rate to 0 "
         "over the epochs of the run. Hyperparameter: `schedule`.",
     )
 
@@ -165,8 +195,8 @@ class Training(Strict):
     epochs: int = Field(10, ge=1, le=10000, description="Epochs per trial and for retraining.")
     batch_size: BatchSize = Field(32, description="Batch size. Hyperparameter: `batch_size`.")
     label_smoothing: LabelSmoothing = Field(
-        0.0, description="Label smoothing of the cross-entropy, in [0, 1). Hyperparameter: "
-        "`label_smoothing`.",
+        0.0,
+        description="Label smoothing of the cross-entropy, in [0, 1). Hyperparameter: `label_smoothing`.",
     )
     early_stopping: EarlyStopping | None = Field(None, description="Optional early stopping.")
 
@@ -192,7 +222,9 @@ class BayesianSearch(_Search):
     tuner: Literal["bayesian"] = Field(description="The search algorithm.")
     max_trials: int = Field(10, ge=1, le=100000, description="Number of trials.")
     num_initial_points: int | None = Field(
-        None, ge=1, le=100000,
+        None,
+        ge=1,
+        le=100000,
         description="Random trials before the Gaussian process takes over; "
         "default 3 x the number of hyperparameters (keras-tuner's).",
     )
@@ -204,8 +236,9 @@ class HyperbandSearch(_Search):
     tuner: Literal["hyperband"] = Field(description="The search algorithm.")
     max_epochs: int = Field(100, ge=2, le=10000, description="Most epochs one model is trained.")
     factor: int = Field(3, ge=2, le=100, description="Reduction factor between brackets.")
-    hyperband_iterations: int = Field(1, ge=1, le=100, description="Times the whole Hyperband "
-                                      "algorithm is run.")
+    hyperband_iterations: int = Field(
+        1, ge=1, le=100, description="Times the whole Hyperband algorithm is run."
+    )
 
 
 SEARCH_TAGS = ("random", "bayesian", "hyperband")
@@ -232,7 +265,9 @@ class Spec(Strict):
 
     version: Literal[1] = Field(description="Spec format version; this densespace reads 1.")
     name: str = Field(
-        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$",
         description="Name of the search; used as a directory name, so letters, digits, "
         "'-', '_' and single inner dots only.",
     )
@@ -296,9 +331,7 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
         raise SpecError([f"cannot read file: {reason}"], source=str(path)) from None
     suffix = path.suffix.lower()
     if suffix not in {".json", ".yaml", ".yml"}:
-        raise SpecError(
-            [f"unsupported file type '{suffix}': use .json, .yaml or .yml"], source=str(path)
-        )
+        raise SpecError([f"unsupported file type '{suffix}': use .json, .yaml or .yml"], source=str(path))
     return parse_spec(text, format="json" if suffix == ".json" else "yaml", source=str(path))
 
 
@@ -400,12 +433,20 @@ def _suggest(received: Any, options: list[str]) -> str:
 
 
 _TYPE_NAMES = {
-    "int_type": "an integer", "float_type": "a number", "bool_type": "true or false",
-    "string_type": "a string", "list_type": "a list", "model_type": "an object",
-    "dict_type": "an object", "model_attributes_type": "an object",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "model_type": "an object",
+    "dict_type": "an object",
+    "model_attributes_type": "an object",
 }
 _COMPARISONS = {
-    "greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<=",
+    "greater_than": ">",
+    "greater_than_equal": ">=",
+    "less_than": "<",
+    "less_than_equal": "<=",
 }
 
 
@@ -424,12 +465,17 @@ def _message(err: Any) -> str:
             return f"unsupported version {_show(value)}; this densespace reads version 1"
         if not options:  # a numeric literal
             return f"must be {ctx.get('expected')} (received {_show(value)})"
-        return f"unknown value {_show(value)}{_suggest(value, options)}; expected one of: " + ", ".join(options)
+        return f"unknown value {_show(value)}{_suggest(value, options)}; expected one of: " + ", ".join(
+            options
+        )
     if kind == "union_tag_invalid" and ctx.get("tag") == "range":
-        return f"takes a constant or a choice {{\"values\": [...]}}, not a range (received {_show(value)})"
+        return f'takes a constant or a choice {{"values": [...]}}, not a range (received {_show(value)})'
     if kind == "union_tag_invalid":
         options = list(SEARCH_TAGS)
-        return f"unknown tuner {_show(ctx.get('tag'))}{_suggest(ctx.get('tag'), options)}; expected one of: " + ", ".join(options)
+        return (
+            f"unknown tuner {_show(ctx.get('tag'))}{_suggest(ctx.get('tag'), options)}; expected one of: "
+            + ", ".join(options)
+        )
     if kind == "union_tag_not_found":
         return f"expected an object, received {_show(value)}"
     if kind in _TYPE_NAMES:
@@ -450,13 +496,23 @@ def _message(err: Any) -> str:
     if kind == "string_too_long":
         return f"must be at most {ctx['max_length']} characters (received {len(value)})"
     if kind == "string_pattern_mismatch":
-        return (f"unsafe name {_show(value)}: it becomes a directory name, so use letters, "
-                "digits, '-', '_' and single inner dots (no '/', '\\' or '..')")
+        return (
+            f"unsafe name {_show(value)}: it becomes a directory name, so use letters, "
+            "digits, '-', '_' and single inner dots (no '/', '\\' or '..')"
+        )
     return f"{err['msg']} (received {_show(value)})" if kind not in _CUSTOM else err["msg"]
 
 
-_CUSTOM = {"range_order", "log_sampling", "step", "duplicate", "bool_choice", "too_large", "augmentation",
-           "smoothing_objective"}
+_CUSTOM = {
+    "range_order",
+    "log_sampling",
+    "step",
+    "duplicate",
+    "bool_choice",
+    "too_large",
+    "augmentation",
+    "smoothing_objective",
+}
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[Strict] | None:

@@ -59,10 +59,15 @@ def mostly_random(spec: Spec) -> str | None:
     guided = max(search.max_trials - initial, 0)
     if guided * 2 >= search.max_trials:
         return None
-    origin = ("search.num_initial_points" if search.num_initial_points
-              else f"keras-tuner's default num_initial_points (3 x {dimensions} hyperparameters)")
-    return (f"{origin} = {initial} random trials leave {guided} of max_trials = {search.max_trials} "
-            "to the Gaussian process: this search is mostly random")
+    origin = (
+        "search.num_initial_points"
+        if search.num_initial_points
+        else f"keras-tuner's default num_initial_points (3 x {dimensions} hyperparameters)"
+    )
+    return (
+        f"{origin} = {initial} random trials leave {guided} of max_trials = {search.max_trials} "
+        "to the Gaussian process: this search is mostly random"
+    )
 
 
 @dataclass
@@ -199,8 +204,16 @@ def tune(
         0.49
     """
     spec, environment = check_options(
-        spec, tuner=tuner, max_trials=max_trials, epochs=epochs, seed=seed, retrain_top=retrain_top,
-        chief=chief, worker=worker, worker_id=worker_id, overwrite=overwrite,
+        spec,
+        tuner=tuner,
+        max_trials=max_trials,
+        epochs=epochs,
+        seed=seed,
+        retrain_top=retrain_top,
+        chief=chief,
+        worker=worker,
+        worker_id=worker_id,
+        overwrite=overwrite,
     )
     out = Path(out) if out is not None else Path("runs") / spec.name
     quiet = contextlib.redirect_stdout(io.StringIO()) if not verbose else contextlib.nullcontext()
@@ -220,21 +233,28 @@ def tune(
         hypermodel = _keras.build_hypermodel(spec, train_images=data.train[0])
         if role != "single":
             hypermodel.fingerprint = f"spec:{_spec_digest(spec)}/data:{data_info['digest']}"
-        progress = _Progress(spec, verbose=verbose, start=start, then=on_trial_end,
-                             estimate=role == "single")
-        search_tuner = _keras.make_tuner(spec, hypermodel, directory=str(out), overwrite=overwrite,
-                                         on_trial_end=progress)
+        progress = _Progress(spec, verbose=verbose, start=start, then=on_trial_end, estimate=role == "single")
+        search_tuner = _keras.make_tuner(
+            spec, hypermodel, directory=str(out), overwrite=overwrite, on_trial_end=progress
+        )
         if role == "worker":
             _check_chief(_keras.chief_fingerprint(search_tuner), hypermodel.fingerprint)
         if role == "single":
             progress.resume(_keras.ended_trials(search_tuner))
         train = _keras.Batches(*data.train, seed=spec.search.seed)
         validation = _keras.Batches(*data.validation)
-        found = _keras.search(search_tuner, train, validation, epochs=spec.training.epochs,
-                              verbose=verbose, worker=role == "worker")
+        found = _keras.search(
+            search_tuner,
+            train,
+            validation,
+            epochs=spec.training.epochs,
+            verbose=verbose,
+            worker=role == "worker",
+        )
         if found is None:
-            return TuneResult(out=out, results={"worker": os.environ["KERASTUNER_TUNER_ID"],
-                                                "trials": progress.records})
+            return TuneResult(
+                out=out, results={"worker": os.environ["KERASTUNER_TUNER_ID"], "trials": progress.records}
+            )
     trials = [_results.clean_trial(t) for t in found]
     completed = [t for t in trials if t["status"] == "completed"]
     if not completed:
@@ -246,27 +266,55 @@ def tune(
     best: list[BestModel] = []
     for rank, trial in enumerate(_results.ranked(completed, spec.search.objective)[:retrain_top], 1):
         if verbose:
-            print(f"retraining #{rank}: trial {trial['id']} from scratch, {spec.training.epochs} epochs",
-                  file=sys.stderr)
+            print(
+                f"retraining #{rank}: trial {trial['id']} from scratch, {spec.training.epochs} epochs",
+                file=sys.stderr,
+            )
         model, metrics, trained = _keras.retrain(
-            hypermodel, trial["values"], train, validation, data.test, epochs=spec.training.epochs,
-            seed=(spec.search.seed or 0) + rank, verbose=verbose,
+            hypermodel,
+            trial["values"],
+            train,
+            validation,
+            data.test,
+            epochs=spec.training.epochs,
+            seed=(spec.search.seed or 0) + rank,
+            verbose=verbose,
         )
         frozen = _space.freeze(spec, trial["values"])
-        best.append(BestModel(rank, trial["id"], trial["values"], metrics, model, frozen,
-                              _space.parameter_bounds(frozen)[0], trained))
+        best.append(
+            BestModel(
+                rank,
+                trial["id"],
+                trial["values"],
+                metrics,
+                model,
+                frozen,
+                _space.parameter_bounds(frozen)[0],
+                trained,
+            )
+        )
         _keras.save_model(model, str(out / _results.model_file(rank)))
         (out / _results.frozen_spec_file(rank)).write_text(frozen.model_dump_json(indent=2) + "\n")
 
-    results = _results.assemble(spec, data_info, trials, best, seconds=time.monotonic() - start,
-                                versions=_keras.versions())
+    results = _results.assemble(
+        spec, data_info, trials, best, seconds=time.monotonic() - start, versions=_keras.versions()
+    )
     _results.write(out, results)
     return TuneResult(out=out, results=results, best=best)
 
 
 def check_options(
-    spec: Spec, *, tuner: TunerName | None, max_trials: int | None, epochs: int | None, seed: int | None,
-    retrain_top: int, chief: str | None, worker: str | None, worker_id: str | None, overwrite: bool,
+    spec: Spec,
+    *,
+    tuner: TunerName | None,
+    max_trials: int | None,
+    epochs: int | None,
+    seed: int | None,
+    retrain_top: int,
+    chief: str | None,
+    worker: str | None,
+    worker_id: str | None,
+    overwrite: bool,
 ) -> tuple[Spec, dict[str, str]]:
     """Checks every option of ``tune`` that needs no data; returns the effective spec and
     the keras-tuner environment variables of the distributed role (empty for none).
@@ -293,8 +341,11 @@ def _check_chief(chief: str | None, mine: str) -> None:
         return
     if chief is None:
         raise DensespaceError("the chief is not a densespace search (it declares no fingerprint)")
-    differ = [part for part, theirs, ours in zip(("spec", "data"), chief.split("/"), mine.split("/"))
-              if theirs != ours]
+    differ = [
+        part
+        for part, theirs, ours in zip(("spec", "data"), chief.split("/"), mine.split("/"), strict=False)
+        if theirs != ours
+    ]
     verb = "differs" if len(differ) == 1 else "differ"
     raise DensespaceError(
         f"this worker's {' and '.join(differ)} {verb} from the chief's (chief {chief}, worker {mine}); "
@@ -302,8 +353,9 @@ def _check_chief(chief: str | None, mine: str) -> None:
     )
 
 
-def _distributed_environment(*, chief: str | None, worker: str | None,
-                             worker_id: str | None) -> dict[str, str]:
+def _distributed_environment(
+    *, chief: str | None, worker: str | None, worker_id: str | None
+) -> dict[str, str]:
     """keras-tuner's variables for ``--chief`` / ``--worker``; empty when neither is given."""
     if chief and worker:
         raise DensespaceError("--chief and --worker exclude each other")
@@ -311,9 +363,12 @@ def _distributed_environment(*, chief: str | None, worker: str | None,
         raise DensespaceError("--worker-id goes with --worker")
     if worker and not worker_id:
         raise DensespaceError("--worker needs --worker-id, a name unique among the workers")
-    if worker_id is not None and (not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", worker_id) or "chief" in worker_id):
-        raise DensespaceError(f"--worker-id: use letters, digits, '.', '_' and '-', without 'chief' "
-                              f"(received {worker_id!r})")
+    if worker_id is not None and (
+        not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", worker_id) or "chief" in worker_id
+    ):
+        raise DensespaceError(
+            f"--worker-id: use letters, digits, '.', '_' and '-', without 'chief' (received {worker_id!r})"
+        )
     address = chief or worker
     if address is None:
         return {}
@@ -321,8 +376,11 @@ def _distributed_environment(*, chief: str | None, worker: str | None,
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         flag = "--chief" if chief else "--worker"
         raise DensespaceError(f"{flag}: expected HOST:PORT, such as 127.0.0.1:8000 (received {address!r})")
-    return {"KERASTUNER_ORACLE_IP": host.strip("[]"), "KERASTUNER_ORACLE_PORT": port,
-            "KERASTUNER_TUNER_ID": "chief" if chief else str(worker_id)}
+    return {
+        "KERASTUNER_ORACLE_IP": host.strip("[]"),
+        "KERASTUNER_ORACLE_PORT": port,
+        "KERASTUNER_TUNER_ID": "chief" if chief else str(worker_id),
+    }
 
 
 @contextlib.contextmanager
@@ -351,25 +409,38 @@ def _announce(spec: Spec, role: str, out: Path, retrain_top: int) -> None:
     trials, epochs = planned_budget(spec)
     if role == "worker":
         where = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
-        print(f"worker {os.environ['KERASTUNER_TUNER_ID']}: training trials handed out by the chief "
-              f"at {where}", file=sys.stderr)
+        print(
+            f"worker {os.environ['KERASTUNER_TUNER_ID']}: training trials handed out by the chief at {where}",
+            file=sys.stderr,
+        )
         return
-    print(f"planned: up to {trials} trials, {epochs} training epochs in the search, then "
-          f"{retrain_top} x {spec.training.epochs} epochs of retraining; results in {out}", file=sys.stderr)
+    print(
+        f"planned: up to {trials} trials, {epochs} training epochs in the search, then "
+        f"{retrain_top} x {spec.training.epochs} epochs of retraining; results in {out}",
+        file=sys.stderr,
+    )
     if role == "chief":
-        print(f"chief: serving trials on {os.environ['KERASTUNER_ORACLE_IP']}:"
-              f"{os.environ['KERASTUNER_ORACLE_PORT']} (keras-tuner's gRPC, no authentication: "
-              "keep it on a private network); waiting for workers", file=sys.stderr)
+        print(
+            f"chief: serving trials on {os.environ['KERASTUNER_ORACLE_IP']}:"
+            f"{os.environ['KERASTUNER_ORACLE_PORT']} (keras-tuner's gRPC, no authentication: "
+            "keep it on a private network); waiting for workers",
+            file=sys.stderr,
+        )
 
 
 def _tuner_function(name: TunerName, title: str) -> Callable[..., TuneResult]:
     def run(spec: Spec, *, data: Data, **options: Any) -> TuneResult:
         return tune(spec, data=data, tuner=name, **options)
 
-    run.__name__ = run.__qualname__ = {"random": "random_search", "bayesian": "bayesian_optimization",
-                                       "hyperband": "hyperband"}[name]
-    run.__doc__ = (f"``tune`` with keras-tuner's {title}; takes ``tune``'s options.\n\n"
-                   f"    Example:\n        >>> densespace.{run.__name__}(spec, data=data)  # doctest: +SKIP\n")
+    run.__name__ = run.__qualname__ = {
+        "random": "random_search",
+        "bayesian": "bayesian_optimization",
+        "hyperband": "hyperband",
+    }[name]
+    run.__doc__ = (
+        f"``tune`` with keras-tuner's {title}; takes ``tune``'s options.\n\n"
+        f"    Example:\n        >>> densespace.{run.__name__}(spec, data=data)  # doctest: +SKIP\n"
+    )
     return run
 
 
@@ -390,8 +461,9 @@ def _prepare(out: Path, spec: Spec, data_info: dict[str, Any], *, overwrite: boo
     run = {"spec": spec.model_dump(mode="json"), "data": data_info}
     marker = out / _RUN_FILE
     if out.exists() and not marker.exists() and any(out.iterdir()):
-        raise DensespaceError(f"{out} is not empty and holds no densespace search ({_RUN_FILE}); "
-                              "choose a new or empty --out")
+        raise DensespaceError(
+            f"{out} is not empty and holds no densespace search ({_RUN_FILE}); choose a new or empty --out"
+        )
     if marker.exists() and not overwrite:
         previous = json.loads(marker.read_text())
         changes = _differences(previous, run)
@@ -409,16 +481,26 @@ def _prepare(out: Path, spec: Spec, data_info: dict[str, Any], *, overwrite: boo
 
 def _differences(old: Any, new: Any, path: str = "") -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict):
-        return [change for key in sorted(set(old) | set(new))
-                for change in _differences(old.get(key), new.get(key), f"{path}.{key}" if path else key)]
+        return [
+            change
+            for key in sorted(set(old) | set(new))
+            for change in _differences(old.get(key), new.get(key), f"{path}.{key}" if path else key)
+        ]
     return [] if old == new else [f"{path}: {json.dumps(old)} -> {json.dumps(new)}"]
 
 
 class _Progress:
     """Prints one line per finished trial: values, score, best so far, time and estimate."""
 
-    def __init__(self, spec: Spec, *, verbose: int, start: float,
-                 then: Callable[[dict[str, Any]], None] | None, estimate: bool) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        *,
+        verbose: int,
+        start: float,
+        then: Callable[[dict[str, Any]], None] | None,
+        estimate: bool,
+    ) -> None:
         self.spec, self.verbose, self.start, self.then = spec, verbose, start, then
         self.planned = planned_budget(spec) if estimate else None
         self.records: list[dict[str, Any]] = []
@@ -448,8 +530,11 @@ class _Progress:
             return
         elapsed = time.monotonic() - self.start
         values = " ".join(f"{k}={_results.show(v)}" for k, v in trial["values"].items())
-        outcome = (f"{self.spec.search.objective}={score:.4f}" if score is not None
-                   else f"failed ({trial['message']})")
+        outcome = (
+            f"{self.spec.search.objective}={score:.4f}"
+            if score is not None
+            else f"failed ({trial['message']})"
+        )
         best = "" if self.best is None else f"  best={self.best:.4f}"
         position, left = f"[{self.finished}]", ""
         if self.planned is not None:
@@ -458,12 +543,17 @@ class _Progress:
             # by epochs, not trials: Hyperband's later trials train longer
             seconds = elapsed / self.epochs * max(epochs - self.resumed_epochs - self.epochs, 0)
             left = f"  left ~{_clock(seconds)}"
-        print(f"{position} trial {trial['id']}  {values}  {outcome}{best}  elapsed {_clock(elapsed)}{left}",
-              file=sys.stderr, flush=True)
+        print(
+            f"{position} trial {trial['id']}  {values}  {outcome}{best}  elapsed {_clock(elapsed)}{left}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def _keep_best(self, score: float | None) -> None:
         """Remembers ``score`` when it beats the best so far."""
-        if score is not None and (self.best is None or _results.better(score, self.best, self.spec.search.objective)):
+        if score is not None and (
+            self.best is None or _results.better(score, self.best, self.spec.search.objective)
+        ):
             self.best = score
 
     def _planned_epochs(self, values: dict[str, Any]) -> int:
@@ -507,5 +597,7 @@ def planned_budget(spec: Spec) -> tuple[int, int]:
             total = math.ceil(search.max_epochs / search.factor ** (bracket - round_))
             trials += size
             epochs += size * (total - done)
-    return (trials * search.hyperband_iterations,
-            epochs * search.hyperband_iterations * search.executions_per_trial)
+    return (
+        trials * search.hyperband_iterations,
+        epochs * search.hyperband_iterations * search.executions_per_trial,
+    )

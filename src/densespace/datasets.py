@@ -131,13 +131,10 @@ def load_cifar10(
 def _check_options(validation: object, limit: object) -> None:
     """Refuses a validation share outside (0, 1) and a limit below 10."""
     if validation != "test" and (
-        isinstance(validation, bool)
-        or not isinstance(validation, (int, float))
-        or not 0 < validation < 1
+        isinstance(validation, bool) or not isinstance(validation, (int, float)) or not 0 < validation < 1
     ):
         raise DatasetError(
-            "validation must be a fraction between 0 and 1 (exclusive) or 'test', "
-            f"got {validation!r}"
+            f"validation must be a fraction between 0 and 1 (exclusive) or 'test', got {validation!r}"
         )
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 10):
         raise DatasetError(
