@@ -8,11 +8,10 @@ import sys
 from typing import get_args
 
 import pytest
-from conftest import ROOT, spec_dict
+from helpers import ROOT, spec_dict
 
 from densespace._cli import main
-from densespace._schema import schema_text
-from densespace._spec import Activation
+from densespace._spec import Activation, schema_text
 
 
 def _write(tmp_path, name, data):
@@ -155,7 +154,7 @@ def test_python_dash_m_and_version():
 
 def test_tune_and_report_from_the_command_line(tmp_path, capsys, monkeypatch):
     """`tune` reads $DENSESPACE_CIFAR10, applies overrides, writes results; `report` prints them again."""
-    from cifar_archives import make_splits, write_binary
+    from helpers.cifar_archives import make_splits, write_binary
 
     monkeypatch.setenv("DENSESPACE_CIFAR10", str(write_binary(tmp_path, *make_splits())))
     spec = _write(
@@ -198,7 +197,7 @@ def test_tune_with_a_bad_data_source_exits_2(tmp_path, capsys):
 
 def test_tune_quiet_prints_nothing(tmp_path, capsys, monkeypatch):
     """`tune --quiet` prints nothing at all on success."""
-    from cifar_archives import make_splits, write_binary
+    from helpers.cifar_archives import make_splits, write_binary
 
     data = write_binary(tmp_path, *make_splits())
     spec = _write(tmp_path, "s.json", spec_dict(search={"max_trials": 1}))

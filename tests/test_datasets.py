@@ -7,11 +7,8 @@ import importlib.util
 import io
 import os
 import pickle
-import re
-import shutil
 import subprocess
 import sys
-import sysconfig
 import tarfile
 import types
 from collections.abc import Callable
@@ -20,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from cifar_archives import (
+from helpers.cifar_archives import (
     STEMS,
     binary_records,
     make_splits,
@@ -30,14 +27,8 @@ from cifar_archives import (
     write_tar,
 )
 
-from densespace import _cifar10
 from densespace._errors import DatasetError
-from densespace.datasets import CLASS_NAMES, ENV_VAR, load_cifar10
-
-try:
-    from densespace._interleave import to_channels_last as compiled_to_channels_last
-except ImportError:  # built without a C compiler: the numpy copy is then the only one
-    compiled_to_channels_last = None
+from densespace.datasets import CLASS_NAMES, ENV_VAR, _cifar10, load_cifar10
 
 TRAIN, TEST = make_splits()  # 100 training images (10 per class), 20 test images
 BUILD_TOOL = Path(__file__).resolve().parents[2] / "shared" / "tools" / "build-cifar10"
@@ -68,26 +59,8 @@ def error_of(source: Path, **options: Any) -> str:
     return str(caught.value)
 
 
-NOT_BUILT = pytest.mark.skipif(
-    compiled_to_channels_last is None,
-    reason="densespace._interleave was not built (no C compiler at install time)",
-)
-
-
-@pytest.fixture(
-    params=[
-        pytest.param(_cifar10._to_channels_last_numpy, id="numpy"),
-        pytest.param(compiled_to_channels_last, id="compiled", marks=NOT_BUILT),
-    ]
-)
-def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """Each channels-last copy in turn, installed as the one loading uses."""
-    monkeypatch.setattr(_cifar10, "_to_channels_last", request.param)
-    return request.param
-
-
 @pytest.mark.parametrize("kind", ["python-dir", "python-tar", "binary-dir", "binary-tar"])
-def test_reads_each_layout(kind: str, kernel: Callable[..., None], tmp_path: Path) -> None:
+def test_reads_each_layout(kind: str, tmp_path: Path) -> None:
     """Each layout, folder or archive, loads to exactly the images and labels written."""
     source = write_source(kind, tmp_path)
     data = load_cifar10(source, validation="test")
@@ -100,7 +73,7 @@ def test_reads_each_layout(kind: str, kernel: Callable[..., None], tmp_path: Pat
     assert data.class_names == CLASS_NAMES and len(CLASS_NAMES) == 10
 
 
-def test_reads_python_batches_pickled_in_fortran_order(kernel: Callable[..., None], tmp_path: Path) -> None:
+def test_reads_python_batches_pickled_in_fortran_order(tmp_path: Path) -> None:
     """A python batch whose pixel array was pickled in Fortran order loads like any other."""
     folder = write_python(tmp_path, TRAIN, TEST)
     record = python_record(TEST[0], TEST[1])
@@ -110,75 +83,13 @@ def test_reads_python_batches_pickled_in_fortran_order(kernel: Callable[..., Non
 
 
 @pytest.mark.parametrize("row_bytes", [3072, 3073], ids=["python-rows", "binary-records"])
-def test_channel_interleave_matches_numpy_transpose(kernel: Callable[..., None], row_bytes: int) -> None:
-    """Either copy turns channel-major rows, packed or one label byte apart, into channels-last."""
+def test_channel_interleave_matches_numpy_transpose(row_bytes: int) -> None:
+    """The copy turns channel-major rows, packed or one label byte apart, into channels-last."""
     rows = np.random.default_rng(0).integers(0, 256, (37, row_bytes), dtype=np.uint8)
     pixels = rows[:, row_bytes - 3072 :]
     target = np.empty((37, 1024, 3), dtype=np.uint8)
-    kernel(pixels, target)
+    _cifar10._to_channels_last(pixels, target)
     np.testing.assert_array_equal(target, pixels.reshape(37, 3, 1024).transpose(0, 2, 1))
-
-
-def read_only(array: np.ndarray) -> np.ndarray:
-    """``array``, no longer writable."""
-    array.flags.writeable = False
-    return array
-
-
-@NOT_BUILT
-@pytest.mark.parametrize(
-    ("pixels", "target", "error"),
-    [
-        (
-            np.zeros(3072, np.uint8),
-            np.empty(3072, np.uint8),
-            "to_channels_last: pixels must have 2 dimensions, got 1",
-        ),
-        (
-            np.zeros((2, 3072), np.int8),
-            np.empty(6144, np.uint8),
-            "to_channels_last: pixels must be uint8 (format 'B'), got format 'b'",
-        ),
-        (
-            np.zeros((2, 3071), np.uint8),
-            np.empty(6142, np.uint8),
-            "to_channels_last: pixels rows must hold 3072 bytes, got 3071",
-        ),
-        (
-            np.zeros((2, 6144), np.uint8)[:, ::2],
-            np.empty(6144, np.uint8),
-            "to_channels_last: pixels rows must be contiguous (byte stride 1), got stride 2",
-        ),
-        (
-            np.zeros((2, 3072), np.uint8),
-            np.empty(6143, np.uint8),
-            "to_channels_last: target must hold 6144 bytes (2 images), got 6143",
-        ),
-        (
-            np.zeros((2, 3072), np.uint8),
-            np.empty((2, 3072, 2), np.uint8)[:, :, 0],
-            "ndarray is not C-contiguous",
-        ),
-        (
-            np.zeros((2, 3072), np.uint8),
-            read_only(np.empty(6144, np.uint8)),
-            "buffer source array is read-only",
-        ),
-    ],
-    ids=[
-        "one-dimensional",
-        "int8",
-        "short-rows",
-        "strided-bytes",
-        "target-size",
-        "target-strided",
-        "target-read-only",
-    ],
-)
-def test_compiled_interleave_refuses_other_arrays(pixels: np.ndarray, target: np.ndarray, error: str) -> None:
-    """The compiled copy refuses arrays it cannot copy, saying what it needs and what it got."""
-    with pytest.raises(ValueError, match=f"^{re.escape(error)}$"):
-        compiled_to_channels_last(pixels, target)  # type: ignore[misc]  # skipped when None
 
 
 @pytest.mark.parametrize(
@@ -333,10 +244,14 @@ def test_environment_variable_names_the_source(tmp_path: Path, monkeypatch: pyte
 
 
 def fake_keras(monkeypatch: pytest.MonkeyPatch, download: Callable[[], Any]) -> None:
-    """Stands in for densespace._keras, so these tests never import Keras."""
-    module = types.ModuleType("densespace._keras")
+    """Stands in for densespace._keras (its io module), so these tests never import Keras."""
+    package = types.ModuleType("densespace._keras")
+    package.__path__ = []  # type: ignore[attr-defined]  # a package, so that .io imports from it
+    module = types.ModuleType("densespace._keras.io")
     module.download_cifar10 = download  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "densespace._keras", module)
+    package.io = module  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "densespace._keras", package)
+    monkeypatch.setitem(sys.modules, "densespace._keras.io", module)
 
 
 def keras_style(split: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -388,30 +303,6 @@ def test_local_files_never_import_tensorflow(kind: str, tmp_path: Path) -> None:
     command = [sys.executable, "-c", code, str(write_source(kind, tmp_path))]
     run = subprocess.run(command, check=True, capture_output=True, text=True)
     assert run.stdout.strip() == "[]"
-
-
-def test_loading_uses_the_compiled_copy_wherever_it_could_be_built() -> None:
-    """Where a C compiler and Python's headers are present, the extension was built and is used."""
-    compiler = (sysconfig.get_config_var("CC") or "").split()[:1]
-    headers = Path(sysconfig.get_paths()["include"], "Python.h")
-    if not compiler or shutil.which(compiler[0]) is None or not headers.exists():
-        pytest.skip("no C compiler or no Python headers here: numpy's copy is the expected one")
-    assert compiled_to_channels_last is not None, "densespace._interleave was not built"
-    assert _cifar10._to_channels_last is compiled_to_channels_last
-
-
-def test_loads_with_numpy_alone_when_the_extension_is_missing(tmp_path: Path) -> None:
-    """Without densespace._interleave (no C compiler at install time), numpy makes the copy."""
-    code = (
-        "import hashlib, sys; sys.modules['densespace._interleave'] = None\n"
-        "from densespace import _cifar10; from densespace.datasets import load_cifar10\n"
-        "data = load_cifar10(sys.argv[1], validation='test')\n"
-        "print(_cifar10._to_channels_last is _cifar10._to_channels_last_numpy, "
-        "hashlib.sha256(data.train[0]).hexdigest())"
-    )
-    command = [sys.executable, "-c", code, str(write_source("binary-dir", tmp_path))]
-    run = subprocess.run(command, check=True, capture_output=True, text=True)
-    assert run.stdout.split() == ["True", hashlib.sha256(TRAIN[0]).hexdigest()]
 
 
 class Payload:

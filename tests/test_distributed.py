@@ -11,11 +11,11 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, spec_dict, synthetic_data
+from helpers import ROOT, spec_dict, synthetic_data
 
 import densespace
 from densespace import DensespaceError, validate_spec
-from densespace._tuning import _distributed_environment
+from densespace._run.options import Distributed
 
 pytestmark = pytest.mark.distributed
 
@@ -30,7 +30,7 @@ ROLE = """
 import json, os, sys
 sys.path.insert(0, {tests!r})
 import densespace
-from conftest import synthetic_data
+from helpers import synthetic_data
 spec = densespace.validate_spec(json.loads({spec!r}))
 result = densespace.tune(spec, data=synthetic_data(train={train}), out={out!r}, retrain_top=1, verbose=0, **{options!r})
 print("TRIALS " + json.dumps([t["id"] for t in result.results["trials"]]))
@@ -176,21 +176,31 @@ def test_a_worker_with_another_spec_is_refused(tmp_path):
 )
 def test_bad_distributed_options(options, message):
     """Bad --chief, --worker and --worker-id combinations are refused with one clear message."""
-    with pytest.raises(DensespaceError) as info:
-        _distributed_environment(
+    with pytest.raises(densespace.OptionError) as info:
+        Distributed.from_options(
             chief=options.get("chief"), worker=options.get("worker"), worker_id=options.get("worker_id")
         )
-    assert str(info.value) == message
+    assert info.value.for_cli() == message
+
+
+def test_option_errors_name_python_keywords_in_python():
+    """From Python, an option error names the keyword arguments, not the flags."""
+    with pytest.raises(densespace.OptionError) as info:
+        densespace.tune(validate_spec(SPEC), data=synthetic_data(), worker="127.0.0.1:8000")
+    assert str(info.value) == "worker needs worker_id, a name unique among the workers"
+    assert isinstance(info.value, ValueError)
 
 
 def test_the_environment_of_a_role():
     """--chief and --worker set keras-tuner's own variables."""
-    assert _distributed_environment(chief="0.0.0.0:8000", worker=None, worker_id=None) == {
+    chief = Distributed.from_options(chief="0.0.0.0:8000", worker=None, worker_id=None)
+    assert chief is not None and chief.environment() == {
         "KERASTUNER_ORACLE_IP": "0.0.0.0",
         "KERASTUNER_ORACLE_PORT": "8000",
         "KERASTUNER_TUNER_ID": "chief",
     }
-    assert _distributed_environment(chief=None, worker="[::1]:9", worker_id="w-1") == {
+    worker = Distributed.from_options(chief=None, worker="[::1]:9", worker_id="w-1")
+    assert worker is not None and worker.environment() == {
         "KERASTUNER_ORACLE_IP": "::1",
         "KERASTUNER_ORACLE_PORT": "9",
         "KERASTUNER_TUNER_ID": "w-1",

@@ -10,13 +10,14 @@ import shlex
 from typing import get_args
 
 import pytest
-from conftest import ROOT
-from corpus import INVALID
+from helpers import ROOT
+from helpers.corpus import INVALID
 from pydantic import BaseModel
 
 import densespace
 from densespace import _space, _spec
 from densespace._cli import main
+from densespace._tuners import TUNERS
 
 DOC_PATH = ROOT / "docs" / "spec.md"
 DOC = DOC_PATH.read_text(encoding="utf-8")
@@ -32,7 +33,7 @@ SECTIONS = {
     "`optimizer`": [_spec.Optimizer],
     "`training`": [_spec.Training],
     "`training.early_stopping`": [_spec.EarlyStopping],
-    "`search`": [_spec.RandomSearch, _spec.BayesianSearch, _spec.HyperbandSearch],
+    "`search`": [entry.section for entry in TUNERS.values()],
 }
 BOUND_KEYS = (
     "minimum",

@@ -12,7 +12,7 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import ROOT, spec_dict
+from helpers import ROOT, spec_dict
 
 from densespace import (
     DensespaceError,
@@ -23,7 +23,8 @@ from densespace import (
     parameter_bounds,
     validate_spec,
 )
-from densespace._keras import Batches, build_model
+from densespace._keras.data import Batches
+from densespace._keras.hypermodel import build_model
 from densespace._space import plan_parameters, resolve
 
 ACTIVATIONS = ["relu", "tanh", "elu", "selu", "swish"]

@@ -7,10 +7,10 @@ import json
 import jsonschema
 import pytest
 import yaml
-from conftest import EXAMPLES, ROOT
-from corpus import INVALID
+from helpers import EXAMPLES, ROOT
+from helpers.corpus import INVALID
 
-from densespace._schema import SCHEMA_FILE, json_schema, schema_text
+from densespace._spec import SCHEMA_FILE, json_schema, schema_text
 
 SCHEMA = json_schema()
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import EXAMPLES, spec_dict
-from corpus import INVALID
+from helpers import EXAMPLES, spec_dict
+from helpers.corpus import INVALID
 
 import densespace
 from densespace import SpecError, load_spec, parse_spec, validate_spec
@@ -119,7 +119,7 @@ def test_invalid_spec_reports_one_exact_problem(case):
     """Each invalid spec gets exactly its expected problem line."""
     with pytest.raises(SpecError) as info:
         validate_spec(case.spec)
-    assert info.value.problems == [case.problem]
+    assert [str(p) for p in info.value.problems] == [case.problem]
 
 
 def test_spec_error_is_a_value_error_listing_every_problem():
@@ -161,7 +161,7 @@ def test_unreadable_files_report_where_and_why(tmp_path, name, text, problem):
     path.write_text(text)
     with pytest.raises(SpecError) as info:
         load_spec(path)
-    assert info.value.problems == [problem]
+    assert [str(p) for p in info.value.problems] == [problem]
     assert info.value.source == str(path)
 
 
@@ -171,7 +171,7 @@ def test_file_that_is_not_utf8(tmp_path):
     path.write_bytes(b'{"name": "caf\xe9"}')
     with pytest.raises(SpecError) as info:
         load_spec(path)
-    assert info.value.problems == [
+    assert [str(p) for p in info.value.problems] == [
         "cannot read file: 'utf-8' codec can't decode byte 0xe9 in position 13: invalid continuation byte"
     ]
 
@@ -180,7 +180,7 @@ def test_missing_file(tmp_path):
     """A missing file is a SpecError naming the file."""
     with pytest.raises(SpecError) as info:
         load_spec(tmp_path / "nope.json")
-    assert info.value.problems == ["cannot read file: No such file or directory"]
+    assert [str(p) for p in info.value.problems] == ["cannot read file: No such file or directory"]
 
 
 def test_json_nan_is_refused(tmp_path):
@@ -189,4 +189,19 @@ def test_json_nan_is_refused(tmp_path):
     path.write_text(json.dumps(spec_dict(optimizer={"learning_rate": float("nan")})))
     with pytest.raises(SpecError) as info:
         load_spec(path)
-    assert info.value.problems == ["optimizer.learning_rate: expected a finite number, received NaN"]
+    assert [str(p) for p in info.value.problems] == [
+        "optimizer.learning_rate: expected a finite number, received NaN"
+    ]
+
+
+def test_problems_are_records_with_location_kind_and_message():
+    """Each problem says where, which rule and what, while str() keeps the one-line form."""
+    with pytest.raises(SpecError) as info:
+        validate_spec(spec_dict(hidden={"units": {"min": 512, "max": 64}, "dropuot": 0.1}))
+    assert [(p.location, p.kind, p.message) for p in info.value.problems] == [
+        ("hidden.units", "range_order", "min (512) must be <= max (64)"),
+        ("hidden.dropuot", "extra_forbidden", "unknown key (did you mean 'dropout'?)"),
+    ]
+    assert str(info.value) == (
+        "hidden.units: min (512) must be <= max (64)\nhidden.dropuot: unknown key (did you mean 'dropout'?)"
+    )

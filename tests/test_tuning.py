@@ -14,12 +14,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import ROOT, spec_dict, synthetic_data
+from helpers import ROOT, spec_dict, synthetic_data
 
 import densespace
-from densespace import DensespaceError, SpecError, TuningError, validate_spec
+from densespace import DensespaceError, SpecError, TuningError, planned_budget, validate_spec
 from densespace._cli import inspect_report
-from densespace._tuning import apply_overrides, planned_budget
+from densespace._results import ranked
+from densespace._run import progress as progress_module
+from densespace._run.options import apply_overrides
 
 TINY = spec_dict(
     input={"shape": [4, 4, 3]},
@@ -237,7 +239,7 @@ KILLED = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     import densespace
-    from conftest import synthetic_data
+    from helpers import synthetic_data
     spec = densespace.validate_spec({spec!r})
     densespace.tune(spec, data=synthetic_data(train=400), out={out!r}, retrain_top=0, verbose=0)
 """)
@@ -360,7 +362,7 @@ MOSTLY_RANDOM = [
 def test_mostly_random_bayesian_searches_are_named(search, message):
     """A BayesianOptimization search that leaves under half its trials to the Gaussian process is named."""
     spec = validate_spec(dict(TINY, search=search))
-    assert densespace._tuning.mostly_random(spec) == message
+    assert spec.search.warning(len(densespace.hyperparameters(spec))) == message
 
 
 def test_tune_warns_about_a_mostly_random_search(tmp_path):
@@ -389,13 +391,13 @@ def test_a_folder_that_is_not_a_search_is_never_touched(tmp_path, overwrite):
 def test_ranking_keeps_one_trial_per_configuration():
     """Trials continuing a configuration (Hyperband) count once, with their best score."""
     trials = [
-        {"id": "a", "values": {"u": 1}, "score": 0.5},
-        {"id": "b", "values": {"u": 2}, "score": 0.7},
-        {"id": "c", "values": {"u": 1}, "score": 0.4},
-        {"id": "d", "values": {"u": 3}, "score": 0.6},
+        densespace.TrialRecord(
+            id=name, values={"u": u}, status="completed", score=score, seconds=1.0, epochs=1, message=None
+        )
+        for name, u, score in [("a", 1, 0.5), ("b", 2, 0.7), ("c", 1, 0.4), ("d", 3, 0.6)]
     ]
-    assert [t["id"] for t in densespace._results.ranked(trials, "val_loss")] == ["c", "d", "b"]
-    assert [t["id"] for t in densespace._results.ranked(trials, "val_accuracy")] == ["b", "d", "a"]
+    assert [t.id for t in ranked(trials, "val_loss")] == ["c", "d", "b"]
+    assert [t.id for t in ranked(trials, "val_accuracy")] == ["b", "d", "a"]
 
 
 def test_retraining_fewer_removes_the_extra_models(tmp_path):
@@ -444,59 +446,43 @@ def test_search_and_retraining_leave_no_graph_registered(tmp_path):
 )
 def test_progress_estimates_what_is_left_from_planned_epochs(capsys, monkeypatch, search, trials, lines):
     """The time left is the planned epochs not yet used up at the seconds per planned epoch so far."""
-    from densespace import _tuning
-
     spec = validate_spec(spec_dict(training={"epochs": 2}, search=search))
     clock = iter([40.0, 100.0])
-    monkeypatch.setattr(_tuning, "time", SimpleNamespace(monotonic=lambda: next(clock)))
-    progress = _tuning._Progress(spec, verbose=1, start=0.0, then=None, estimate=True)
+    monkeypatch.setattr(progress_module, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+    progress = progress_module.Progress(spec, verbose=1, start=0.0, then=None, estimate=True)
     for trial_id, (values, status) in enumerate(trials):
         completed = status == "completed"
         progress(
-            {
-                "id": str(trial_id),
-                "values": values,
-                "status": status,
-                "score": 0.5 if completed else None,
-                "seconds": 40.0,
-                "epochs": 1 if completed else None,
-                "message": None if completed else "boom",
-            }
+            densespace.TrialRecord(
+                id=str(trial_id),
+                values=values,
+                status=status,
+                score=0.5 if completed else None,
+                seconds=40.0,
+                epochs=1 if completed else None,
+                message=None if completed else "boom",
+            )
         )
     assert capsys.readouterr().err.splitlines() == lines
 
 
 def test_progress_goes_on_from_the_trials_an_earlier_run_finished(capsys, monkeypatch):
     """A resumed search numbers on, keeps the earlier best and estimates only the epochs still planned."""
-    from densespace import _tuning
-
     spec = validate_spec(spec_dict(training={"epochs": 2}, search={"tuner": "random", "max_trials": 4}))
-    monkeypatch.setattr(_tuning, "time", SimpleNamespace(monotonic=lambda: 40.0))
-    progress = _tuning._Progress(spec, verbose=1, start=0.0, then=None, estimate=True)
+    monkeypatch.setattr(progress_module, "time", SimpleNamespace(monotonic=lambda: 40.0))
+    progress = progress_module.Progress(spec, verbose=1, start=0.0, then=None, estimate=True)
     progress.resume(
         [
-            {
-                "id": str(i),
-                "values": {},
-                "status": "completed",
-                "score": score,
-                "seconds": 9.0,
-                "epochs": 2,
-                "message": None,
-            }
+            densespace.TrialRecord(
+                id=str(i), values={}, status="completed", score=score, seconds=9.0, epochs=2, message=None
+            )
             for i, score in enumerate([0.4, 0.3])
         ]
     )
     progress(
-        {
-            "id": "2",
-            "values": {},
-            "status": "completed",
-            "score": 0.5,
-            "seconds": 40.0,
-            "epochs": 2,
-            "message": None,
-        }
+        densespace.TrialRecord(
+            id="2", values={}, status="completed", score=0.5, seconds=40.0, epochs=2, message=None
+        )
     )
     assert capsys.readouterr().err.splitlines() == [
         "[3/4] trial 2    val_loss=0.5000  best=0.3000  elapsed 0:40  left ~0:40"

@@ -1,23 +1,50 @@
 """densespace: declarative search spaces for tuning dense networks with keras-tuner.
 
 ``import densespace`` and the spec tools never import TensorFlow; the names that
-need Keras (``build_hypermodel``) load it on first use.
+need Keras (``build_hypermodel``, ``DenseHyperModel``, ``load_model``) load it on
+first use.
 
 Example:
     >>> import densespace
-    >>> spec = densespace.load_spec("examples/seed-depth.json")  # doctest: +SKIP
-    >>> densespace.configurations(spec)  # doctest: +SKIP
+    >>> spec = densespace.load_spec("examples/seed-depth.json")
+    >>> densespace.configurations(spec)
     19
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+import importlib
+import typing
 
 from densespace._domains import Choice, FloatRange, IntRange
-from densespace._errors import DatasetError, DensespaceError, SpecError, TuningError
-from densespace._schema import json_schema
+from densespace._errors import (
+    DatasetError,
+    DensespaceError,
+    OptionError,
+    Problem,
+    RunFolderError,
+    SearchWarning,
+    SpecError,
+    TuningError,
+)
+from densespace._results import (
+    BestModel,
+    BestRecord,
+    Results,
+    TrialRecord,
+    TuneResult,
+    load_results,
+)
+from densespace._run import (
+    Distributed,
+    TuneOptions,
+    TunerFunction,
+    bayesian_optimization,
+    hyperband,
+    planned_budget,
+    random_search,
+    tune,
+)
 from densespace._space import (
     Condition,
     Hyperparameter,
@@ -31,55 +58,51 @@ from densespace._space import (
 )
 from densespace._spec import (
     Augmentation,
-    BayesianSearch,
     Block,
     EarlyStopping,
-    HyperbandSearch,
     Input,
     Optimizer,
     Output,
-    RandomSearch,
     Spec,
     Training,
+    json_schema,
     load_spec,
     parse_spec,
     validate_spec,
 )
-from densespace._tuning import (
-    BestModel,
-    SearchWarning,
-    TuneResult,
-    bayesian_optimization,
-    hyperband,
-    planned_budget,
-    random_search,
-    tune,
-)
+from densespace._tuners import TUNERS, BayesianSearch, HyperbandSearch, RandomSearch
 from densespace._version import __version__
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from densespace._keras import DenseHyperModel, build_hypermodel, load_model
 
 #: Public names that import Keras, loaded on first access.
 _LAZY = dict.fromkeys(("build_hypermodel", "DenseHyperModel", "load_model"), "densespace._keras")
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'densespace' has no attribute '{name}'")
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
+    "TUNERS",
     "Augmentation",
     "BayesianSearch",
     "BestModel",
+    "BestRecord",
     "Block",
     "Choice",
     "Condition",
     "DatasetError",
     "DenseHyperModel",
     "DensespaceError",
+    "Distributed",
     "EarlyStopping",
     "FloatRange",
     "HyperbandSearch",
@@ -88,14 +111,21 @@ __all__ = [
     "IntRange",
     "Layer",
     "Optimizer",
+    "OptionError",
     "Output",
     "Plan",
+    "Problem",
     "RandomSearch",
+    "Results",
+    "RunFolderError",
     "SearchWarning",
     "Spec",
     "SpecError",
     "Training",
+    "TrialRecord",
+    "TuneOptions",
     "TuneResult",
+    "TunerFunction",
     "TuningError",
     "__version__",
     "bayesian_optimization",
@@ -106,6 +136,7 @@ __all__ = [
     "hyperparameters",
     "json_schema",
     "load_model",
+    "load_results",
     "load_spec",
     "parameter_bounds",
     "parse_spec",

@@ -13,14 +13,14 @@ import json
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from densespace import _results, _space
-from densespace._errors import DensespaceError, SpecError, TuningError
-from densespace._schema import schema_text
-from densespace._spec import Spec, load_spec
-from densespace._tuning import SearchWarning
+from densespace import _space
+from densespace._errors import DensespaceError, OptionError, SearchWarning, SpecError, TuningError
+from densespace._report import REPORT_FILE, summary
+from densespace._results import load_results, results_schema_text
+from densespace._spec import Spec, load_spec, schema_text
+from densespace._tuners import TUNERS
 from densespace._version import __version__
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
@@ -42,7 +42,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    sys.stdout.write(schema_text())
+    sys.stdout.write(results_schema_text() if args.results else schema_text())
     return EXIT_OK
 
 
@@ -93,51 +93,41 @@ def _validation(text: str) -> float | str:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from densespace._tuning import check_options, tune
+    from densespace._run.options import TuneOptions
+    from densespace._run.tune import run
     from densespace.datasets import load_cifar10
 
     spec = load_spec(args.spec)
-    verbose = 0 if args.quiet else 2 if args.verbose else 1
-    options = {
-        "tuner": args.tuner,
-        "max_trials": args.max_trials,
-        "epochs": args.epochs,
-        "seed": args.seed,
-        "retrain_top": args.retrain_top,
-        "chief": args.chief,
-        "worker": args.worker,
-        "worker_id": args.worker_id,
-        "overwrite": args.overwrite,
-    }
-    effective, _ = check_options(spec, **options)  # before loading (perhaps downloading) the data
-    data = load_cifar10(
-        args.data, validation=args.validation, limit=args.limit, seed=effective.search.seed or 0
+    options = TuneOptions.create(  # checked before loading (perhaps downloading) the data
+        spec,
+        tuner=args.tuner,
+        max_trials=args.max_trials,
+        epochs=args.epochs,
+        seed=args.seed,
+        retrain_top=args.retrain_top,
+        out=args.out,
+        overwrite=args.overwrite,
+        verbose=0 if args.quiet else 2 if args.verbose else 1,
+        chief=args.chief,
+        worker=args.worker,
+        worker_id=args.worker_id,
     )
-    result = tune(spec, data=data, out=args.out, verbose=verbose, **options)
-    if "worker" in result.results:
-        if verbose:
-            print(
-                f"worker {result.results['worker']}: ran {len(result.results['trials'])} trials; "
-                "the chief holds the results"
-            )
+    data = load_cifar10(
+        args.data, validation=args.validation, limit=args.limit, seed=options.spec.search.seed or 0
+    )
+    result = run(options, data)
+    if not options.verbose:
         return EXIT_OK
-    if verbose:
-        print(_results.summary(result.results), end="")
-        print(f"results: {result.out / _results.REPORT_FILE}")
+    if result.record is None:
+        print(f"worker {result.worker}: ran {len(result.trials)} trials; the chief holds the results")
+        return EXIT_OK
+    print(summary(result.record), end="")
+    print(f"results: {result.out / REPORT_FILE}")
     return EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:
-    path = Path(args.out) / _results.RESULTS_FILE
-    if not path.exists():
-        raise DensespaceError(f"{path} does not exist: is this a finished densespace tune --out folder?")
-    try:
-        results = _results.load(Path(args.out))
-        print(_results.summary(results), end="")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DensespaceError(
-            f"{path} is not a densespace results file ({type(exc).__name__}: {exc})"
-        ) from None
+    print(summary(load_results(args.out)), end="")
     return EXIT_OK
 
 
@@ -164,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=_validate)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the spec format")
+    schema.add_argument("--results", action="store_true", help="the schema of results.json instead")
     schema.set_defaults(run=_schema)
 
     inspect = commands.add_parser("inspect", help="show the hyperparameters and size of a space")
@@ -186,7 +177,7 @@ def _parser() -> argparse.ArgumentParser:
         help="CIFAR-10 archive or folder (python or binary "
         "version); default $DENSESPACE_CIFAR10, else keras' download",
     )
-    tune.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], help="override search.tuner")
+    tune.add_argument("--tuner", choices=list(TUNERS), help="override search.tuner")
     tune.add_argument("--max-trials", type=int, metavar="N", help="override search.max_trials")
     tune.add_argument("--epochs", type=int, metavar="N", help="override training.epochs")
     tune.add_argument("--seed", type=int, metavar="N", help="override search.seed")
@@ -249,6 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         _print_problems(exc)
+        return EXIT_BAD_INPUT
+    except OptionError as exc:
+        if args.debug:
+            raise
+        print(f"densespace: error: {exc.for_cli()}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except TuningError as exc:
         if args.debug:

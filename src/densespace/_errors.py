@@ -1,6 +1,45 @@
-"""The exceptions densespace raises."""
+"""The exceptions and warnings densespace raises.
+
+Every error densespace raises on purpose is a ``DensespaceError``; each subclass
+also subclasses the builtin a caller would catch without knowing densespace
+(``ValueError`` for bad input, ``RuntimeError`` for a search that failed).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+#: Received values quoted in a message are cut to this many characters.
+MAX_QUOTE = 200
+#: A ``SpecError`` lists at most this many problems, then "and N more".
+MAX_PROBLEMS = 20
+
+
+def quote(text: str, limit: int = MAX_QUOTE) -> str:
+    """``text`` cut to ``limit`` characters, marking the cut with ``...``."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a spec: where, which rule, and the message a person reads.
+
+    Attributes:
+        location: the place in the spec, written as in the spec
+            (``hidden.units.min``, ``hidden[1].dropout``), or ``line 3, column 5``
+            for a file that does not parse, or ``top level``.
+        kind: the rule broken, a short stable identifier (``range_order``,
+            ``unknown_key``, ``invalid_json``, ...), for programs.
+        message: what is wrong, with the received value (truncated).
+    """
+
+    location: str
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
 
 
 class DensespaceError(Exception):
@@ -8,22 +47,61 @@ class DensespaceError(Exception):
 
 
 class SpecError(DensespaceError, ValueError):
-    """A search-space spec is invalid; ``problems`` holds one line per problem.
+    """A search-space spec is invalid; ``problems`` holds one ``Problem`` per problem.
 
-    Each problem reads ``location: message``, with the location written the
-    way the spec is written (``hidden.units.min``, ``hidden[1].dropout``).
+    ``str()`` reads one ``location: message`` line per problem (the first
+    ``MAX_PROBLEMS``, then ``and N more problems``), prefixed with the file when
+    ``source`` is known.
     """
 
-    def __init__(self, problems: list[str], *, source: str | None = None) -> None:
+    def __init__(self, problems: Iterable[Problem], *, source: str | None = None) -> None:
         self.problems = list(problems)
         self.source = source
-        prefix = f"{source}: " if source else ""
-        super().__init__("\n".join(prefix + p for p in self.problems))
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        """The message lines: the first ``MAX_PROBLEMS`` problems, then a count of the rest."""
+        prefix = f"{self.source}: " if self.source else ""
+        lines = [prefix + str(p) for p in self.problems[:MAX_PROBLEMS]]
+        hidden = len(self.problems) - MAX_PROBLEMS
+        if hidden > 0:
+            lines.append(f"{prefix}and {hidden:,} more problem{'s' if hidden > 1 else ''}")
+        return lines
+
+
+class OptionError(DensespaceError, ValueError):
+    """An option of ``tune`` (or a flag of ``densespace tune``) is invalid.
+
+    The message names options by their Python keyword (``worker_id``); the command
+    line shows the same message with flags (``--worker-id``): ``str()`` is the
+    former, ``for_cli()`` the latter.
+
+    Attributes:
+        template: the message with each option written ``{name}``.
+        options: the options the message names.
+    """
+
+    def __init__(self, template: str, *options: str) -> None:
+        self.template = template
+        self.options = options
+        super().__init__(template.format(**{name: name for name in options}))
+
+    def for_cli(self) -> str:
+        """The message with each option written as its command-line flag."""
+        return self.template.format(**{name: "--" + name.replace("_", "-") for name in self.options})
 
 
 class DatasetError(DensespaceError, ValueError):
     """A dataset source is missing, malformed or unsafe."""
 
 
+class RunFolderError(DensespaceError, ValueError):
+    """A results folder cannot be used: it holds something else, or its files are damaged."""
+
+
 class TuningError(DensespaceError, RuntimeError):
     """A search could not produce a model (every trial failed, or retraining diverged)."""
+
+
+class SearchWarning(UserWarning):
+    """A search will run, but not the way its spec suggests."""

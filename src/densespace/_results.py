@@ -1,29 +1,183 @@
-"""Results on disk: ``results.json``, ``trials.csv``, ``report.md`` and its plot.
+"""Typed results: trial records, retrained models, and ``results.json`` read and written.
 
-The format is documented in ``docs/results.md``; scripts rely on the names.
+``Results`` is the content of ``results.json``; its JSON Schema is published as
+``schemas/densespace-results-v1.schema.json`` and every ``results.json`` densespace
+reads is checked against it first, so a foreign or damaged file is named with the
+place it breaks the format. Pydantic and jsonschema only: no Keras at import.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import platform
+import warnings
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from densespace._errors import RunFolderError, quote
+from densespace._files import read_json, write_text
+from densespace._tuners import direction
 from densespace._version import __version__
 
 if TYPE_CHECKING:
     from densespace._spec import Spec
-    from densespace._tuning import BestModel
 
 RESULTS_FILE = "results.json"
-TRIALS_FILE = "trials.csv"
-REPORT_FILE = "report.md"
-PLOT_FILE = "scores.png"
+RESULTS_SCHEMA_ID = "urn:densespace:schema:results:v1"
+RESULTS_SCHEMA_FILE = "schemas/densespace-results-v1.schema.json"
+#: The largest ``results.json`` densespace reads (a million trials fit in far less).
+MAX_RESULTS_BYTES = 256 << 20
+
+Status = Literal["completed", "failed", "running", "stopped"]
+
+
+class _Record(BaseModel):
+    """Base of the records: unknown keys refused, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrialRecord(_Record):
+    """One trial of a search."""
+
+    id: str = Field(description="keras-tuner's trial id.")
+    values: dict[str, Any] = Field(description="The trial's active hyperparameter values.")
+    status: Status = Field(description="How the trial ended (running or stopped: cut short).")
+    score: float | None = Field(description="The objective at the best epoch; null unless completed.")
+    seconds: float | None = Field(description="Wall seconds of the trial.")
+    epochs: int | None = Field(description="Epochs actually trained.")
+    message: str | None = Field(description="Why the trial failed (the last line of the message).")
+
+    def __getitem__(self, key: str) -> Any:
+        """Deprecated: ``record["score"]``, from when trials were dicts; use ``record.score``."""
+        warnings.warn(
+            f"trial records are objects now: use record.{key} instead of record[{key!r}]",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(self, key)
+
+
+class DataRecord(_Record):
+    """Where the data came from and how large each split is."""
+
+    source: str = Field(description="A path, 'keras' or a description.")
+    train: int = Field(ge=0, description="Training examples.")
+    validation: int = Field(ge=0, description="Validation examples.")
+    test: int = Field(ge=0, description="Test examples.")
+    digest: str = Field(description="16 hex digits of a sha256 over the arrays.")
+
+
+class BestRecord(_Record):
+    """One retrained configuration, as ``results.json`` lists it."""
+
+    rank: int = Field(ge=1, description="1 for the best.")
+    trial: str = Field(description="The trial it came from.")
+    values: dict[str, Any] = Field(description="Its hyperparameter values.")
+    test_metrics: dict[str, float] = Field(description="Metrics on the test split.")
+    parameters: int = Field(ge=0, description="Trainable parameters.")
+    epochs: int = Field(ge=0, description="Epochs trained in retraining.")
+    model: str = Field(description="File name of the model.")
+    frozen_spec: str = Field(description="File name of its frozen spec.")
+
+
+class Cost(_Record):
+    """What the whole run cost."""
+
+    search_epochs: float = Field(ge=0, description="Epochs trained in the search.")
+    retrain_epochs: int = Field(ge=0, description="Epochs trained in retraining.")
+    images_trained: float = Field(ge=0, description="Epochs x training examples.")
+    seconds: float = Field(ge=0, description="Wall seconds of the run.")
+
+
+class Results(_Record):
+    """The content of ``results.json`` (format version 1, docs/results.md)."""
+
+    densespace: str = Field(description="densespace version that wrote the file.")
+    versions: dict[str, str] = Field(description="Versions of Python and the libraries.")
+    created: str = Field(description="UTC time, ISO 8601.")
+    spec: dict[str, Any] = Field(description="The effective spec, as JSON.")
+    seed: int | None = Field(description="search.seed.")
+    tuner: str = Field(description="The search algorithm.")
+    objective: str = Field(description="The metric the search optimized.")
+    data: DataRecord
+    trials: list[TrialRecord] = Field(description="Every trial, in creation order.")
+    best: list[BestRecord] = Field(description="The retrained configurations, best first.")
+    cost: Cost
+
+
+@dataclass
+class BestModel:
+    """One retrained configuration of the top ``retrain_top``, with its model in memory."""
+
+    rank: int
+    trial_id: str
+    values: dict[str, Any]
+    test_metrics: dict[str, float]
+    model: Any  #: the retrained ``keras.Model``
+    frozen_spec: Spec
+    parameters: int
+    epochs: int
+
+    def record(self) -> BestRecord:
+        """The entry of ``results.json``'s ``best`` list."""
+        return BestRecord(
+            rank=self.rank,
+            trial=self.trial_id,
+            values=self.values,
+            test_metrics=self.test_metrics,
+            parameters=self.parameters,
+            epochs=self.epochs,
+            model=model_file(self.rank),
+            frozen_spec=frozen_spec_file(self.rank),
+        )
+
+
+@dataclass
+class TuneResult:
+    """What ``tune`` hands back.
+
+    Attributes:
+        out: the results folder.
+        record: what ``results.json`` holds; None on a worker of a distributed
+            search, whose ``trials`` are the ones it ran.
+        trials: every trial (on a worker: the ones it ran).
+        best: the retrained models, best first.
+        worker: this worker's id, on a worker.
+    """
+
+    out: Path
+    record: Results | None
+    trials: list[TrialRecord]
+    best: list[BestModel] = field(default_factory=list)
+    worker: str | None = None
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """``results.json`` as a dict (on a worker: ``worker`` and its ``trials``)."""
+        if self.record is None:
+            return {"worker": self.worker, "trials": [t.model_dump() for t in self.trials]}
+        return self.record.model_dump(mode="json")
+
+    @property
+    def best_hyperparameters(self) -> list[dict[str, Any]]:
+        """The values of the retrained configurations, best first."""
+        return [b.values for b in self.best]
+
+    @property
+    def best_models(self) -> list[Any]:
+        """The retrained ``keras.Model`` objects, best first."""
+        return [b.model for b in self.best]
+
+    @property
+    def test_metrics(self) -> list[dict[str, float]]:
+        """Test-split metrics (``loss``, ``accuracy``) of the retrained models, best first."""
+        return [b.test_metrics for b in self.best]
 
 
 def model_file(rank: int) -> str:
@@ -36,230 +190,120 @@ def frozen_spec_file(rank: int) -> str:
     return f"best-{rank}.spec.json"
 
 
-def describe_data(data: Any) -> dict[str, Any]:
-    """Where the data came from and how large each split is."""
-    return {
-        "source": str(getattr(data, "source", "in-memory arrays")),
-        "train": len(data.train[1]),
-        "validation": len(data.validation[1]),
-        "test": len(data.test[1]),
-    }
-
-
-def clean_trial(trial: dict[str, Any]) -> dict[str, Any]:
-    """A trial record without bookkeeping values (``tuner/...``, ``densespace/...``)."""
-    values = {k: v for k, v in trial["values"].items() if "/" not in k}
-    return {**trial, "values": values}
+def clean_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Hyperparameter values without bookkeeping ones (``tuner/...``, ``densespace/...``)."""
+    return {k: v for k, v in values.items() if "/" not in k}
 
 
 def better(a: float, b: float, objective: str) -> bool:
     """Whether score ``a`` beats ``b`` for the objective (losses go down, accuracies up)."""
-    return a < b if objective.endswith("loss") else a > b
+    return a < b if direction(objective) == "min" else a > b
 
 
-def ranked(trials: list[dict[str, Any]], objective: str) -> list[dict[str, Any]]:
+def ranked(trials: list[TrialRecord], objective: str) -> list[TrialRecord]:
     """Completed trials, best first, one per configuration.
 
     Hyperband continues a configuration in later trials with the same values;
     only its best-scoring trial is kept.
     """
-    sign = 1 if objective.endswith("loss") else -1
+    sign = 1 if direction(objective) == "min" else -1
     seen: set[str] = set()
     result = []
-    for trial in sorted(trials, key=lambda t: sign * t["score"]):
-        key = json.dumps(trial["values"], sort_keys=True)
+    for trial in sorted((t for t in trials if t.score is not None), key=lambda t: sign * t.score):  # type: ignore[operator]
+        key = json.dumps(trial.values, sort_keys=True)
         if key not in seen:
             seen.add(key)
             result.append(trial)
     return result
 
 
-def show(value: Any) -> str:
-    """A hyperparameter value, short."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
 def assemble(
     spec: Spec,
-    data: dict[str, Any],
-    trials: list[dict[str, Any]],
+    data: DataRecord,
+    trials: list[TrialRecord],
     best: list[BestModel],
     *,
     seconds: float,
     versions: dict[str, str],
-) -> dict[str, Any]:
+) -> Results:
     """The content of ``results.json``."""
-    search_epochs = sum(t["epochs"] or 0 for t in trials)
+    search_epochs = sum(t.epochs or 0 for t in trials)
     retrain_epochs = sum(b.epochs for b in best)
+    return Results(
+        densespace=__version__,
+        versions={"python": platform.python_version(), **versions},
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        spec=spec.model_dump(mode="json"),
+        seed=spec.search.seed,
+        tuner=spec.search.tuner,  # type: ignore[attr-defined]
+        objective=spec.search.objective,
+        data=data,
+        trials=trials,
+        best=[b.record() for b in best],
+        cost=Cost(
+            search_epochs=search_epochs,
+            retrain_epochs=retrain_epochs,
+            images_trained=(search_epochs + retrain_epochs) * data.train,
+            seconds=round(seconds, 1),
+        ),
+    )
+
+
+def results_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of ``results.json``, format version 1."""
     return {
-        "densespace": __version__,
-        "versions": {"python": platform.python_version(), **versions},
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "spec": spec.model_dump(mode="json"),
-        "seed": spec.search.seed,
-        "tuner": spec.search.tuner,
-        "objective": spec.search.objective,
-        "data": data,
-        "trials": [
-            {k: t[k] for k in ("id", "values", "status", "score", "seconds", "epochs", "message")}
-            for t in trials
-        ],
-        "best": [
-            {
-                "rank": b.rank,
-                "trial": b.trial_id,
-                "values": b.values,
-                "test_metrics": b.test_metrics,
-                "parameters": b.parameters,
-                "epochs": b.epochs,
-                "model": model_file(b.rank),
-                "frozen_spec": frozen_spec_file(b.rank),
-            }
-            for b in best
-        ],
-        "cost": {
-            "search_epochs": search_epochs,
-            "retrain_epochs": retrain_epochs,
-            "images_trained": (search_epochs + retrain_epochs) * data["train"],
-            "seconds": round(seconds, 1),
-        },
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": RESULTS_SCHEMA_ID,
+        **Results.model_json_schema(),
+        "title": "densespace results v1",
     }
 
 
-def write(out: Path, results: dict[str, Any]) -> None:
-    """Writes ``results.json``, ``trials.csv``, ``report.md`` and the score plot into ``out``."""
-    (out / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n")
-    (out / TRIALS_FILE).write_text(trials_csv(results))
-    plot(results, out / PLOT_FILE)
-    (out / REPORT_FILE).write_text(report_markdown(results))
+def results_schema_text() -> str:
+    """The results schema exactly as committed in ``schemas/`` (sorted keys, trailing newline)."""
+    return json.dumps(results_schema(), indent=2, sort_keys=True) + "\n"
 
 
-def load(out: Path) -> dict[str, Any]:
-    """Reads ``results.json`` from a results folder."""
-    return json.loads((out / RESULTS_FILE).read_text())
+@cache
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(results_schema())
 
 
-def trials_csv(results: dict[str, Any]) -> str:
-    """One row per trial: id, status, score, seconds, epochs, then each hyperparameter."""
-    names: list[str] = []
-    for trial in results["trials"]:
-        names += [n for n in trial["values"] if n not in names]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["id", "status", "score", "seconds", "epochs", *names])
-    for t in results["trials"]:
-        writer.writerow(
-            [
-                t["id"],
-                t["status"],
-                t["score"],
-                t["seconds"],
-                t["epochs"],
-                *(t["values"].get(n, "") for n in names),
-            ]
-        )
-    return buffer.getvalue()
+def write_results(out: Path, results: Results) -> None:
+    """Writes ``results.json`` into ``out`` (atomically)."""
+    write_text(out / RESULTS_FILE, json.dumps(results.model_dump(mode="json"), indent=2) + "\n")
 
 
-def best_so_far(results: dict[str, Any]) -> list[float | None]:
-    """The best score after each trial, in trial order."""
-    best: float | None = None
-    curve = []
-    for trial in results["trials"]:
-        score = trial["score"]
-        if score is not None and (best is None or better(score, best, results["objective"])):
-            best = score
-        curve.append(best)
-    return curve
+def load_results(out: str | Path) -> Results:
+    """Reads and checks the ``results.json`` of a results folder.
 
+    Args:
+        out: A ``densespace tune --out`` folder.
 
-def plot(results: dict[str, Any], path: Path) -> None:
-    """A PNG of each trial's score and the best so far."""
-    import matplotlib
+    Returns:
+        The typed results.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
+    Raises:
+        RunFolderError: The file is missing, unreadable, not JSON, or not in
+            densespace's results format (the message names the file and the place).
 
-    trials = results["trials"]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    xs = [i + 1 for i, t in enumerate(trials) if t["score"] is not None]
-    ax.scatter(xs, [t["score"] for t in trials if t["score"] is not None], label="trial score")
-    ax.step(
-        range(1, len(trials) + 1),
-        [math.nan if b is None else b for b in best_so_far(results)],
-        where="post",
-        color="C1",
-        label="best so far",
+    Example:
+        >>> import densespace
+        >>> densespace.load_results("no/such/folder")
+        Traceback (most recent call last):
+        ...
+        densespace._errors.RunFolderError: no/such/folder/results.json does not exist: is this a finished densespace tune --out folder?
+    """
+    path = Path(out) / RESULTS_FILE
+    data = read_json(
+        path, limit=MAX_RESULTS_BYTES, missing="is this a finished densespace tune --out folder?"
     )
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("trial")
-    ax.set_ylabel(results["objective"])
-    ax.set_title(f"{results['spec']['name']}: {results['tuner']} search")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def summary(results: dict[str, Any]) -> str:
-    """The table of retrained models and the run's cost, as plain text."""
-    trials = results["trials"]
-    completed = sum(t["status"] == "completed" for t in trials)
-    cost = results["cost"]
-    lines = [
-        f"{results['spec']['name']}: {results['tuner']} search, {len(trials)} trials "
-        f"({completed} completed), objective {results['objective']}",
-        f"data: {results['data']['source']} (train {results['data']['train']}, validation "
-        f"{results['data']['validation']}, test {results['data']['test']})",
-        f"cost: {cost['search_epochs']:g} search + {cost['retrain_epochs']} retraining epochs, "
-        f"{cost['seconds']:.0f} s",
-    ]
-    if results["best"]:
-        lines.append("")
-        header = ["rank", "trial", "test accuracy", "test loss", "parameters", "model", "values"]
-        rows = [
-            [
-                str(b["rank"]),
-                b["trial"],
-                f"{b['test_metrics']['accuracy']:.4f}",
-                f"{b['test_metrics']['loss']:.4f}",
-                f"{b['parameters']:,}",
-                b["model"],
-                " ".join(f"{k}={show(v)}" for k, v in b["values"].items()),
-            ]
-            for b in results["best"]
-        ]
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
-    return "\n".join(lines) + "\n"
-
-
-def report_markdown(results: dict[str, Any]) -> str:
-    """``report.md``: the summary, the retrained models, every trial and the plot."""
-    lines = [
-        f"# {results['spec']['name']}",
-        "",
-        "```",
-        summary(results).rstrip(),
-        "```",
-        "",
-        f"![score per trial]({PLOT_FILE})",
-        "",
-        "## Trials",
-        "",
-        f"| trial | status | {results['objective']} | seconds | epochs | values |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for t in results["trials"]:
-        score = "" if t["score"] is None else f"{t['score']:.4f}"
-        seconds = "" if t["seconds"] is None else f"{t['seconds']:.1f}"
-        epochs = "" if t["epochs"] is None else f"{t['epochs']:g}"
-        values = " ".join(f"{k}={show(v)}" for k, v in t["values"].items())
-        lines.append(f"| {t['id']} | {t['status']} | {score} | {seconds} | {epochs} | {values} |")
-    versions = ", ".join(f"{k} {v}" for k, v in results["versions"].items())
-    lines += ["", f"densespace {results['densespace']}, {versions}; {results['created']}", ""]
-    return "\n".join(lines)
+    error = next(iter(sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))), None)
+    if error is not None:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+        raise RunFolderError(
+            f"{path}: not a densespace results file: {where or 'top level'}: {quote(error.message)}"
+        )
+    return Results.model_validate(data)

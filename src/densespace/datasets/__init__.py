@@ -15,17 +15,41 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from densespace._cifar10 import CLASS_NAMES, Split, read_cifar10
 from densespace._errors import DatasetError
+from densespace.datasets._cifar10 import CLASS_NAMES, Split, read_cifar10
 
-__all__ = ["CIFAR10", "CLASS_NAMES", "ENV_VAR", "Split", "digest", "load_cifar10"]
+__all__ = ["CIFAR10", "CLASS_NAMES", "ENV_VAR", "Data", "Split", "digest", "load_cifar10"]
 
 ENV_VAR = "DENSESPACE_CIFAR10"
 """Names a local copy of CIFAR-10 for ``load_cifar10()`` called without a source."""
+
+
+class Data(Protocol):
+    """What ``tune`` needs of a dataset: three splits, each ``(inputs, labels)``.
+
+    ``load_cifar10()`` returns one; so does any object with these three
+    attributes (a ``SimpleNamespace``, a dataclass, a frozen dataclass), and
+    ``source``, when present, says where it came from in ``results.json``.
+    """
+
+    @property
+    def train(self) -> tuple[Any, Any]:
+        """The examples models are trained on."""
+        ...
+
+    @property
+    def validation(self) -> tuple[Any, Any]:
+        """The examples the search scores trials on."""
+        ...
+
+    @property
+    def test(self) -> tuple[Any, Any]:
+        """The examples the retrained models are tested on, once."""
+        ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,7 +168,7 @@ def _check_options(validation: object, limit: object) -> None:
 
 def _download() -> tuple[Split, Split]:
     """Keras' copy of CIFAR-10, with labels flattened and images made contiguous."""
-    from densespace._keras import download_cifar10  # imports Keras: only this path needs it
+    from densespace._keras.io import download_cifar10  # imports Keras: only this path needs it
 
     try:
         (x_train, y_train), (x_test, y_test) = download_cifar10()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from densespace._spec import Spec
+from densespace._spec.models import Spec
 
 SCHEMA_ID = "urn:densespace:schema:spec:v1"
 SCHEMA_FILE = "schemas/densespace-spec-v1.schema.json"

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, get_args
 
-from conftest import DELETE, spec_dict
-
 from densespace._spec import Activation, OptimizerName
+from helpers import DELETE, spec_dict
 
 
 class Invalid(NamedTuple):

@@ -1,7 +1,6 @@
 """Reads the official CIFAR-10 files, python and binary versions, safely and fast.
 
-Only numpy, the standard library and the optional compiled channel copy
-(``densespace._interleave``): reading local files never imports Keras.
+Only numpy and the standard library: reading local files never imports Keras.
 Archives are streamed member by member, never extracted to disk; pickles go
 through an unpickler that admits numpy's array reconstruction and nothing else.
 """
@@ -267,17 +266,11 @@ def _assemble(batches: list[_Batch], pool: ThreadPoolExecutor) -> Split:
     return images.reshape(-1, 32, 32, 3), labels
 
 
-def _to_channels_last_numpy(pixels: np.ndarray, target: np.ndarray) -> None:
+def _to_channels_last(pixels: np.ndarray, target: np.ndarray) -> None:
     """Copies channel-major ``pixels (n, 3072)`` into ``target (n, 1024, 3)``."""
     planes = pixels.reshape(-1, 3, 32 * 32)
     for channel in range(3):  # a plane at a time: 3x faster than one transposing copy
         target[:, :, channel] = planes[:, channel]
-
-
-try:  # the same copy compiled (src/densespace/_interleave.c; bench/load_cifar10.py times both)
-    from densespace._interleave import to_channels_last as _to_channels_last
-except ImportError:  # installed where no C compiler was found
-    _to_channels_last = _to_channels_last_numpy
 
 
 __all__ = ["CLASS_NAMES", "Split", "read_cifar10"]

@@ -1,0 +1,20 @@
+# The same checks run here, in pre-commit and in CI (.ci/run).
+PYTHON ?= .venv/bin/python
+
+.PHONY: lint format mypy test check
+
+lint:  ## ruff's lint rules and formatting, checked
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+format:  ## apply ruff's fixes and formatting
+	$(PYTHON) -m ruff check --fix .
+	$(PYTHON) -m ruff format .
+
+mypy:  ## type-check src/ and the typed user script
+	$(PYTHON) -m mypy
+
+test:
+	$(PYTHON) -m pytest
+
+check: lint mypy test

@@ -1,0 +1,38 @@
+"""The data side of training: each split kept once in memory, served as ``tf.data`` pipelines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class Batches:
+    """A split kept once in memory as uint8 tensors, served as batched ``tf.data`` pipelines.
+
+    One ``Batches`` serves every trial: each trial only asks for a pipeline
+    with its own batch size, shuffled (training) or not (validation).
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, *, seed: int | None = None) -> None:
+        import tensorflow as tf
+
+        self.x = tf.constant(x)
+        self.y = tf.constant(np.asarray(y, dtype=np.int32))
+        self.size = len(y)
+        self.seed = seed
+
+    def pipeline(self, batch_size: int, *, shuffle: bool, classes: int | None = None) -> Any:
+        """Batches of ``(images, labels)``; labels one-hot over ``classes`` when given."""
+        import tensorflow as tf
+
+        indices = tf.data.Dataset.range(self.size)
+        if shuffle:
+            indices = indices.shuffle(self.size, seed=self.seed, reshuffle_each_iteration=True)
+
+        def gather(index: Any) -> tuple[Any, Any]:
+            labels = tf.gather(self.y, index)
+            return tf.gather(self.x, index), labels if classes is None else tf.one_hot(labels, classes)
+
+        batches = indices.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        return batches.prefetch(tf.data.AUTOTUNE)

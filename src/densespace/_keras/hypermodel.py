@@ -1,0 +1,240 @@
+"""A spec as a keras-tuner ``HyperModel``, and the Keras model of one configuration."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import keras
+import keras_tuner
+import numpy as np
+
+from densespace import _domains, _space
+from densespace._errors import DensespaceError
+from densespace._keras.data import Batches
+from densespace._keras.memory import released_graphs
+
+if TYPE_CHECKING:
+    from densespace._spec import Spec
+
+#: The allow-list: spec names map to these Keras classes and nothing else.
+OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "nadam": keras.optimizers.Nadam,
+    "adamax": keras.optimizers.Adamax,
+    "rmsprop": keras.optimizers.RMSprop,
+    "sgd": keras.optimizers.SGD,
+    "adagrad": keras.optimizers.Adagrad,
+}
+
+
+FINGERPRINT = "densespace/fingerprint"
+
+
+class DenseHyperModel(keras_tuner.HyperModel):
+    """The keras-tuner HyperModel of a spec.
+
+    ``build`` declares the whole space up front, in the order and with the
+    names of ``densespace.hyperparameters(spec)``; per-layer hyperparameters
+    that exist only for some layer counts are declared in a conditional scope
+    on the count, so inactive ones are never recorded or used.
+
+    Attributes:
+        epochs: The epochs a model is trained for, which a cosine schedule
+            decays over (``training.epochs`` unless set otherwise).
+        fingerprint: When set (distributed tuning), declared as the fixed
+            hyperparameter ``densespace/fingerprint`` so that workers can check
+            they search the chief's spec on the chief's data.
+    """
+
+    def __init__(self, spec: Spec, *, train_images: np.ndarray | None = None) -> None:
+        super().__init__(name=spec.name)
+        self.spec = spec
+        self.hyperparameters = _space.hyperparameters(spec)
+        self.epochs = spec.training.epochs
+        self.fingerprint: str | None = None
+        self._train_size = None if train_images is None else len(train_images)
+        self._stats = None
+        if spec.input.preprocessing == "standardize":
+            self._stats = channel_statistics(
+                _needed(
+                    train_images,
+                    "input.preprocessing is 'standardize'",
+                    "the Normalization layer can be adapted",
+                )
+            )
+        if "cosine" in _domains.values(spec.optimizer.schedule):
+            _needed(train_images, "optimizer.schedule can be 'cosine'", "the steps per epoch are known")
+
+    def declare(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
+        """Declares every hyperparameter in ``hp``; returns the values of the active ones."""
+        values: dict[str, Any] = {}
+        if self.fingerprint is not None:
+            hp.Fixed(FINGERPRINT, self.fingerprint)
+        for h in self.hyperparameters:
+            if h.condition is None:
+                value = _declare(hp, h)
+            else:
+                with hp.conditional_scope(h.condition.parent, list(h.condition.values)):
+                    value = _declare(hp, h)
+            if value is not None:
+                values[h.name] = value
+        return values
+
+    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        """Builds and compiles the model that ``hp`` selects."""
+        plan = _space.resolve(self.spec, self.declare(hp))
+        steps = None
+        if plan.schedule == "cosine":
+            steps = self.epochs * math.ceil(self._train_size / plan.batch_size)  # type: ignore[operator]
+        return build_model(self.spec, plan, stats=self._stats, decay_steps=steps)
+
+    def fit(
+        self, hp: keras_tuner.HyperParameters, model: keras.Model, x: Any, y: Any = None, **kwargs: Any
+    ) -> Any:
+        """Trains with the trial's batch size and label smoothing.
+
+        ``x`` (and ``validation_data``) may be ``Batches``, turned into pipelines
+        with the trial's batch size; arrays are used as given. A constant batch
+        size in the spec is only a default for arrays. Training runs inside
+        ``released_graphs``, so a finished model can be freed, whichever tuner
+        (densespace's or keras-tuner's own) calls this.
+        """
+        plan = _space.resolve(self.spec, self.declare(hp))
+        classes = self.spec.output.units if plan.label_smoothing else None
+        if isinstance(x, Batches):
+            x = x.pipeline(plan.batch_size, shuffle=True, classes=classes)
+            kwargs.pop("batch_size", None)
+            kwargs["shuffle"] = False  # the pipeline shuffles
+        else:
+            y = _one_hot(y, classes)
+            if _domains.is_tunable(self.spec.training.batch_size):
+                kwargs["batch_size"] = plan.batch_size
+            else:
+                kwargs.setdefault("batch_size", plan.batch_size)
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, Batches):
+            kwargs["validation_data"] = validation.pipeline(1024, shuffle=False, classes=classes)
+        elif validation is not None:
+            kwargs["validation_data"] = (validation[0], _one_hot(validation[1], classes))
+        with released_graphs():
+            return model.fit(x, y, **kwargs)
+
+
+def _needed(train_images: np.ndarray | None, because: str, so: str) -> np.ndarray:
+    if train_images is None:
+        raise DensespaceError(f"{because}: pass train_images= so {so} on the training split")
+    return train_images
+
+
+def _one_hot(labels: Any, classes: int | None) -> Any:
+    return labels if classes is None else np.eye(classes, dtype=np.float32)[np.asarray(labels)]
+
+
+def build_hypermodel(spec: Spec, *, train_images: np.ndarray | None = None) -> DenseHyperModel:
+    """Compiles a spec into a keras-tuner ``HyperModel``.
+
+    Args:
+        spec: The search space.
+        train_images: The training images; needed (only) when
+            ``input.preprocessing`` is ``"standardize"`` (for the per-channel
+            mean and variance) or ``optimizer.schedule`` can be ``"cosine"``
+            (for the number of steps per epoch).
+
+    Example:
+        >>> import densespace, keras_tuner  # doctest: +SKIP
+        >>> spec = densespace.load_spec("examples/seed-depth-width.json")  # doctest: +SKIP
+        >>> hypermodel = densespace.build_hypermodel(spec)  # doctest: +SKIP
+        >>> tuner = keras_tuner.BayesianOptimization(  # doctest: +SKIP
+        ...     hypermodel, objective="val_loss", max_trials=25)
+    """
+    return DenseHyperModel(spec, train_images=train_images)
+
+
+def _declare(hp: keras_tuner.HyperParameters, h: _space.Hyperparameter) -> Any:
+    d = h.domain
+    if isinstance(d, _domains.IntRange):
+        return hp.Int(h.name, d.min, d.max, step=d.step, sampling=d.sampling)
+    if isinstance(d, _domains.FloatRange):
+        return hp.Float(h.name, d.min, d.max, step=d.step, sampling=d.sampling)
+    if isinstance(d.values[0], bool):
+        return hp.Boolean(h.name, default=d.values[0])
+    return hp.Choice(h.name, list(d.values))
+
+
+def channel_statistics(images: np.ndarray, *, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance over the last axis of ``images``, without a float copy of the array."""
+    flat = images.reshape(-1, images.shape[-1])
+    total = np.zeros(flat.shape[1])
+    squares = np.zeros(flat.shape[1])
+    for start in range(0, len(flat), chunk):
+        part = flat[start : start + chunk].astype(np.float64)
+        total += part.sum(axis=0)
+        squares += np.square(part).sum(axis=0)
+    mean = total / len(flat)
+    return mean, np.maximum(squares / len(flat) - mean**2, 0.0)
+
+
+def build_model(
+    spec: Spec,
+    plan: _space.Plan,
+    *,
+    stats: tuple[np.ndarray, np.ndarray] | None = None,
+    decay_steps: int | None = None,
+) -> keras.Model:
+    """Builds and compiles the Keras model of one concrete plan.
+
+    Layers: Input -> preprocessing -> augmentation (training only) -> Flatten ->
+    per hidden layer Dense (no bias with batch norm) -> BatchNormalization ->
+    Activation -> Dropout -> the output Dense.
+    """
+    layers = keras.layers
+    inputs = keras.Input(shape=tuple(spec.input.shape), name="image")
+    x = inputs
+    if spec.input.preprocessing == "rescale":
+        x = layers.Rescaling(1 / 255, name="rescale")(x)
+    elif spec.input.preprocessing == "standardize":
+        assert stats is not None
+        x = layers.Normalization(axis=-1, mean=stats[0], variance=stats[1], name="standardize")(x)
+    if plan.flip:
+        x = layers.RandomFlip("horizontal", name="flip")(x)
+    if plan.translate:
+        x = layers.RandomTranslation(plan.translate, plan.translate, fill_mode="reflect", name="translate")(x)
+    x = layers.Flatten(name="flatten")(x)
+    for i, layer in enumerate(plan.layers):
+        regularizer = keras.regularizers.L2(layer.l2) if layer.l2 else None
+        if layer.batch_norm:
+            x = layers.Dense(layer.units, use_bias=False, kernel_regularizer=regularizer, name=f"dense_{i}")(
+                x
+            )
+            x = layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+            x = layers.Activation(layer.activation, name=f"activation_{i}")(x)
+        else:
+            x = layers.Dense(
+                layer.units, activation=layer.activation, kernel_regularizer=regularizer, name=f"dense_{i}"
+            )(x)
+        if layer.dropout:
+            x = layers.Dropout(layer.dropout, name=f"dropout_{i}")(x)
+    outputs = layers.Dense(spec.output.units, activation=spec.output.activation, name="output")(x)
+    model = keras.Model(inputs, outputs, name=spec.name)
+    learning_rate: Any = plan.learning_rate
+    if plan.schedule == "cosine":
+        assert decay_steps is not None
+        learning_rate = keras.optimizers.schedules.CosineDecay(plan.learning_rate, decay_steps)
+    loss: Any = "sparse_categorical_crossentropy"
+    if plan.label_smoothing:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=plan.label_smoothing)
+    model.compile(
+        optimizer=OPTIMIZERS[plan.optimizer](learning_rate=learning_rate), loss=loss, metrics=["accuracy"]
+    )
+    # Built now, the optimizer's variables (step count, moments) are restored with the
+    # weights when Hyperband continues a trial, so a cosine schedule carries on.
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def for_evaluation(model: keras.Model) -> keras.Model:
+    """The model compiled with plain sparse cross-entropy (no label smoothing) for integer labels."""
+    model.compile(optimizer=model.optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model

@@ -1,0 +1,105 @@
+"""Training runs: the search loop and retraining from scratch."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import keras
+import keras_tuner
+import numpy as np
+
+from densespace._errors import TuningError
+from densespace._keras.data import Batches
+from densespace._keras.hypermodel import DenseHyperModel, for_evaluation
+from densespace._keras.tuners import trial_record
+from densespace._results import TrialRecord
+
+if TYPE_CHECKING:
+    from densespace._spec import Spec
+
+
+def search(
+    tuner: keras_tuner.Tuner,
+    train: Batches,
+    validation: Batches,
+    *,
+    epochs: int,
+    verbose: int,
+    worker: bool,
+) -> list[TrialRecord] | None:
+    """Runs (or resumes) the search; returns every trial (None on a worker of a
+    distributed search: the trials belong to the chief)."""
+    hypermodel: DenseHyperModel = tuner.hypermodel
+    if hypermodel.spec.search.seed is not None:  # the models' initial weights, trial after trial
+        keras.utils.set_random_seed(hypermodel.spec.search.seed)
+    hypermodel.epochs = hypermodel.spec.search.longest_training(hypermodel.spec.training.epochs)
+    tuner.search(
+        train,
+        epochs=epochs,
+        validation_data=validation,
+        callbacks=_callbacks(hypermodel.spec),
+        verbose=_fit_verbosity(verbose),
+    )
+    hypermodel.epochs = hypermodel.spec.training.epochs
+    return None if worker else [trial_record(t) for t in tuner.oracle.trials.values()]
+
+
+def _fit_verbosity(verbose: int) -> int:
+    """Keras' own epoch lines only at densespace's verbose level 2."""
+    return 2 if verbose > 1 else 0
+
+
+def _callbacks(spec: Spec) -> list[keras.callbacks.Callback]:
+    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
+    stopping = spec.training.early_stopping
+    if stopping is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=stopping.monitor,
+                patience=stopping.patience,
+                min_delta=stopping.min_delta,
+                restore_best_weights=True,
+            )
+        )
+    return callbacks
+
+
+def retrain(
+    hypermodel: DenseHyperModel,
+    values: dict[str, Any],
+    train: Batches,
+    validation: Batches,
+    test: tuple[np.ndarray, np.ndarray],
+    *,
+    epochs: int,
+    seed: int,
+    verbose: int,
+) -> tuple[keras.Model, dict[str, float], int]:
+    """Rebuilds one configuration from scratch, trains it on the training split and
+    evaluates it once on the test split.
+
+    Returns:
+        The model (compiled with plain sparse cross-entropy, ready to evaluate on
+        integer labels), its test metrics (``loss``, ``accuracy``) and the epochs trained.
+    """
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    hp = keras_tuner.HyperParameters()
+    hp.values.update(values)
+    model = hypermodel.build(hp)
+    history = hypermodel.fit(
+        hp,
+        model,
+        train,
+        epochs=epochs,
+        validation_data=validation,
+        callbacks=_callbacks(hypermodel.spec),
+        verbose=_fit_verbosity(verbose),
+    )
+    losses = history.history.get("loss", [])
+    if not all(math.isfinite(v) for v in losses):
+        raise TuningError(f"retraining diverged: the loss became {losses[-1]}")
+    model = for_evaluation(model)
+    metrics = model.evaluate(*test, batch_size=1024, return_dict=True, verbose=0)
+    return model, {name: float(value) for name, value in metrics.items()}, len(history.epoch)

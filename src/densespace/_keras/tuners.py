@@ -1,0 +1,149 @@
+"""keras-tuner's tuners with densespace's trial handling, one per registry entry."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import keras
+import keras_tuner
+import numpy as np
+
+from densespace._keras.hypermodel import FINGERPRINT, DenseHyperModel
+from densespace._results import Status, TrialRecord
+from densespace._tuners import TUNERS
+
+if TYPE_CHECKING:
+    from densespace._spec import Spec
+
+
+class _Tuner:
+    """What densespace adds to keras-tuner's tuners.
+
+    A loss that turns NaN or infinite fails the trial instead of scoring it,
+    and every trial reports its wall seconds and epochs trained as extra
+    metrics, so they are kept with the trial (also across machines).
+    keras-tuner itself clears the Keras session and collects garbage before
+    building each trial's model; that frees the previous one because
+    ``DenseHyperModel.fit`` trains inside ``released_graphs``.
+    """
+
+    def __init__(self, *args: Any, on_trial_end: Any = None, **kwargs: Any) -> None:
+        self._on_trial_end = on_trial_end
+        self._reported: dict[str, float] = {}
+        super().__init__(*args, **kwargs)
+
+    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
+        self._reported = {}
+        start = time.monotonic()
+        histories = super().run_trial(trial, *args, **kwargs)  # type: ignore[misc]
+        histories = histories if isinstance(histories, list) else [histories]
+        for history in histories:
+            for epoch, loss in enumerate(history.history.get("loss", [])):
+                if not math.isfinite(loss):
+                    raise keras_tuner.errors.FailedTrialError(f"loss became {loss} in epoch {epoch + 1}")
+        metrics = _best_epoch_metrics(histories, self.oracle.objective)  # type: ignore[attr-defined]
+        metrics["seconds"] = time.monotonic() - start
+        metrics["epochs"] = float(sum(len(h.epoch) for h in histories))
+        self._reported = metrics
+        return metrics
+
+    def on_trial_end(self, trial: Any) -> None:
+        super().on_trial_end(trial)  # type: ignore[misc]
+        if self._on_trial_end is not None:
+            record = trial_record(trial)
+            if record.status == "completed" and record.score is None:
+                # A worker's copy of the trial: the chief scores it, so use what was reported.
+                record = record.model_copy(
+                    update={
+                        "score": self._reported[self.oracle.objective.name],  # type: ignore[attr-defined]
+                        "seconds": self._reported["seconds"],
+                        "epochs": int(self._reported["epochs"]),
+                    }
+                )
+            self._on_trial_end(record)
+
+
+def _best_epoch_metrics(histories: list[keras.callbacks.History], objective: Any) -> dict[str, float]:
+    """The metrics of each execution's best epoch, averaged over executions."""
+    pick = min if objective.direction == "min" else max
+    best = []
+    for history in histories:
+        scores = history.history[objective.name]
+        epoch = pick(range(len(scores)), key=scores.__getitem__)
+        best.append({name: values[epoch] for name, values in history.history.items()})
+    return {name: float(np.mean([b[name] for b in best])) for name in best[0]}
+
+
+#: One class per registry entry: keras-tuner's tuner with densespace's trial handling.
+TUNER_CLASSES: dict[str, type[keras_tuner.Tuner]] = {
+    name: type(f"{entry.keras_class}Tuner", (_Tuner, getattr(keras_tuner, entry.keras_class)), {})
+    for name, entry in TUNERS.items()
+}
+
+#: keras-tuner's trial statuses, as densespace reports them.
+STATUSES: dict[str, Status] = {
+    "COMPLETED": "completed",
+    "FAILED": "failed",
+    "INVALID": "failed",
+    "RUNNING": "running",
+    "IDLE": "running",
+    "STOPPED": "stopped",
+}
+
+
+def make_tuner(
+    spec: Spec,
+    hypermodel: DenseHyperModel,
+    *,
+    directory: str,
+    overwrite: bool,
+    on_trial_end: Any = None,
+) -> keras_tuner.Tuner:
+    """The keras-tuner tuner that ``spec.search`` describes, storing its state in ``directory``."""
+    search = spec.search
+    options = search.model_dump(exclude={"tuner", "objective"})
+    return TUNER_CLASSES[search.tuner](  # type: ignore[attr-defined]
+        hypermodel,
+        objective=search.objective,
+        directory=directory,
+        project_name="search",
+        overwrite=overwrite,
+        on_trial_end=on_trial_end,
+        max_consecutive_failed_trials=1 << 30,  # a failed trial never stops the search
+        **options,
+    )
+
+
+def trial_record(trial: Any) -> TrialRecord:
+    """A keras-tuner trial as a record, its values with keras-tuner's bookkeeping ones
+    (``tuner/epochs``, ...) still in them."""
+    metrics = trial.metrics
+    message = (trial.message or "").strip().splitlines()
+
+    def metric(name: str) -> float | None:
+        return metrics.get_last_value(name) if metrics.exists(name) else None
+
+    epochs = metric("epochs")
+    return TrialRecord(
+        id=trial.trial_id,
+        values=dict(trial.hyperparameters.values),
+        status=STATUSES.get(trial.status, "stopped"),
+        score=trial.score if trial.status == "COMPLETED" else None,
+        seconds=metric("seconds"),
+        epochs=None if epochs is None else int(epochs),
+        message=message[-1] if message else None,
+    )
+
+
+def ended_trials(tuner: keras_tuner.Tuner) -> list[TrialRecord]:
+    """The trials of the tuner's project that have ended: on a resumed search, those an
+    earlier run finished."""
+    records = [trial_record(t) for t in tuner.oracle.trials.values()]
+    return [r for r in records if r.status in ("completed", "failed")]
+
+
+def chief_fingerprint(tuner: keras_tuner.Tuner) -> str | None:
+    """The fingerprint the chief of a distributed search declares (asked over gRPC)."""
+    return tuner.oracle.get_space().values.get(FINGERPRINT)

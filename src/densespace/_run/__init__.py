@@ -1,0 +1,21 @@
+"""Running a search: options, the results folder, progress, and ``tune`` over its phases.
+
+Nothing here imports TensorFlow at import time; the search phase imports
+``densespace._keras`` when it starts.
+"""
+
+from densespace._run.options import Distributed, TuneOptions, apply_overrides
+from densespace._run.progress import planned_budget
+from densespace._run.tune import TunerFunction, bayesian_optimization, hyperband, random_search, tune
+
+__all__ = [
+    "Distributed",
+    "TuneOptions",
+    "TunerFunction",
+    "apply_overrides",
+    "bayesian_optimization",
+    "hyperband",
+    "planned_budget",
+    "random_search",
+    "tune",
+]

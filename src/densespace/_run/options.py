@@ -1,0 +1,181 @@
+"""The options of a search: checked once, before any data is loaded or folder touched."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from densespace._errors import OptionError
+from densespace._results import TrialRecord
+from densespace._spec import Spec, validate_spec
+from densespace._tuners import TUNERS, TunerName
+
+Verbosity = Literal[0, 1, 2]
+Role = Literal["single", "chief", "worker"]
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """This process's part in a keras-tuner chief/worker search.
+
+    Attributes:
+        role: ``chief`` serves trials; ``worker`` trains the ones it is handed.
+        host: the chief's address.
+        port: the chief's port.
+        worker_id: a worker's name, unique among the workers (``chief`` for the chief).
+    """
+
+    role: Literal["chief", "worker"]
+    host: str
+    port: int
+    worker_id: str
+
+    @classmethod
+    def from_options(
+        cls, *, chief: str | None, worker: str | None, worker_id: str | None
+    ) -> Distributed | None:
+        """The role ``chief=`` / ``worker=`` / ``worker_id=`` ask for; None for neither.
+
+        Raises:
+            OptionError: The options contradict each other or an address or id is malformed.
+        """
+        if chief and worker:
+            raise OptionError("{chief} and {worker} exclude each other", "chief", "worker")
+        if worker_id is not None and not worker:
+            raise OptionError("{worker_id} goes with {worker}", "worker_id", "worker")
+        if worker and not worker_id:
+            raise OptionError(
+                "{worker} needs {worker_id}, a name unique among the workers", "worker", "worker_id"
+            )
+        if worker_id is not None and (
+            not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", worker_id) or "chief" in worker_id
+        ):
+            raise OptionError(
+                "{worker_id}: use letters, digits, '.', '_' and '-', without 'chief' "
+                f"(received {worker_id[:80]!r})",
+                "worker_id",
+            )
+        address = chief or worker
+        if address is None:
+            return None
+        name = "chief" if chief else "worker"
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise OptionError(
+                "{" + name + f"}}: expected HOST:PORT, such as 127.0.0.1:8000 (received {address[:80]!r})",
+                name,
+            )
+        return cls("chief" if chief else "worker", host.strip("[]"), int(port), worker_id or "chief")
+
+    def environment(self) -> dict[str, str]:
+        """keras-tuner's ``KERASTUNER_*`` variables for this role."""
+        return {
+            "KERASTUNER_ORACLE_IP": self.host,
+            "KERASTUNER_ORACLE_PORT": str(self.port),
+            "KERASTUNER_TUNER_ID": self.worker_id,
+        }
+
+
+def role() -> Role:
+    """This process's part in the search, by keras-tuner's environment variables (which
+    ``Distributed`` sets, and users may set by hand)."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return "single"
+    return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    """Everything ``tune`` was asked to do, checked.
+
+    Attributes:
+        spec: the effective spec (the overrides applied).
+        retrain_top: how many of the best configurations to retrain.
+        out: the results folder.
+        overwrite: start over when ``out`` holds another search.
+        verbose: 0 silent, 1 a line per trial, 2 also Keras' epoch lines.
+        on_trial_end: called with each finished trial's record.
+        distributed: the chief/worker role, None on a single machine.
+    """
+
+    spec: Spec
+    retrain_top: int
+    out: Path
+    overwrite: bool
+    verbose: Verbosity
+    on_trial_end: Callable[[TrialRecord], None] | None
+    distributed: Distributed | None
+
+    @classmethod
+    def create(
+        cls,
+        spec: Spec,
+        *,
+        tuner: TunerName | None = None,
+        max_trials: int | None = None,
+        epochs: int | None = None,
+        seed: int | None = None,
+        retrain_top: int = 1,
+        out: str | os.PathLike[str] | None = None,
+        overwrite: bool = False,
+        verbose: Verbosity = 1,
+        on_trial_end: Callable[[TrialRecord], None] | None = None,
+        chief: str | None = None,
+        worker: str | None = None,
+        worker_id: str | None = None,
+    ) -> TuneOptions:
+        """Checks ``tune``'s options (see there) and applies the overrides to the spec.
+
+        Raises:
+            SpecError: An override breaks a rule of the spec.
+            OptionError: Another option is invalid.
+        """
+        if isinstance(retrain_top, bool) or not isinstance(retrain_top, int) or retrain_top < 0:
+            raise OptionError(
+                f"{{retrain_top}} must be an integer >= 0 (received {retrain_top!r})", "retrain_top"
+            )
+        if verbose not in (0, 1, 2):
+            raise OptionError(f"{{verbose}} must be 0, 1 or 2 (received {verbose!r})", "verbose")
+        distributed = Distributed.from_options(chief=chief, worker=worker, worker_id=worker_id)
+        if worker and overwrite:
+            raise OptionError("{overwrite} is for the chief or a single machine, not a worker", "overwrite")
+        if out is not None and not os.fspath(out):
+            raise OptionError("{out} is empty: name a folder (default runs/<spec name>)", "out")
+        spec = apply_overrides(spec, tuner=tuner, max_trials=max_trials, epochs=epochs, seed=seed)
+        folder = Path(out) if out is not None else Path("runs") / spec.name
+        return cls(spec, retrain_top, folder, overwrite, verbose, on_trial_end, distributed)
+
+
+def apply_overrides(
+    spec: Spec,
+    *,
+    tuner: TunerName | None = None,
+    max_trials: int | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+) -> Spec:
+    """The spec with ``search`` and ``training`` options replaced; the original is unchanged.
+
+    Switching the tuner keeps the options every tuner shares (objective, seed,
+    executions per trial) and drops the others.
+
+    Raises:
+        SpecError: An override breaks a rule of the spec (located as in the spec,
+            for example ``search.max_trials``).
+    """
+    data = spec.model_dump()
+    search = data["search"]
+    if tuner is not None and tuner != search["tuner"]:
+        search = {key: search[key] for key in TUNERS[search["tuner"]].section.COMMON} | {"tuner": tuner}
+    if max_trials is not None:
+        search["max_trials"] = max_trials
+    if seed is not None:
+        search["seed"] = seed
+    data["search"] = search
+    if epochs is not None:
+        data["training"]["epochs"] = epochs
+    return validate_spec(data, source="overrides")

@@ -1,0 +1,388 @@
+"""``tune``: a thin front over the phases of a run.
+
+options -> folder -> search -> retrain -> write. Each phase is a function of its
+own; TensorFlow is imported only when the search phase starts, so this module
+stays importable without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from densespace import _space, datasets
+from densespace._errors import DensespaceError, SearchWarning, TuningError
+from densespace._files import write_text
+from densespace._report import write_report
+from densespace._results import (
+    BestModel,
+    DataRecord,
+    TrialRecord,
+    TuneResult,
+    assemble,
+    clean_values,
+    frozen_spec_file,
+    model_file,
+    ranked,
+    write_results,
+)
+from densespace._run import folder
+from densespace._run.options import Role, TuneOptions, Verbosity, role
+from densespace._run.progress import Progress, planned_budget
+from densespace._spec import Spec
+from densespace._tuners import TunerName
+from densespace.datasets import Data
+
+if TYPE_CHECKING:
+    from densespace._keras.data import Batches
+    from densespace._keras.hypermodel import DenseHyperModel
+
+
+def tune(
+    spec: Spec,
+    *,
+    data: Data,
+    tuner: TunerName | None = None,
+    max_trials: int | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    retrain_top: int = 1,
+    out: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    verbose: Verbosity = 1,
+    on_trial_end: Callable[[TrialRecord], None] | None = None,
+    chief: str | None = None,
+    worker: str | None = None,
+    worker_id: str | None = None,
+) -> TuneResult:
+    """Searches the space with keras-tuner, then retrains and tests the best configurations.
+
+    The search validates on ``data.validation``; the top ``retrain_top``
+    configurations are rebuilt from scratch, trained on ``data.train`` for the
+    spec's epochs and evaluated once on ``data.test``. Everything is written
+    to ``out`` (``results.json``, ``trials.csv``, ``report.md``, a ``.keras``
+    model and a frozen spec per retrained model). Running again on the same
+    ``out`` resumes an interrupted search.
+
+    Args:
+        spec: The search space.
+        data: Train, validation and test splits (see ``densespace.datasets``).
+        tuner: Overrides ``search.tuner``.
+        max_trials: Overrides ``search.max_trials``.
+        epochs: Overrides ``training.epochs``.
+        seed: Overrides ``search.seed``.
+        retrain_top: How many of the best configurations to retrain (0: none).
+        out: The results folder; default ``runs/<spec name>``.
+        overwrite: Start over even when ``out`` holds another search.
+        verbose: 0 silent, 1 one line per trial, 2 also Keras' epoch lines.
+        on_trial_end: Called with each finished trial's ``TrialRecord`` (the
+            ``trials`` entries of ``results.json``), for example to log or monitor.
+        chief: ``HOST:PORT`` to serve a distributed search on (keras-tuner's
+            chief oracle): this process hands trials to workers, then retrains
+            the best and writes the results (docs/distributed.md).
+        worker: ``HOST:PORT`` of the chief: this process trains the trials it
+            is handed; needs ``worker_id``. Without ``chief`` and ``worker``,
+            keras-tuner's own ``KERASTUNER_*`` environment variables still apply.
+        worker_id: This worker's name, unique among the workers; a worker
+            restarted with the same id takes over its unfinished trial.
+
+    Returns:
+        The results, with the retrained models in memory; on a worker, only
+        the trials it ran (``trials``).
+
+    Raises:
+        SpecError: An override is invalid.
+        OptionError: Another option is.
+        RunFolderError: ``out`` holds a different search and ``overwrite`` is False,
+            or something that is not a densespace search.
+        TuningError: Every trial failed.
+
+    Example:
+        >>> from densespace.datasets import load_cifar10  # doctest: +SKIP
+        >>> spec = densespace.load_spec("examples/seed-depth.json")  # doctest: +SKIP
+        >>> result = densespace.tune(spec, data=load_cifar10(), max_trials=5)  # doctest: +SKIP
+        >>> result.test_metrics[0]["accuracy"]  # doctest: +SKIP
+        0.49
+    """
+    options = TuneOptions.create(
+        spec,
+        tuner=tuner,
+        max_trials=max_trials,
+        epochs=epochs,
+        seed=seed,
+        retrain_top=retrain_top,
+        out=out,
+        overwrite=overwrite,
+        verbose=verbose,
+        on_trial_end=on_trial_end,
+        chief=chief,
+        worker=worker,
+        worker_id=worker_id,
+    )
+    return run(options, data)
+
+
+def run(options: TuneOptions, data: Data) -> TuneResult:
+    """The phases of ``tune`` on checked options."""
+    environment = options.distributed.environment() if options.distributed else {}
+    quiet = contextlib.redirect_stdout(io.StringIO()) if not options.verbose else contextlib.nullcontext()
+    with _environment(environment), quiet:  # keras-tuner prints to stdout on its own
+        search = _start(options, data)
+        trials = _search(search)
+        if trials is None:
+            return TuneResult(
+                out=options.out,
+                record=None,
+                trials=search.progress.records,
+                worker=os.environ["KERASTUNER_TUNER_ID"],
+            )
+    best = _retrain(search, trials)
+    from densespace._keras.io import versions
+
+    results = assemble(
+        options.spec,
+        search.data_record,
+        trials,
+        best,
+        seconds=time.monotonic() - search.start,
+        versions=versions(),
+    )
+    write_results(options.out, results)
+    write_report(options.out, results)
+    return TuneResult(out=options.out, record=results, trials=trials, best=best)
+
+
+@dataclass
+class _Search:
+    """What the phases after ``_start`` share."""
+
+    options: TuneOptions
+    data: Data
+    data_record: DataRecord
+    role: Role
+    start: float
+    hypermodel: DenseHyperModel
+    tuner: Any
+    progress: Progress
+    train: Batches
+    validation: Batches
+
+
+def _start(options: TuneOptions, data: Data) -> _Search:
+    """The folder phase and the set-up of the search: the run folder ready, the
+    hypermodel and keras-tuner's tuner built, an earlier run's trials counted."""
+    spec, this_role = options.spec, role()
+    reason = spec.search.warning(len(_space.hyperparameters(spec)))
+    if reason and this_role != "worker":
+        warnings.warn(reason, SearchWarning, stacklevel=4)
+    data_record = DataRecord(
+        source=str(getattr(data, "source", "in-memory arrays")),
+        train=len(data.train[1]),
+        validation=len(data.validation[1]),
+        test=len(data.test[1]),
+        digest=datasets.digest(data),
+    )
+    run_record = {"spec": spec.model_dump(mode="json"), "data": data_record.model_dump()}
+    folder.prepare(options.out, run_record, overwrite=options.overwrite)
+
+    from densespace._keras import data as batches
+    from densespace._keras import hypermodel as hypermodels
+    from densespace._keras import tuners
+
+    if options.verbose:
+        _announce(spec, this_role, options.out, options.retrain_top)
+    start = time.monotonic()
+    hypermodel = hypermodels.build_hypermodel(spec, train_images=data.train[0])
+    if this_role != "single":
+        hypermodel.fingerprint = f"spec:{_spec_digest(spec)}/data:{data_record.digest}"
+    progress = Progress(
+        spec, verbose=options.verbose, start=start, then=options.on_trial_end, estimate=this_role == "single"
+    )
+    tuner = tuners.make_tuner(
+        spec, hypermodel, directory=str(options.out), overwrite=options.overwrite, on_trial_end=progress
+    )
+    if this_role == "worker":
+        _check_chief(tuners.chief_fingerprint(tuner), hypermodel.fingerprint)  # type: ignore[arg-type]
+    if this_role == "single":
+        progress.resume(tuners.ended_trials(tuner))
+    return _Search(
+        options=options,
+        data=data,
+        data_record=data_record,
+        role=this_role,
+        start=start,
+        hypermodel=hypermodel,
+        tuner=tuner,
+        progress=progress,
+        train=batches.Batches(*data.train, seed=spec.search.seed),
+        validation=batches.Batches(*data.validation),
+    )
+
+
+def _search(search: _Search) -> list[TrialRecord] | None:
+    """The search phase: every trial (cleaned), or None on a worker."""
+    from densespace._keras import training
+
+    found = training.search(
+        search.tuner,
+        search.train,
+        search.validation,
+        epochs=search.options.spec.training.epochs,
+        verbose=search.options.verbose,
+        worker=search.role == "worker",
+    )
+    if found is None:
+        return None
+    trials = [t.model_copy(update={"values": clean_values(t.values)}) for t in found]
+    if not trials:
+        raise TuningError("the search ran no trial: keras-tuner found no configuration left to try")
+    if not any(t.status == "completed" for t in trials):
+        reasons = sorted({t.message or "no message" for t in trials})
+        raise TuningError(f"all {len(trials)} trials failed: " + "; ".join(reasons))
+    return trials
+
+
+def _retrain(search: _Search, trials: list[TrialRecord]) -> list[BestModel]:
+    """The retrain phase: the top configurations rebuilt, trained from scratch, tested
+    once, and saved with their frozen specs."""
+    from densespace._keras import io as model_io
+    from densespace._keras import training
+
+    options, spec, out = search.options, search.options.spec, search.options.out
+    for stale in [*out.glob("best-*.keras"), *out.glob("best-*.spec.json")]:
+        stale.unlink()
+    best: list[BestModel] = []
+    for rank, trial in enumerate(ranked(trials, spec.search.objective)[: options.retrain_top], 1):
+        if options.verbose:
+            print(
+                f"retraining #{rank}: trial {trial.id} from scratch, {spec.training.epochs} epochs",
+                file=sys.stderr,
+            )
+        model, metrics, trained = training.retrain(
+            search.hypermodel,
+            trial.values,
+            search.train,
+            search.validation,
+            search.data.test,
+            epochs=spec.training.epochs,
+            seed=(spec.search.seed or 0) + rank,
+            verbose=options.verbose,
+        )
+        frozen = _space.freeze(spec, trial.values)
+        parameters = _space.parameter_bounds(frozen)[0]
+        best.append(BestModel(rank, trial.id, trial.values, metrics, model, frozen, parameters, trained))
+        model_io.save_model(model, out / model_file(rank))
+        write_text(out / frozen_spec_file(rank), frozen.model_dump_json(indent=2) + "\n")
+    return best
+
+
+def _spec_digest(spec: Spec) -> str:
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _check_chief(chief: str | None, mine: str) -> None:
+    """Refuses to work for a chief whose spec or data differ from this worker's."""
+    if chief == mine:
+        return
+    if chief is None:
+        raise DensespaceError("the chief is not a densespace search (it declares no fingerprint)")
+    differ = [
+        part
+        for part, theirs, ours in zip(("spec", "data"), chief.split("/"), mine.split("/"), strict=False)
+        if theirs != ours
+    ]
+    verb = "differs" if len(differ) == 1 else "differ"
+    raise DensespaceError(
+        f"this worker's {' and '.join(differ)} {verb} from the chief's (chief {chief}, worker {mine}); "
+        "start workers with the chief's spec file, overrides and data"
+    )
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Sets environment variables for the duration of a block."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _announce(spec: Spec, this_role: Role, out: Path, retrain_top: int) -> None:
+    trials, epochs = planned_budget(spec)
+    address = f"{os.environ.get('KERASTUNER_ORACLE_IP')}:{os.environ.get('KERASTUNER_ORACLE_PORT')}"
+    if this_role == "worker":
+        print(
+            f"worker {os.environ['KERASTUNER_TUNER_ID']}: training trials handed out by the chief at {address}",
+            file=sys.stderr,
+        )
+        return
+    print(
+        f"planned: up to {trials} trials, {epochs} training epochs in the search, then "
+        f"{retrain_top} x {spec.training.epochs} epochs of retraining; results in {out}",
+        file=sys.stderr,
+    )
+    if this_role == "chief":
+        print(
+            f"chief: serving trials on {address} (keras-tuner's gRPC, no authentication: "
+            "keep it on a private network); waiting for workers",
+            file=sys.stderr,
+        )
+
+
+class TunerFunction(Protocol):
+    """A shortcut for one tuner: ``tune`` with ``tuner`` fixed, every other option the same."""
+
+    def __call__(
+        self,
+        spec: Spec,
+        *,
+        data: Data,
+        max_trials: int | None = None,
+        epochs: int | None = None,
+        seed: int | None = None,
+        retrain_top: int = 1,
+        out: str | os.PathLike[str] | None = None,
+        overwrite: bool = False,
+        verbose: Verbosity = 1,
+        on_trial_end: Callable[[TrialRecord], None] | None = None,
+        chief: str | None = None,
+        worker: str | None = None,
+        worker_id: str | None = None,
+    ) -> TuneResult: ...
+
+
+def shortcut(name: TunerName) -> TunerFunction:
+    """The public shortcut of a registry entry (``densespace.random_search``, ...)."""
+    from densespace._tuners import TUNERS
+
+    entry = TUNERS[name]
+
+    def run_tuner(spec: Spec, *, data: Data, **options: Any) -> TuneResult:
+        return tune(spec, data=data, tuner=name, **options)
+
+    run_tuner.__name__ = run_tuner.__qualname__ = entry.function
+    run_tuner.__doc__ = (
+        f"``tune`` with keras-tuner's {entry.keras_class}; takes ``tune``'s options but ``tuner``.\n\n"
+        f"    Example:\n        >>> densespace.{entry.function}(spec, data=data)  # doctest: +SKIP\n"
+    )
+    return run_tuner
+
+
+random_search = shortcut("random")
+bayesian_optimization = shortcut("bayesian")
+hyperband = shortcut("hyperband")

@@ -1,0 +1,177 @@
+"""The tuner registry: one entry per search algorithm densespace runs.
+
+An entry ties together everything that differs between tuners: the name written
+in a spec's ``search.tuner`` (and given to ``--tuner``), the model of the spec's
+``search`` section with that tuner's options and budget rules, the keras-tuner
+class that runs it, and the name of the public shortcut (``densespace.hyperband``).
+The spec's ``search`` union, the CLI's choices, the shortcuts and the budget
+arithmetic all derive from ``TUNERS``; adding a tuner is one section model and
+one entry here. Pydantic only: no Keras at import.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field
+
+from densespace._domains import Strict
+
+#: The metrics a search can optimize, and the direction each one improves in.
+Objective = Literal["val_loss", "val_accuracy", "loss", "accuracy"]
+TunerName = Literal["random", "bayesian", "hyperband"]
+
+
+def direction(objective: str) -> Literal["min", "max"]:
+    """Whether an objective improves downwards (losses) or upwards (accuracies)."""
+    return "min" if objective.endswith("loss") else "max"
+
+
+class SearchSection(Strict):
+    """Options every tuner shares; the base of each tuner's ``search`` section."""
+
+    objective: Objective = Field("val_loss", description="Metric the tuner optimizes.")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Seed of the tuner's sampling.")
+    executions_per_trial: int = Field(
+        1, ge=1, le=100, description="Models trained per trial (their scores are averaged)."
+    )
+
+    #: Options kept when an override switches to another tuner.
+    COMMON: ClassVar[tuple[str, ...]] = ("objective", "seed", "executions_per_trial")
+
+    def budget(self, epochs: int) -> tuple[int, int]:
+        """The most trials and training epochs the search runs, for ``epochs`` per model."""
+        raise NotImplementedError
+
+    def trial_epochs(self, values: Mapping[str, Any], epochs: int) -> int:
+        """The planned epochs one trial with ``values`` stands for (run in full or not)."""
+        return epochs * self.executions_per_trial
+
+    def longest_training(self, epochs: int) -> int:
+        """The most epochs one model trains in the search (a cosine schedule decays over them)."""
+        return epochs
+
+    def warning(self, dimensions: int) -> str | None:
+        """Why the search will not run the way its spec suggests, or None."""
+        return None
+
+
+class _CountedTrials:
+    """A search of ``max_trials`` trials that each train for the spec's epochs."""
+
+    if TYPE_CHECKING:  # fields of the models this mixes into (not declared here: that would reorder them)
+        max_trials: int
+        executions_per_trial: int
+
+    def budget(self, epochs: int) -> tuple[int, int]:
+        """``max_trials`` trials of ``epochs`` epochs per execution."""
+        return self.max_trials, self.max_trials * epochs * self.executions_per_trial
+
+
+class RandomSearch(_CountedTrials, SearchSection):
+    """keras-tuner's RandomSearch."""
+
+    tuner: Literal["random"] = Field("random", description="The search algorithm.")
+    max_trials: int = Field(10, ge=1, le=100000, description="Number of trials.")
+
+
+class BayesianSearch(_CountedTrials, SearchSection):
+    """keras-tuner's BayesianOptimization (a Gaussian process)."""
+
+    tuner: Literal["bayesian"] = Field(description="The search algorithm.")
+    max_trials: int = Field(10, ge=1, le=100000, description="Number of trials.")
+    num_initial_points: int | None = Field(
+        None,
+        ge=1,
+        le=100000,
+        description="Random trials before the Gaussian process takes over; "
+        "default 3 x the number of hyperparameters (keras-tuner's).",
+    )
+
+    def warning(self, dimensions: int) -> str | None:
+        """Says so when the Gaussian process proposes fewer than half the trials.
+
+        It only proposes trials after ``num_initial_points`` random ones
+        (keras-tuner's default: 3 x the number of hyperparameters).
+        """
+        initial = self.num_initial_points or max(3 * dimensions, 3)
+        guided = max(self.max_trials - initial, 0)
+        if guided * 2 >= self.max_trials:
+            return None
+        origin = (
+            "search.num_initial_points"
+            if self.num_initial_points
+            else f"keras-tuner's default num_initial_points (3 x {dimensions} hyperparameters)"
+        )
+        return (
+            f"{origin} = {initial} random trials leave {guided} of max_trials = {self.max_trials} "
+            "to the Gaussian process: this search is mostly random"
+        )
+
+
+class HyperbandSearch(SearchSection):
+    """keras-tuner's Hyperband."""
+
+    tuner: Literal["hyperband"] = Field(description="The search algorithm.")
+    max_epochs: int = Field(100, ge=2, le=10000, description="Most epochs one model is trained.")
+    factor: int = Field(3, ge=2, le=100, description="Reduction factor between brackets.")
+    hyperband_iterations: int = Field(
+        1, ge=1, le=100, description="Times the whole Hyperband algorithm is run."
+    )
+
+    def budget(self, epochs: int) -> tuple[int, int]:
+        """keras-tuner's own bracket arithmetic: each round of a bracket trains ``size``
+        models, continuing the previous round's best from where they stopped."""
+        trials = total_epochs = brackets = 0
+        remaining = float(self.max_epochs)
+        while remaining >= 1:
+            remaining /= self.factor
+            brackets += 1
+        end_size = math.ceil(1 + math.log(self.max_epochs, self.factor))
+        for bracket in range(brackets):
+            for round_ in range(bracket + 1):
+                size = math.ceil(end_size / (bracket + 1) * self.factor ** (bracket - round_))
+                done = math.ceil(self.max_epochs / self.factor ** (bracket - round_ + 1)) if round_ else 0
+                total = math.ceil(self.max_epochs / self.factor ** (bracket - round_))
+                trials += size
+                total_epochs += size * (total - done)
+        iterations = self.hyperband_iterations
+        return trials * iterations, total_epochs * iterations * self.executions_per_trial
+
+    def trial_epochs(self, values: Mapping[str, Any], epochs: int) -> int:
+        """A Hyperband trial trains from ``tuner/initial_epoch`` to ``tuner/epochs``."""
+        return (values["tuner/epochs"] - values["tuner/initial_epoch"]) * self.executions_per_trial
+
+    def longest_training(self, epochs: int) -> int:
+        """Hyperband trains a model for up to ``max_epochs``."""
+        return self.max_epochs
+
+
+@dataclass(frozen=True)
+class Tuner:
+    """One search algorithm.
+
+    Attributes:
+        name: its name in ``search.tuner`` and ``--tuner``.
+        section: the model of the spec's ``search`` section for it.
+        keras_class: the keras-tuner class that runs it (``keras_tuner.<name>``).
+        function: the public shortcut ``densespace.<function>(spec, data=...)``.
+    """
+
+    name: TunerName
+    section: type[SearchSection]
+    keras_class: str
+    function: str
+
+
+TUNERS: dict[str, Tuner] = {
+    t.name: t
+    for t in (
+        Tuner("random", RandomSearch, "RandomSearch", "random_search"),
+        Tuner("bayesian", BayesianSearch, "BayesianOptimization", "bayesian_optimization"),
+        Tuner("hyperband", HyperbandSearch, "Hyperband", "hyperband"),
+    )
+}

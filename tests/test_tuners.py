@@ -1,0 +1,82 @@
+"""The tuner registry: one contract, checked against every entry."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+import pytest
+from helpers import spec_dict, synthetic_data
+
+import densespace
+from densespace._cli import _parser
+from densespace._tuners import TUNERS, TunerName
+
+
+def test_the_literal_of_tuner_names_is_the_registry():
+    """TunerName (for type checkers) lists exactly the registry's names, in order."""
+    assert get_args(TunerName) == tuple(TUNERS)
+
+
+#: Options that keep each tuner's tiny search to two short trials or so.
+OPTIONS = {
+    "random": {"max_trials": 2},
+    "bayesian": {"max_trials": 2, "num_initial_points": 1},
+    "hyperband": {"max_epochs": 2, "factor": 2},
+}
+
+
+def test_every_entry_has_tiny_options():
+    """The contract's tiny search knows how to keep every registered tuner short."""
+    assert set(OPTIONS) == set(TUNERS)
+
+
+@pytest.mark.parametrize("entry", TUNERS.values(), ids=list(TUNERS))
+class TestTunerContract:
+    """What every registry entry must provide."""
+
+    def test_spec_section(self, entry):
+        """A spec naming the tuner validates to the entry's section model."""
+        spec = densespace.validate_spec(spec_dict(search={"tuner": entry.name}))
+        assert type(spec.search) is entry.section and spec.search.tuner == entry.name
+
+    def test_cli_choice(self, entry):
+        """--tuner accepts the name."""
+        args = _parser().parse_args(["tune", "x.json", "--tuner", entry.name])
+        assert args.tuner == entry.name
+
+    def test_public_shortcut(self, entry):
+        """densespace.<function> exists, is exported and carries its name."""
+        function = getattr(densespace, entry.function)
+        assert entry.function in densespace.__all__ and function.__name__ == entry.function
+
+    def test_keras_tuner_class(self, entry):
+        """The keras-tuner class the entry names exists."""
+        import keras_tuner
+
+        assert issubclass(getattr(keras_tuner, entry.keras_class), keras_tuner.Tuner)
+
+    def test_budget_is_positive(self, entry):
+        """The planned budget of a default section is at least one trial and one epoch."""
+        spec = densespace.validate_spec(spec_dict(search={"tuner": entry.name}))
+        trials, epochs = densespace.planned_budget(spec)
+        assert trials >= 1 and epochs >= trials
+
+    @pytest.mark.slow
+    def test_a_tiny_search_runs_within_its_budget(self, entry, tmp_path):
+        """The shortcut runs a real search whose trials and epochs stay within the planned budget."""
+        search = {"tuner": entry.name, "seed": 3, **OPTIONS[entry.name]}
+        spec = densespace.validate_spec(
+            spec_dict(
+                input={"shape": [4, 4, 3]},
+                hidden={"units": {"values": [4, 8]}},
+                training={"epochs": 1, "batch_size": 32},
+                search=search,
+            )
+        )
+        result = getattr(densespace, entry.function)(
+            spec, data=synthetic_data(), out=tmp_path, retrain_top=1, verbose=0
+        )
+        trials, epochs = densespace.planned_budget(spec)
+        assert 1 <= len(result.trials) <= trials
+        assert sum(t.epochs or 0 for t in result.trials) <= epochs
+        assert result.record is not None and result.record.tuner == entry.name
