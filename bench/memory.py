@@ -1,7 +1,7 @@
 """Measures how a process's memory grows over a long search: densespace vs plain keras-tuner.
 
-    python bench/memory.py [--cache DIR] [--trials N] [--epochs N] [--limit N]
-                           [--early N] [--late N] [--sides NAME ...]
+    python bench/memory.py [--cache DIR] [--results DIR] [--work DIR] [--trials N] [--epochs N]
+                           [--limit N] [--early N] [--late N] [--sides NAME ...]
 
 Runs the same search of examples/seed-baseline.json (its BayesianOptimization
 and seed; ``--trials`` trials of ``--epochs`` epochs, no retraining) on a small
@@ -13,7 +13,7 @@ side in a fresh process, one after the other:
   densespace's tuners inherit from), and the HyperModel's ``fit`` unregisters
   the gradient functions TensorFlow registered while tracing the train step,
   which otherwise keep each trial's graph and variables alive
-  (``densespace._keras.released_graphs``; tensorflow/tensorflow#61791);
+  (tensorflow/tensorflow#61791);
 * keras-tuner: a plain ``keras_tuner.BayesianOptimization`` over a hand-written
   ``build(hp)`` of the same model; keras-tuner's own ``run_trial`` also clears
   the session (in ``Tuner._try_build``) before building each model;
@@ -30,73 +30,59 @@ on the keras-tuner sides) the worker records the peak RSS,
 ``resource.getrusage(RUSAGE_SELF).ru_maxrss``, and the current RSS (VmRSS in
 /proc/self/status). The data is read from a small .npz written beforehand, so
 loading full CIFAR-10 never sets the peak. The result per side is the peak
-after trial ``--late`` over the peak after trial ``--early`` (target <= 1.10).
+after trial ``--late`` over the peak after trial ``--early``.
 
-Writes bench/results/memory.json and .md; scratch folders go to bench/work/memory/.
+Target: densespace's peak ratio at most 1.10 (the other sides are contrasts).
+Writes results/memory.json and .md; scratch folders go to WORK/memory/.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import resource
 import shutil
-import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import _common
+import _harness
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-WORK = ROOT / "bench" / "work" / "memory"
 SPEC = "examples/seed-baseline.json"
 SIDES = ("densespace", "keras-tuner", "keras-tuner-no-clear", "keras-loop")
-TARGET = 1.10
+PEAK = _harness.Target("peak RSS after the late trial / after the early trial", "<=", 1.10)
 
 
-def main() -> None:
+def main() -> int:
     """Prepares the data, runs each side in a fresh process and writes the results."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=Path("~/.cache/densespace-bench/cifar10"))
+    parser = _harness.parser(__doc__, work=True)
     parser.add_argument("--trials", type=int, default=22)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=1000, help="images per split")
     parser.add_argument("--early", type=int, default=5, help="the trial whose peak is the baseline")
     parser.add_argument("--late", type=int, default=20, help="the trial compared with --early")
     parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
-    parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(_worker(args)))
-        return
     if not 1 <= args.early < args.late <= args.trials:
         parser.error("need 1 <= --early < --late <= --trials")
-    _common.STARTED_AT.append(_common.revision())
-    cache = args.cache.expanduser()
-    _common.build(cache)
-    sizes = _common.prepare_data(cache, args.limit, WORK)
+    run = _harness.Run("memory", "Memory over a long search: densespace vs plain keras-tuner", args.results)
+    work = args.work / "memory"
+    sizes = _harness.prepare_data(args.cache, args.limit, work)
     print(f"data: {sizes}", file=sys.stderr)
     runs = {}
     for side in args.sides:
         print(f"{side}: {args.trials} trials x {args.epochs} epochs", file=sys.stderr, flush=True)
-        runs[side] = _run_worker(side, args)
+        shutil.rmtree(work / side, ignore_errors=True)
+        runs[side] = _harness.fresh(
+            __file__, side=side, trials=args.trials, epochs=args.epochs, work=str(work)
+        )
         print(
             f"{side}: {_summary(runs[side], args)['peak_ratio']:.3f} ({runs[side]['seconds']:.0f} s)",
             file=sys.stderr,
             flush=True,
         )
-    command = "python bench/memory.py" + "".join(f" {a}" for a in sys.argv[1:])
-    report = {
-        "command": command,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": _common.machine_and_versions(),
+    summary = {side: _summary(result, args) for side, result in runs.items()}
+    figures = {
         "budget": {
             "spec": SPEC,
             "trials": args.trials,
@@ -107,34 +93,13 @@ def main() -> None:
             "late": args.late,
             "retrain": False,
         },
-        "target": TARGET,
-        "summary": {side: _summary(run, args) for side, run in runs.items()},
+        "summary": summary,
         "runs": runs,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "memory.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "memory.md").write_text(_markdown(report))
-    print(_markdown(report))
-
-
-def _run_worker(side: str, args: argparse.Namespace) -> dict[str, Any]:
-    """One side's search in a fresh interpreter; its per-trial memory readings."""
-    shutil.rmtree(WORK / side, ignore_errors=True)
-    command = [
-        sys.executable,
-        __file__,
-        "--worker",
-        side,
-        "--trials",
-        str(args.trials),
-        "--epochs",
-        str(args.epochs),
-    ]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run = subprocess.run(command, capture_output=True, text=True, env=env)
-    if run.returncode:
-        sys.exit(f"{side} worker failed:\n{run.stderr[-3000:]}")
-    return json.loads(run.stdout.splitlines()[-1])
+    checks = (
+        [PEAK.check(summary["densespace"]["peak_ratio"], of="densespace")] if "densespace" in summary else []
+    )
+    return run.finish(figures, _markdown(figures), checks)
 
 
 # ------------------------------------------------------------------ worker side
@@ -148,15 +113,15 @@ def _reading() -> dict[str, float]:
     return {"peak_mib": round(peak_kib / 1024, 1), "rss_mib": round(current_kib / 1024, 1)}
 
 
-def _worker(args: argparse.Namespace) -> dict[str, Any]:
-    """Runs one side's search, reading the memory after every trial."""
+def _worker(side: str, trials: int, epochs: int, work: str) -> dict[str, Any]:
+    """Runs one side's search in a fresh process, reading the memory after every trial."""
     import keras
     import keras_tuner
 
     import densespace
 
-    data = _common.load_prepared(WORK)
-    spec = densespace.load_spec(ROOT / SPEC)
+    data = _harness.load_prepared(Path(work))
+    spec = densespace.load_spec(_harness.ROOT / SPEC)
     readings: list[dict[str, float]] = []
     before = _reading()
     start = time.monotonic()
@@ -170,24 +135,25 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
 
-    if args.worker == "keras-loop":
-        _keras_loop(args, spec, data, record, keras)
-    elif args.worker == "densespace":
+    out = Path(work) / side
+    if side == "keras-loop":
+        _keras_loop(trials, epochs, spec, data, record, keras)
+    elif side == "densespace":
         densespace.tune(
             spec,
             data=data,
-            max_trials=args.trials,
-            epochs=args.epochs,
+            max_trials=trials,
+            epochs=epochs,
             retrain_top=0,
-            out=WORK / args.worker,
+            out=out,
             overwrite=True,
             verbose=0,
             on_trial_end=record,
         )
     else:
-        _keras_tuner(args, spec, data, record, keras, keras_tuner)
+        _keras_tuner(side == "keras-tuner", out, trials, epochs, spec, data, record, keras, keras_tuner)
     return {
-        "side": args.worker,
+        "side": side,
         "before_search": before,
         "after_trial": readings,
         "seconds": round(time.monotonic() - start, 1),
@@ -211,7 +177,7 @@ def _build_model(keras: Any, values: dict[str, Any]) -> Any:
     return model
 
 
-def _keras_loop(args: argparse.Namespace, spec: Any, data: Any, record: Any, keras: Any) -> None:
+def _keras_loop(trials: int, epochs: int, spec: Any, data: Any, record: Any, keras: Any) -> None:
     """Plain Keras, no tuner: clear the session, collect, build, fit; values drawn at random."""
     import gc
 
@@ -220,7 +186,7 @@ def _keras_loop(args: argparse.Namespace, spec: Any, data: Any, record: Any, ker
     rng = np.random.default_rng(spec.search.seed)
     activations = ["relu", "tanh", "elu", "selu", "swish"]
     keras.utils.set_random_seed(spec.search.seed)
-    for _ in range(args.trials):
+    for _ in range(trials):
         keras.backend.clear_session()
         gc.collect()
         values: dict[str, Any] = {}
@@ -230,7 +196,7 @@ def _keras_loop(args: argparse.Namespace, spec: Any, data: Any, record: Any, ker
         model = _build_model(keras, values)
         model.fit(
             *data.train,
-            epochs=args.epochs,
+            epochs=epochs,
             validation_data=data.validation,
             batch_size=spec.training.batch_size,
             verbose=0,
@@ -240,9 +206,18 @@ def _keras_loop(args: argparse.Namespace, spec: Any, data: Any, record: Any, ker
 
 
 def _keras_tuner(
-    args: argparse.Namespace, spec: Any, data: Any, record: Any, keras: Any, keras_tuner: Any
+    clears: bool,
+    out: Path,
+    trials: int,
+    epochs: int,
+    spec: Any,
+    data: Any,
+    record: Any,
+    keras: Any,
+    keras_tuner: Any,
 ) -> None:
-    """The search written directly against keras-tuner, with or without its session clearing."""
+    """The search written directly against keras-tuner, with or without (``clears``) its
+    session clearing."""
     search = spec.search
 
     def build(hp: Any) -> Any:
@@ -257,7 +232,7 @@ def _keras_tuner(
             },
         )
 
-    class Recording(keras_tuner.BayesianOptimization):  # type: ignore[misc]
+    class Recording(keras_tuner.BayesianOptimization):
         def on_trial_end(self, trial: Any) -> None:
             super().on_trial_end(trial)
             record()
@@ -269,20 +244,20 @@ def _keras_tuner(
             return self.hypermodel.fit(hp, model, *fit_args, **fit_kwargs)
 
     keras.utils.set_random_seed(search.seed)
-    tuner_class = NoClear if args.worker == "keras-tuner-no-clear" else Recording
+    tuner_class = Recording if clears else NoClear
     tuner = tuner_class(
         build,
         objective="val_loss",
-        max_trials=args.trials,
+        max_trials=trials,
         num_initial_points=search.num_initial_points,
         seed=search.seed,
-        directory=str(WORK / args.worker),
+        directory=str(out),
         project_name="search",
         overwrite=True,
     )
     tuner.search(
         *data.train,
-        epochs=args.epochs,
+        epochs=epochs,
         validation_data=data.validation,
         batch_size=spec.training.batch_size,
         verbose=0,
@@ -311,19 +286,11 @@ def _summary(run: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _markdown(report: dict[str, Any]) -> str:
-    """The results as a Markdown table with the command, machine and budget above it."""
-    m, b = report["machine"], report["budget"]
+def _markdown(figures: dict[str, Any]) -> list[str]:
+    """The budget, then the readings as a Markdown table."""
+    b, summary = figures["budget"], figures["summary"]
     e, la = b["early"], b["late"]
     lines = [
-        "# Memory over a long search: densespace vs plain keras-tuner",
-        "",
-        f"Command: `{report['command']}` ({report['date']})",
-        "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, no GPU, {m['platform']}; Python {m['python']}, "
-        f"TensorFlow {m['tensorflow']}, keras {m['keras']}, keras-tuner {m['keras_tuner']}; "
-        f"densespace at {m['densespace']}.",
-        "",
         f"Budget: `{b['spec']}` (BayesianOptimization, seed 42), {b['trials']} trials x "
         f"{b['epochs']} epochs, no retraining, on {b['data']['train']:,} train / "
         f"{b['data']['validation']:,} validation images (`limit={b['limit']}`), each side in a "
@@ -332,8 +299,8 @@ def _markdown(report: dict[str, Any]) -> str:
         "",
         f"| side | clears the session | peak after trial {e} | peak after trial {la} "
         f"| peak ratio {la}/{e} | current after {e} | current after {la} | current ratio "
-        f"| growth per trial | target <= {report['target']:.2f} |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| growth per trial |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     clears = {
         "densespace": "yes (keras-tuner's, inherited), and releases traced graphs",
@@ -341,21 +308,19 @@ def _markdown(report: dict[str, Any]) -> str:
         "keras-tuner-no-clear": "no",
         "keras-loop": "yes (clear_session + gc.collect)",
     }
-    for side, s in report["summary"].items():
-        verdict = "met" if s["peak_ratio"] <= report["target"] else "NOT met"
+    for side, s in summary.items():
         lines.append(
             f"| {side} | {clears[side]} | {s['peak_early_mib']:.0f} | {s['peak_late_mib']:.0f} | "
             f"{s['peak_ratio']:.3f} | {s['rss_early_mib']:.0f} | {s['rss_late_mib']:.0f} | "
-            f"{s['rss_ratio']:.3f} | {s['growth_per_trial_mib']:+.1f} | {verdict} |"
+            f"{s['rss_ratio']:.3f} | {s['growth_per_trial_mib']:+.1f} |"
         )
     lines += [
         "",
         f"Growth per trial: (current after trial {la} - current after trial {e}) / {la - e}. "
         "Peak before the search (after imports and reading the data): "
-        + ", ".join(f"{side} {s['peak_before_search_mib']:.0f}" for side, s in report["summary"].items())
+        + ", ".join(f"{side} {s['peak_before_search_mib']:.0f}" for side, s in summary.items())
         + " MiB.",
     ]
-    summary = report["summary"]
     if "densespace" in summary and "keras-tuner" in summary:
         extra = summary["densespace"]["growth_per_trial_mib"] - summary["keras-tuner"]["growth_per_trial_mib"]
         lines.append(f"densespace's growth per trial minus plain keras-tuner's: {extra:+.1f} MiB.")
@@ -364,9 +329,8 @@ def _markdown(report: dict[str, Any]) -> str:
         "the gradient function TensorFlow registers for every traced train step "
         "(tensorflow/tensorflow#61791); clearing the session does not release it."
     )
-    lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 if __name__ == "__main__":
-    main()
+    _harness.run_script(main, worker=_worker)

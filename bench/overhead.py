@@ -1,7 +1,8 @@
 """Times densespace.tune against the same search hand-written with keras-tuner.
 
-    python bench/overhead.py [--cache DIR] [--specs seed-random seed-baseline]
-                             [--trials N] [--epochs N] [--limit N] [--pairs N] [--retrain 0|1]
+    python bench/overhead.py [--cache DIR] [--results DIR] [--work DIR]
+                             [--specs seed-random seed-baseline] [--trials N] [--epochs N]
+                             [--limit N] [--pairs N] [--retrain 0|1]
 
 For each spec, both sides run the same search: the spec's tuner (RandomSearch
 for seed-random, BayesianOptimization for seed-baseline; the two specs share one
@@ -36,39 +37,30 @@ per-pair ratios densespace / hand-written. Each worker also times, exclusively
 best-epoch checkpoint), .save, keras.backend.clear_session, gc.collect and the
 oracle's populate_space, so any difference can be placed.
 
-Writes bench/results/overhead.json and .md; scratch folders go to bench/work/overhead/.
+Target: a median ratio of at most 1.05 for each spec. Writes results/overhead.json
+and .md; scratch folders go to WORK/overhead/.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import _common
+import _harness
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-WORK = ROOT / "bench" / "work" / "overhead"
 SPECS = ("seed-random", "seed-baseline")  # the space the hand-written build(hp) reproduces
 SIDES = ("densespace", "hand-written")
 PROFILED = ("fit", "evaluate", "save_weights", "save", "clear_session", "gc.collect", "oracle")
+RATIO = _harness.Target("median ratio densespace / hand-written", "<=", 1.05)
 
 
-def main() -> None:
+def main() -> int:
     """Prepares the data, alternates the two sides for each spec and writes the results."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=Path("~/.cache/densespace-bench/cifar10"))
+    parser = _harness.parser(__doc__, work=True)
     parser.add_argument(
         "--specs",
         nargs="+",
@@ -87,39 +79,41 @@ def main() -> None:
         default=1,
         help="1: retrain, test and save the best in both; 0: search only",
     )
-    parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
-    parser.add_argument("--spec", choices=SPECS, help=argparse.SUPPRESS)
-    parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(_worker(args)))
-        return
     if args.pairs < 3:
         parser.error("--pairs must be at least 3")
-    _common.STARTED_AT.append(_common.revision())
-    cache = args.cache.expanduser()
-    _common.build(cache)
-    sizes = _common.prepare_data(cache, args.limit, WORK)
+    run = _harness.Run(
+        "overhead", "densespace.tune vs the same search hand-written with keras-tuner", args.results
+    )
+    work = args.work / "overhead"
+    sizes = _harness.prepare_data(args.cache, args.limit, work)
     print(f"data: {sizes}", file=sys.stderr)
     experiments = []
     for spec in args.specs:
         runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
         for pair in range(args.pairs):
             for side in SIDES:
-                run = _run_worker(side, spec, pair, args)
-                runs[side].append(run)
+                run_dir = work / f"{spec}-{side}-{pair}"
+                shutil.rmtree(run_dir, ignore_errors=True)
+                result = _harness.fresh(
+                    __file__,
+                    side=side,
+                    spec=spec,
+                    work=str(work),
+                    run_dir=str(run_dir),
+                    trials=args.trials,
+                    epochs=args.epochs,
+                    retrain=args.retrain,
+                )
+                runs[side].append(result)
                 print(
-                    f"{spec} pair {pair + 1}/{args.pairs} {side}: {run['seconds']:.1f} s "
-                    f"(search {run['search_seconds']:.1f} s)",
+                    f"{spec} pair {pair + 1}/{args.pairs} {side}: {result['seconds']:.1f} s "
+                    f"(search {result['search_seconds']:.1f} s)",
                     file=sys.stderr,
                     flush=True,
                 )
         experiments.append(_experiment(spec, runs))
-    command = "python bench/overhead.py" + "".join(f" {a}" for a in sys.argv[1:])
-    report = {
-        "command": command,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": _common.machine_and_versions(),
+    figures = {
         "budget": {
             "trials": args.trials,
             "epochs": args.epochs,
@@ -135,37 +129,8 @@ def main() -> None:
         ),
         "experiments": experiments,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "overhead.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "overhead.md").write_text(_markdown(report))
-    print(_markdown(report))
-
-
-def _run_worker(side: str, spec: str, pair: int, args: argparse.Namespace) -> dict[str, Any]:
-    """One side's run in a fresh interpreter; its measurements."""
-    run_dir = WORK / f"{spec}-{side}-{pair}"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    command = [
-        sys.executable,
-        __file__,
-        "--worker",
-        side,
-        "--run-dir",
-        str(run_dir),
-        "--spec",
-        spec,
-        "--trials",
-        str(args.trials),
-        "--epochs",
-        str(args.epochs),
-        "--retrain",
-        str(args.retrain),
-    ]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run = subprocess.run(command, capture_output=True, text=True, env=env)
-    if run.returncode:
-        sys.exit(f"{side} worker failed:\n{run.stderr[-3000:]}")
-    return json.loads(run.stdout.splitlines()[-1])
+    checks = [RATIO.check(e["median_ratio"], of=e["spec"]) for e in experiments]
+    return run.finish(figures, _markdown(figures), checks)
 
 
 # ------------------------------------------------------------------ worker side
@@ -199,18 +164,20 @@ class _Profile:
         setattr(owner, attribute, timed)
 
 
-def _worker(args: argparse.Namespace) -> dict[str, Any]:
-    """Runs one side; returns wall seconds, the phases, the profile and the trials."""
+def _worker(
+    side: str, spec: str, work: str, run_dir: str, trials: int, epochs: int, retrain: int
+) -> dict[str, Any]:
+    """Runs one side in a fresh process; returns wall seconds, the phases, the profile and the trials."""
     import gc
 
     import keras
     import keras_tuner
 
     import densespace
-    from densespace import _keras  # noqa: F401  (tune imports it; import it untimed on both sides)
 
-    data = _common.load_prepared(WORK)
-    spec = densespace.load_spec(ROOT / "examples" / f"{args.spec}.json")
+    _harness.preload_tune()  # on both sides, untimed
+    data = _harness.load_prepared(Path(work))
+    loaded = densespace.load_spec(_harness.ROOT / "examples" / f"{spec}.json")
     profile = _Profile()
     for attribute in ("fit", "evaluate", "save_weights", "save"):
         profile.patch(keras.Model, attribute, attribute)
@@ -219,16 +186,15 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
     for oracle in (keras_tuner.oracles.BayesianOptimizationOracle, keras_tuner.oracles.RandomSearchOracle):
         profile.patch(oracle, "populate_space", "oracle")  # choosing each trial's values
 
-    run_dir: Path = args.run_dir
     start = time.perf_counter()
-    if args.worker == "densespace":
+    if side == "densespace":
         trial_ends: list[float] = []
         result = densespace.tune(
-            spec,
+            loaded,
             data=data,
-            max_trials=args.trials,
-            epochs=args.epochs,
-            retrain_top=args.retrain,
+            max_trials=trials,
+            epochs=epochs,
+            retrain_top=retrain,
             out=run_dir,
             overwrite=True,
             verbose=0,
@@ -236,15 +202,15 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
         )
         end = time.perf_counter()
         search_end = trial_ends[-1]
-        trials = [t["values"] for t in result.results["trials"]]
+        tried = [t["values"] for t in result.results["trials"]]
         test = result.test_metrics[0] if result.best else None
     else:
-        search_end, test = _hand_written(args, spec, data, run_dir, keras, keras_tuner)
+        search_end, test, tried = _hand_written(
+            loaded, data, Path(run_dir), trials, epochs, retrain, keras, keras_tuner
+        )
         end = time.perf_counter()
-        tuner_trials = json.loads((run_dir / "trials.json").read_text())
-        trials = tuner_trials
     return {
-        "side": args.worker,
+        "side": side,
         "seconds": end - start,
         "search_seconds": search_end - start,
         "retrain_seconds": end - search_end,
@@ -252,15 +218,23 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
             name: {"seconds": round(profile.seconds[name], 3), "calls": profile.calls[name]}
             for name in PROFILED
         },
-        "trials": trials,
+        "trials": tried,
         "test": test,
     }
 
 
 def _hand_written(
-    args: argparse.Namespace, spec: Any, data: Any, run_dir: Path, keras: Any, keras_tuner: Any
-) -> tuple[float, dict[str, float] | None]:
-    """The search written directly against keras-tuner; returns (search end, test metrics)."""
+    spec: Any,
+    data: Any,
+    run_dir: Path,
+    trials: int,
+    epochs: int,
+    retrain: int,
+    keras: Any,
+    keras_tuner: Any,
+) -> tuple[float, dict[str, float] | None, list[dict[str, Any]]]:
+    """The search written directly against keras-tuner; returns the search's end, the test
+    metrics and the values each trial tried."""
     batch_size = 64
     search = spec.search
 
@@ -286,7 +260,7 @@ def _hand_written(
         tuner = keras_tuner.BayesianOptimization(
             build,
             objective="val_loss",
-            max_trials=args.trials,
+            max_trials=trials,
             num_initial_points=search.num_initial_points,
             seed=search.seed,
             directory=str(run_dir),
@@ -297,28 +271,27 @@ def _hand_written(
         tuner = keras_tuner.RandomSearch(
             build,
             objective="val_loss",
-            max_trials=args.trials,
+            max_trials=trials,
             seed=search.seed,
             directory=str(run_dir),
             project_name="search",
             overwrite=True,
         )
     (x, y), validation = data.train, data.validation
-    tuner.search(x, y, epochs=args.epochs, validation_data=validation, batch_size=batch_size, verbose=0)
+    tuner.search(x, y, epochs=epochs, validation_data=validation, batch_size=batch_size, verbose=0)
     search_end = time.perf_counter()
     test = None
-    if args.retrain:
+    if retrain:
         hp = tuner.get_best_hyperparameters(1)[0]
         keras.backend.clear_session()
         keras.utils.set_random_seed(search.seed + 1)
         model = build(hp)
-        model.fit(x, y, epochs=args.epochs, batch_size=batch_size, validation_data=validation, verbose=0)
+        model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation, verbose=0)
         metrics = model.evaluate(*data.test, batch_size=1024, return_dict=True, verbose=0)
         model.save(run_dir / "best-1.keras")
         test = {name: float(value) for name, value in metrics.items()}
-    trials = [tuner.oracle.trials[key].hyperparameters.values for key in sorted(tuner.oracle.trials)]
-    (run_dir / "trials.json").write_text(json.dumps(trials))
-    return search_end, test
+    tried = [tuner.oracle.trials[key].hyperparameters.values for key in sorted(tuner.oracle.trials)]
+    return search_end, test, tried
 
 
 # ------------------------------------------------------------------ report
@@ -367,42 +340,32 @@ def _experiment(spec: str, runs: dict[str, list[dict[str, Any]]]) -> dict[str, A
     }
 
 
-def _markdown(report: dict[str, Any]) -> str:
-    """The results as Markdown tables with the command, machine and budget above them."""
-    m, b = report["machine"], report["budget"]
+def _markdown(figures: dict[str, Any]) -> list[str]:
+    """The budget, then the ratios and each spec's profile as Markdown tables."""
+    b = figures["budget"]
     what = (
         "search, then retraining, testing and saving the best"
         if b["retrain"]
         else "search only (retrain_top=0)"
     )
     lines = [
-        "# densespace.tune vs the same search hand-written with keras-tuner",
-        "",
-        f"Command: `{report['command']}` ({report['date']})",
-        "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, no GPU, {m['platform']}; Python {m['python']}, "
-        f"TensorFlow {m['tensorflow']}, keras {m['keras']}, keras-tuner {m['keras_tuner']}; "
-        f"densespace at {m['densespace']}. "
-        "Other work may share the machine: compare the ratios, not the seconds.",
-        "",
         f"Budget: {b['trials']} trials x {b['epochs']} epochs, batch {b['batch_size']}, on "
         f"{b['data']['train']:,} train / {b['data']['validation']:,} validation / "
         f"{b['data']['test']:,} test images (`limit={b['limit']}`); timed: {what}; "
-        f"{b['pairs']} interleaved pairs per spec; {report['method']}.",
+        f"{b['pairs']} interleaved pairs per spec; {figures['method']}.",
         "",
-        "| spec | tuner | median ratio densespace / hand-written | target <= 1.05 | search phase ratio "
+        "| spec | tuner | median ratio densespace / hand-written | search phase ratio "
         "| per-pair ratios | trials with the same values, from the first |",
-        "| --- | --- | ---: | --- | ---: | --- | --- |",
+        "| --- | --- | ---: | ---: | --- | --- |",
     ]
     trials = b["trials"]
-    for e in report["experiments"]:
+    for e in figures["experiments"]:
         lines.append(
-            f"| `{e['spec']}` | {e['tuner']} | **{e['median_ratio']:.3f}** | "
-            f"{'met' if e['median_ratio'] <= 1.05 else 'NOT met'} | {e['median_search_ratio']:.3f} | "
+            f"| `{e['spec']}` | {e['tuner']} | **{e['median_ratio']:.3f}** | {e['median_search_ratio']:.3f} | "
             f"{', '.join(f'{r:.3f}' for r in e['ratios'])} | "
             f"{', '.join(f'{n}/{trials}' for n in e['same_values_trials'])} |"
         )
-    for e in report["experiments"]:
+    for e in figures["experiments"]:
         pa, ph = e["profile_median"]["densespace"], e["profile_median"]["hand-written"]
         lines += [
             "",
@@ -451,10 +414,9 @@ def _markdown(report: dict[str, Any]) -> str:
         "`num_initial_points + 1` the oracle fits a different Gaussian process and picks other "
         "values, and its own cost (L-BFGS-B restarts on the acquisition function) differs with "
         "them: compare the oracle rows, not only the totals.",
-        "",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 if __name__ == "__main__":
-    main()
+    _harness.run_script(main, worker=_worker)

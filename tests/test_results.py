@@ -83,7 +83,7 @@ def test_a_damaged_results_file_is_named_with_its_location(tmp_path, capsys, cha
     ("content", "error"),
     [
         ('{"trials": [', "line 1, column 13: invalid JSON (Expecting value); the file is damaged"),
-        ("[" * 100_000, "JSON nested too deeply; the file is damaged"),
+        ("[" * 100_000, "nested too deeply; the file is damaged"),
         (b"\xff\xfe", "not UTF-8 text (byte 0); the file is damaged"),
     ],
     ids=["truncated", "deep", "binary"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from helpers import EXAMPLES, spec_dict
@@ -205,3 +206,104 @@ def test_problems_are_records_with_location_kind_and_message():
     assert str(info.value) == (
         "hidden.units: min (512) must be <= max (64)\nhidden.dropuot: unknown key (did you mean 'dropout'?)"
     )
+
+
+BOMB = "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9 if previous else ['lol'] * 9)}]\n"
+    for previous, name in zip(["", *"abcdefgh"], "abcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt", "problem"),
+    [
+        (
+            "version: 1\nname: t\nname: u\nhidden: {units: 8}\n",
+            "yaml",
+            "line 3, column 1: invalid YAML: duplicate key 'name'",
+        ),
+        ("[" * 5000 + "]" * 5000, "json", "nested deeper than 64 levels"),
+        ("a: " + "[" * 5000 + "]" * 5000, "yaml", "nested deeper than 64 levels"),
+        ('{"a": ' + "[" * 70 + "]" * 70 + "}", "json", "top level: nested deeper than 64 levels"),
+        (
+            '{"version": 1, "hidden": {"units": ' + "9" * 5000 + "}}",
+            "json",
+            "holds a number of more than 4,300 digits",
+        ),
+        ("hidden: {units: " + "9" * 5000 + "}", "yaml", "holds a number of more than 4,300 digits"),
+        (BOMB, "yaml", "top level: holds more than 1,000,000 values (YAML aliases count each time used)"),
+        (
+            '{"version": true, "name": "t", "hidden": {"units": 8}}',
+            "json",
+            "version: unsupported version true; this densespace reads version 1",
+        ),
+        (
+            '{"version": 1.0, "name": "t", "hidden": {"units": 8}}',
+            "json",
+            "version: unsupported version 1.0; this densespace reads version 1",
+        ),
+    ],
+    ids=[
+        "yaml-duplicate-key",
+        "json-deep",
+        "yaml-deep",
+        "deep-value",
+        "json-huge-int",
+        "yaml-huge-int",
+        "alias-bomb",
+        "version-true",
+        "version-float",
+    ],
+)
+def test_hostile_documents_get_one_bounded_problem(text, fmt, problem):
+    """Duplicate keys, deep nesting, huge integers, alias bombs and non-integer versions are one located problem."""
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, format=fmt)
+    assert [str(p) for p in info.value.problems] == [problem]
+
+
+def test_a_byte_order_mark_is_accepted_in_json_and_yaml(tmp_path):
+    """A UTF-8 byte-order mark (Windows editors write one) is skipped in both formats."""
+    for suffix, text in [
+        (".json", '{"version": 1, "name": "t", "hidden": {"units": 8}}'),
+        (".yaml", "version: 1\nname: t\nhidden: {units: 8}\n"),
+    ]:
+        path = tmp_path / f"spec{suffix}"
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        assert load_spec(path).name == "t"
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: os.mkfifo(p), "cannot read file: not a regular file"),
+        (lambda p: p.mkdir(), "cannot read file: not a regular file"),
+        (
+            lambda p: p.write_bytes(b" " * (10 * 2**20 + 1)),
+            "cannot read file: 10,485,761 bytes is larger than the 10,485,760 bytes allowed",
+        ),
+        (lambda p: p.symlink_to("/dev/zero"), "cannot read file: not a regular file"),
+        (lambda p: p.symlink_to(p), "cannot read file: Too many levels of symbolic links"),
+    ],
+    ids=["fifo", "folder", "too-large", "device", "symlink-loop"],
+)
+def test_spec_paths_that_are_not_small_regular_files_are_refused_unread(tmp_path, make, problem):
+    """A FIFO, a folder, a device, a symlink loop or a file over 10 MB is refused without blocking or reading it."""
+    path = tmp_path / "spec.json"
+    make(path)
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert [str(p) for p in info.value.problems] == [problem]
+
+
+def test_a_million_bad_values_print_twenty_problems_and_a_count():
+    """A spec with a million bad values lists the first 20 problems, then how many more there are."""
+    with pytest.raises(SpecError) as info:
+        validate_spec(spec_dict(hidden={"units": {"values": [0] * 1000}}))
+    lines = str(info.value).splitlines()
+    assert len(info.value.problems) == 1000
+    assert lines[:2] == [
+        "hidden.units.values[0]: must be >= 1 (received 0)",
+        "hidden.units.values[1]: must be >= 1 (received 0)",
+    ]
+    assert len(lines) == 21 and lines[-1] == "and 980 more problems"

@@ -9,10 +9,11 @@ model (every trial failed, retraining diverged) or on an unexpected failure. Pro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from densespace import _space
@@ -61,7 +62,8 @@ def _inspect(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     report = inspect_report(spec)
     if args.json:
-        print(json.dumps(report, indent=2))
+        with _long_integers():
+            print(json.dumps(report, indent=2))
         return EXIT_OK
     title = f"{spec.name}: {spec.description}" if spec.description else spec.name
     print(title)
@@ -111,6 +113,7 @@ def _tune(args: argparse.Namespace) -> int:
         chief=args.chief,
         worker=args.worker,
         worker_id=args.worker_id,
+        connect_timeout=args.connect_timeout,
     )
     data = load_cifar10(
         args.data, validation=args.validation, limit=args.limit, seed=options.spec.search.seed or 0
@@ -132,7 +135,22 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _count(count: int | None) -> str:
-    return "infinitely many (continuous)" if count is None else f"{count:,}"
+    if count is None:
+        return "infinitely many (continuous)"
+    with _long_integers():
+        return f"{count:,}"
+
+
+@contextlib.contextmanager
+def _long_integers() -> Iterator[None]:
+    """Lets exact counts of any size be printed (Python refuses integers over 4,300 digits
+    as text by default, a guard for parsing input that densespace never lifts for reading)."""
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(limit)
 
 
 def _print_problems(exc: SpecError) -> None:
@@ -210,6 +228,13 @@ def _parser() -> argparse.ArgumentParser:
         "--worker", metavar="HOST:PORT", help="train trials handed out by the chief at HOST:PORT"
     )
     tune.add_argument("--worker-id", metavar="ID", help="this worker's name, unique among the workers")
+    tune.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=180.0,
+        metavar="SECONDS",
+        help="how long a worker keeps trying to reach its chief (default 180)",
+    )
     loudness = tune.add_mutually_exclusive_group()
     loudness.add_argument("--quiet", action="store_true", help="print nothing but errors")
     loudness.add_argument("--verbose", action="store_true", help="also print Keras' epoch lines")

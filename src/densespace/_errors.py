@@ -7,8 +7,10 @@ also subclasses the builtin a caller would catch without knowing densespace
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 #: Received values quoted in a message are cut to this many characters.
 MAX_QUOTE = 200
@@ -19,6 +21,15 @@ MAX_PROBLEMS = 20
 def quote(text: str, limit: int = MAX_QUOTE) -> str:
     """``text`` cut to ``limit`` characters, marking the cut with ``...``."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def show(value: Any) -> str:
+    """A received value as JSON (``repr`` when it is not JSON), cut to ``MAX_QUOTE`` characters."""
+    try:
+        text = json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    return quote(text)
 
 
 @dataclass(frozen=True)
@@ -99,8 +110,16 @@ class RunFolderError(DensespaceError, ValueError):
     """A results folder cannot be used: it holds something else, or its files are damaged."""
 
 
+class PeerError(DensespaceError, ConnectionError):
+    """A distributed search's chief cannot be reached, or its port is taken."""
+
+
 class TuningError(DensespaceError, RuntimeError):
     """A search could not produce a model (every trial failed, or retraining diverged)."""
+
+
+class ResourceError(TuningError):
+    """The machine ran out of disk or memory; the run folder keeps its last complete state."""
 
 
 class SearchWarning(UserWarning):

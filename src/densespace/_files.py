@@ -38,32 +38,42 @@ def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def read_bytes(
-    path: Path, *, limit: int, error: type[Exception] = RunFolderError, missing: str = ""
-) -> bytes:
+class UnreadableFile(Exception):
+    """A file that ``read_bytes`` refused or could not read; ``reason`` says why, without the path."""
+
+    def __init__(self, reason: str, *, missing: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.missing = missing
+
+
+def read_bytes(path: Path, *, limit: int) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes.
 
+    The path is checked with ``stat`` first, so a FIFO or a device (``/dev/zero``)
+    is refused without being opened, and a file larger than ``limit`` without being read.
+
     Raises:
-        error: ``path`` is missing (with the ``missing`` hint), not a regular
-            file (a folder, a FIFO, a device), larger than ``limit``, or unreadable.
+        UnreadableFile: ``path`` is missing, not a regular file, larger than
+            ``limit``, or unreadable.
     """
     try:
         info = path.stat()
-    except FileNotFoundError:
-        raise error(f"{path} does not exist" + (f": {missing}" if missing else "")) from None
     except OSError as exc:
-        raise error(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        raise UnreadableFile(exc.strerror or str(exc), missing=isinstance(exc, FileNotFoundError)) from None
+    except (RuntimeError, ValueError) as exc:  # a symlink loop (Python 3.11), an embedded NUL
+        raise UnreadableFile(str(exc)) from None
     if not stat.S_ISREG(info.st_mode):
-        raise error(f"{path}: not a regular file")
+        raise UnreadableFile("not a regular file")
     if info.st_size > limit:
-        raise error(f"{path}: {info.st_size:,} bytes is larger than the {limit:,} bytes allowed")
+        raise UnreadableFile(f"{info.st_size:,} bytes is larger than the {limit:,} bytes allowed")
     try:
         with path.open("rb") as stream:
             data = stream.read(limit + 1)
     except OSError as exc:
-        raise error(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    if len(data) > limit:  # grew since stat
-        raise error(f"{path}: larger than the {limit:,} bytes allowed")
+        raise UnreadableFile(exc.strerror or str(exc)) from None
+    if len(data) > limit:  # it grew since stat
+        raise UnreadableFile(f"larger than the {limit:,} bytes allowed")
     return data
 
 
@@ -71,10 +81,16 @@ def read_json(path: Path, *, limit: int, missing: str = "") -> Any:
     """The parsed JSON of a file densespace wrote, bounded by ``limit`` bytes.
 
     Raises:
-        RunFolderError: The file is missing, not a regular file, too large,
-            not UTF-8 or not JSON; the message names the file and the place.
+        RunFolderError: The file is missing (with the ``missing`` hint), not a
+            regular file, too large, not UTF-8 or not JSON; the message names the
+            file and the place.
     """
-    data = read_bytes(path, limit=limit, missing=missing)
+    try:
+        data = read_bytes(path, limit=limit)
+    except UnreadableFile as exc:
+        if exc.missing:
+            raise RunFolderError(f"{path} does not exist" + (f": {missing}" if missing else "")) from None
+        raise RunFolderError(f"{path}: {exc.reason}") from None
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -83,5 +99,6 @@ def read_json(path: Path, *, limit: int, missing: str = "") -> Any:
         raise RunFolderError(
             f"{path}: line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg}); the file is damaged"
         ) from None
-    except RecursionError:
-        raise RunFolderError(f"{path}: JSON nested too deeply; the file is damaged") from None
+    except (RecursionError, ValueError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise RunFolderError(f"{path}: {reason}; the file is damaged") from None

@@ -42,7 +42,14 @@ def search(
         verbose=_fit_verbosity(verbose),
     )
     hypermodel.epochs = hypermodel.spec.training.epochs
-    return None if worker else [trial_record(t) for t in tuner.oracle.trials.values()]
+    if worker:
+        return None
+    return sorted((trial_record(t) for t in tuner.oracle.trials.values()), key=_creation_order)
+
+
+def _creation_order(trial: TrialRecord) -> tuple[int, str]:
+    """keras-tuner's trial ids count up (zero-padded); a resumed oracle lists them unordered."""
+    return (int(trial.id), "") if trial.id.isdigit() else (1 << 62, trial.id)
 
 
 def _fit_verbosity(verbose: int) -> int:

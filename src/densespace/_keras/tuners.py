@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import time
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,18 @@ from densespace._tuners import TUNERS
 
 if TYPE_CHECKING:
     from densespace._spec import Spec
+
+
+#: errno values that say the machine, not the trial, failed (disk full, quota, out of memory).
+ENVIRONMENTAL = {errno.ENOSPC, errno.EDQUOT, errno.ENOMEM}
+
+
+class EnvironmentFailure(keras_tuner.errors.FatalError):
+    """A trial stopped by the machine (disk full, out of memory); ``cause`` is the original error."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class _Tuner:
@@ -37,7 +50,14 @@ class _Tuner:
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
         self._reported = {}
         start = time.monotonic()
-        histories = super().run_trial(trial, *args, **kwargs)  # type: ignore[misc]
+        try:
+            histories = super().run_trial(trial, *args, **kwargs)  # type: ignore[misc]
+        except (MemoryError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno not in ENVIRONMENTAL:
+                raise
+            # Not the configuration's fault: end the run with the trial unfinished, so that
+            # keras-tuner runs it again on resume instead of recording it as failed.
+            raise EnvironmentFailure(exc) from exc
         histories = histories if isinstance(histories, list) else [histories]
         for history in histories:
             for epoch, loss in enumerate(history.history.get("loss", [])):
@@ -76,6 +96,9 @@ def _best_epoch_metrics(histories: list[keras.callbacks.History], objective: Any
     return {name: float(np.mean([b[name] for b in best])) for name in best[0]}
 
 
+#: The folder of keras-tuner's own state inside a results folder.
+PROJECT = "search"
+
 #: One class per registry entry: keras-tuner's tuner with densespace's trial handling.
 TUNER_CLASSES: dict[str, type[keras_tuner.Tuner]] = {
     name: type(f"{entry.keras_class}Tuner", (_Tuner, getattr(keras_tuner, entry.keras_class)), {})
@@ -108,7 +131,7 @@ def make_tuner(
         hypermodel,
         objective=search.objective,
         directory=directory,
-        project_name="search",
+        project_name=PROJECT,
         overwrite=overwrite,
         on_trial_end=on_trial_end,
         max_consecutive_failed_trials=1 << 30,  # a failed trial never stops the search

@@ -1,50 +1,165 @@
-"""The results folder: new, resumable with the same spec and data, or cleared on request."""
+"""The results folder: densespace's own, or left untouched.
+
+densespace recognises a folder it wrote by its ``run.json`` (checked against the
+``RunRecord`` model), never by a file name alone. A new or empty folder becomes a
+run folder; one holding the same search is resumed; one holding another search
+is cleared on request, and then only of the files densespace writes. Anything
+else is refused without a write. While a run uses a folder it holds an exclusive
+lock on ``.densespace.lock`` in it (``fcntl``: released on any exit, even SIGKILL).
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from densespace._errors import RunFolderError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from densespace._errors import RunFolderError, quote
 from densespace._files import read_json, write_text
+from densespace._results import DataRecord
 
 RUN_FILE = "run.json"
+LOCK_FILE = ".densespace.lock"
 #: The largest ``run.json`` densespace reads (a spec and a data description).
 MAX_RUN_BYTES = 16 << 20
+#: What densespace writes into a results folder, and so what ``overwrite`` may delete.
+OWNED = (RUN_FILE, "results.json", "trials.csv", "report.md", "scores.png", "search", "tensorboard")
+OWNED_PATTERNS = ("best-*.keras", "best-*.spec.json", ".*.tmp", ".*.keras")
 
 
-def prepare(out: Path, run: dict[str, Any], *, overwrite: bool) -> None:
-    """Makes ``out`` ready for the search that ``run`` (spec and data) describes.
+class RunRecord(BaseModel):
+    """The content of ``run.json``: the effective spec and the data of a search."""
 
-    A new or empty folder gets ``run.json``; a folder holding the same search is
-    resumed; a folder holding another search is refused unless ``overwrite``.
-    A folder that exists, is not empty and holds no ``run.json`` is not a
-    densespace results folder: it is never written into, let alone cleared.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    spec: dict[str, Any]
+    data: DataRecord
+
+
+@dataclass
+class Claim:
+    """An exclusive hold on a results folder; ``release`` ends it (process exit does too)."""
+
+    descriptor: int
+
+    def release(self) -> None:
+        """Unlocks the folder."""
+        os.close(self.descriptor)
+
+
+def prepare(out: Path, run: RunRecord, *, overwrite: bool, lock: bool = True) -> Claim | None:
+    """Makes ``out`` ready for the search that ``run`` describes, and claims it.
+
+    Args:
+        out: The results folder.
+        run: The search's spec and data.
+        overwrite: Start over when ``out`` holds another densespace search.
+        lock: Claim the folder (False on a worker, which shares the chief's folder).
+
+    Returns:
+        The claim, to release when the run ends (None when ``lock`` is False).
 
     Raises:
-        RunFolderError: ``out`` holds something else, or another search without ``overwrite``.
+        RunFolderError: ``out`` is not a folder, holds something densespace did not
+            write, is in use by another run, or holds another search without ``overwrite``.
     """
-    marker = out / RUN_FILE
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"{out} is not a folder; choose a new or empty --out")
-    if out.exists() and not marker.exists() and any(out.iterdir()):
+    previous = _previous(out)
+    if overwrite and previous is not None:
+        _refuse_dangerous(out)
+    out.mkdir(parents=True, exist_ok=True)
+    claim = _claim(out) if lock else None
+    try:
+        if previous is not None and not overwrite:
+            changes = _differences(previous.model_dump(mode="json"), run.model_dump(mode="json"))
+            if changes:
+                raise RunFolderError(
+                    f"{out} holds a search of a different spec or data ({'; '.join(changes[:5])}); "
+                    "pass --overwrite (overwrite=True) to start over, or choose another --out"
+                )
+            return claim
+        if previous is not None:
+            _clear(out)
+        write_text(out / RUN_FILE, json.dumps(run.model_dump(mode="json"), indent=2) + "\n")
+    except BaseException:
+        if claim is not None:
+            claim.release()
+        raise
+    return claim
+
+
+def _previous(out: Path) -> RunRecord | None:
+    """The search ``out`` holds; None for a missing or empty folder (or one holding only
+    densespace's lock).
+
+    Raises:
+        RunFolderError: ``out`` holds files but no ``run.json`` that densespace wrote.
+    """
+    if not out.exists() or not any(p.name != LOCK_FILE for p in out.iterdir()):
+        return None
+    marker = out / RUN_FILE
+    if not marker.exists():
         raise RunFolderError(
             f"{out} is not empty and holds no densespace search ({RUN_FILE}); choose a new or empty --out"
         )
-    if marker.exists() and not overwrite:
-        changes = _differences(read_json(marker, limit=MAX_RUN_BYTES), run)
-        if changes:
-            raise RunFolderError(
-                f"{out} holds a search of a different spec or data ({'; '.join(changes[:5])}); "
-                "pass --overwrite (overwrite=True) to start over, or choose another --out"
-            )
-        return
-    if overwrite and out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(marker, json.dumps(run, indent=2) + "\n")
+    data = read_json(marker, limit=MAX_RUN_BYTES)
+    try:
+        return RunRecord.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "top level"
+        raise RunFolderError(
+            f"{marker} is not a run file densespace wrote ({where}: {quote(error['msg'])}); densespace "
+            "never deletes a folder it did not write: choose a new or empty --out"
+        ) from None
+
+
+def _refuse_dangerous(out: Path) -> None:
+    """Refuses to clear the current folder, the home folder or the root, whatever they hold."""
+    resolved = out.resolve()
+    for name, place in (
+        ("the current folder", Path.cwd()),
+        ("your home folder", Path.home()),
+        ("/", Path("/")),
+    ):
+        if resolved == place.resolve():
+            raise RunFolderError(f"--overwrite refuses to clear {name} ({out}); choose a dedicated --out")
+
+
+def _claim(out: Path) -> Claim:
+    """Locks ``out`` for this process, or says which process holds it."""
+    descriptor = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(descriptor, 32).decode("ascii", "replace").strip() or "unknown"
+        os.close(descriptor)
+        raise RunFolderError(
+            f"{out} is in use by another densespace run (process {holder}); wait for it to end or choose "
+            "another --out"
+        ) from None
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+    return Claim(descriptor)
+
+
+def _clear(out: Path) -> None:
+    """Deletes what densespace wrote in ``out``; anything else stays."""
+    for path in [
+        *(out / name for name in OWNED),
+        *(p for pattern in OWNED_PATTERNS for p in out.glob(pattern)),
+    ]:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
 
 
 def _differences(old: Any, new: Any, path: str = "") -> list[str]:
@@ -54,4 +169,4 @@ def _differences(old: Any, new: Any, path: str = "") -> list[str]:
             for key in sorted(set(old) | set(new))
             for change in _differences(old.get(key), new.get(key), f"{path}.{key}" if path else key)
         ]
-    return [] if old == new else [f"{path}: {json.dumps(old)[:100]} -> {json.dumps(new)[:100]}"]
+    return [] if old == new else [f"{path}: {quote(json.dumps(old), 100)} -> {quote(json.dumps(new), 100)}"]

@@ -100,6 +100,7 @@ class TuneOptions:
         verbose: 0 silent, 1 a line per trial, 2 also Keras' epoch lines.
         on_trial_end: called with each finished trial's record.
         distributed: the chief/worker role, None on a single machine.
+        connect_timeout: seconds a worker keeps trying to reach its chief.
     """
 
     spec: Spec
@@ -109,6 +110,7 @@ class TuneOptions:
     verbose: Verbosity
     on_trial_end: Callable[[TrialRecord], None] | None
     distributed: Distributed | None
+    connect_timeout: float = 180.0
 
     @classmethod
     def create(
@@ -127,6 +129,7 @@ class TuneOptions:
         chief: str | None = None,
         worker: str | None = None,
         worker_id: str | None = None,
+        connect_timeout: float = 180.0,
     ) -> TuneOptions:
         """Checks ``tune``'s options (see there) and applies the overrides to the spec.
 
@@ -145,9 +148,20 @@ class TuneOptions:
             raise OptionError("{overwrite} is for the chief or a single machine, not a worker", "overwrite")
         if out is not None and not os.fspath(out):
             raise OptionError("{out} is empty: name a folder (default runs/<spec name>)", "out")
+        if (
+            isinstance(connect_timeout, bool)
+            or not isinstance(connect_timeout, (int, float))
+            or not (0 < connect_timeout <= 86400)
+        ):
+            raise OptionError(
+                f"{{connect_timeout}} must be seconds in (0, 86400] (received {connect_timeout!r})",
+                "connect_timeout",
+            )
         spec = apply_overrides(spec, tuner=tuner, max_trials=max_trials, epochs=epochs, seed=seed)
         folder = Path(out) if out is not None else Path("runs") / spec.name
-        return cls(spec, retrain_top, folder, overwrite, verbose, on_trial_end, distributed)
+        return cls(
+            spec, retrain_top, folder, overwrite, verbose, on_trial_end, distributed, float(connect_timeout)
+        )
 
 
 def apply_overrides(

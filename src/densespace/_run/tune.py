@@ -8,6 +8,7 @@ stays importable without it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import os
@@ -19,13 +20,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
+
 from densespace import _space, datasets
-from densespace._errors import DensespaceError, SearchWarning, TuningError
+from densespace._errors import (
+    DensespaceError,
+    Problem,
+    ResourceError,
+    SearchWarning,
+    SpecError,
+    TuningError,
+    quote,
+)
 from densespace._files import write_text
 from densespace._report import write_report
 from densespace._results import (
     BestModel,
     DataRecord,
+    Results,
     TrialRecord,
     TuneResult,
     assemble,
@@ -35,7 +47,7 @@ from densespace._results import (
     ranked,
     write_results,
 )
-from densespace._run import folder
+from densespace._run import folder, peers
 from densespace._run.options import Role, TuneOptions, Verbosity, role
 from densespace._run.progress import Progress, planned_budget
 from densespace._spec import Spec
@@ -63,6 +75,7 @@ def tune(
     chief: str | None = None,
     worker: str | None = None,
     worker_id: str | None = None,
+    connect_timeout: float = 180.0,
 ) -> TuneResult:
     """Searches the space with keras-tuner, then retrains and tests the best configurations.
 
@@ -94,6 +107,8 @@ def tune(
             keras-tuner's own ``KERASTUNER_*`` environment variables still apply.
         worker_id: This worker's name, unique among the workers; a worker
             restarted with the same id takes over its unfinished trial.
+        connect_timeout: Seconds a worker keeps trying to reach its chief
+            (saying so, with growing delays) before it gives up.
 
     Returns:
         The results, with the retrained models in memory; on a worker, only
@@ -103,8 +118,11 @@ def tune(
         SpecError: An override is invalid.
         OptionError: Another option is.
         RunFolderError: ``out`` holds a different search and ``overwrite`` is False,
-            or something that is not a densespace search.
+            something that is not a densespace search, or is in use by another run.
+        PeerError: A worker's chief did not answer, or a chief's port is taken.
         TuningError: Every trial failed.
+        ResourceError: The disk filled up or memory ran out (the folder keeps its
+            last complete state; the same call resumes).
 
     Example:
         >>> from densespace.datasets import load_cifar10  # doctest: +SKIP
@@ -127,27 +145,99 @@ def tune(
         chief=chief,
         worker=worker,
         worker_id=worker_id,
+        connect_timeout=connect_timeout,
     )
     return run(options, data)
 
 
 def run(options: TuneOptions, data: Data) -> TuneResult:
-    """The phases of ``tune`` on checked options."""
+    """The phases of ``tune`` on checked options.
+
+    Raises:
+        ResourceError: The disk filled up or memory ran out; the folder keeps its last
+            complete state, and running again resumes.
+    """
+    check_fit(options.spec, data)
     environment = options.distributed.environment() if options.distributed else {}
     quiet = contextlib.redirect_stdout(io.StringIO()) if not options.verbose else contextlib.nullcontext()
-    with _environment(environment), quiet:  # keras-tuner prints to stdout on its own
-        search = _start(options, data)
-        trials = _search(search)
-        if trials is None:
-            return TuneResult(
-                out=options.out,
-                record=None,
-                trials=search.progress.records,
-                worker=os.environ["KERASTUNER_TUNER_ID"],
+    with contextlib.ExitStack() as claimed:
+        try:
+            with _environment(environment), quiet:  # keras-tuner prints to stdout on its own
+                search = _start(options, data, claimed)
+                trials = _search(search)
+                if trials is None:
+                    return TuneResult(
+                        out=options.out,
+                        record=None,
+                        trials=search.progress.records,
+                        worker=os.environ["KERASTUNER_TUNER_ID"],
+                    )
+            best = _retrain(search, trials)
+            results = _write(search, trials, best)
+        except (OSError, MemoryError) as exc:
+            if isinstance(exc, OSError) and exc.errno not in ENVIRONMENTAL:
+                raise
+            raise _resource_error(exc, options.out) from exc
+    return TuneResult(out=options.out, record=results, trials=trials, best=best)
+
+
+#: errno values that say the machine, not the run, failed (disk full, quota, out of memory).
+ENVIRONMENTAL = {errno.ENOSPC, errno.EDQUOT, errno.ENOMEM}
+
+
+def _resource_error(exc: BaseException, out: Path) -> ResourceError:
+    what = (
+        "out of memory"
+        if isinstance(exc, MemoryError) or getattr(exc, "errno", None) == errno.ENOMEM
+        else ("the disk is full")
+    )
+    return ResourceError(
+        f"{what} ({type(exc).__name__}: {quote(str(exc))}); {out} keeps the last complete state: "
+        "make room and run the same command again to resume"
+    )
+
+
+def check_fit(spec: Spec, data: Data) -> None:
+    """Refuses, before anything is written or trained, a spec whose model cannot take the data.
+
+    Raises:
+        SpecError: The examples' shape is not ``input.shape``, or the labels hold more
+            classes than ``output.units`` (one line naming both).
+    """
+    problems = []
+    for split in ("train", "validation", "test"):
+        shape = list(np.shape(getattr(data, split)[0])[1:])
+        if shape != list(spec.input.shape):
+            problems.append(
+                Problem(
+                    "input.shape",
+                    "data_shape",
+                    f"{list(spec.input.shape)} does not match the {split} examples' shape {shape}",
+                )
             )
-    best = _retrain(search, trials)
+            break
+    labels = np.concatenate(
+        [np.asarray(getattr(data, split)[1]).reshape(-1) for split in ("train", "validation", "test")]
+    )
+    if labels.size and np.issubdtype(labels.dtype, np.number):
+        classes = int(np.max(labels)) + 1
+        if classes > spec.output.units:
+            problems.append(
+                Problem(
+                    "output.units",
+                    "data_classes",
+                    f"{spec.output.units} units cannot hold the data's {classes} classes (labels 0..{classes - 1})",
+                )
+            )
+    if problems:
+        raise SpecError(problems, source="spec vs data")
+
+
+def _write(search: _Search, trials: list[TrialRecord], best: list[BestModel]) -> Results:
+    """The write phase: ``results.json`` and the report."""
     from densespace._keras.io import versions
 
+    options = search.options
     results = assemble(
         options.spec,
         search.data_record,
@@ -158,7 +248,7 @@ def run(options: TuneOptions, data: Data) -> TuneResult:
     )
     write_results(options.out, results)
     write_report(options.out, results)
-    return TuneResult(out=options.out, record=results, trials=trials, best=best)
+    return results
 
 
 @dataclass
@@ -177,9 +267,10 @@ class _Search:
     validation: Batches
 
 
-def _start(options: TuneOptions, data: Data) -> _Search:
-    """The folder phase and the set-up of the search: the run folder ready, the
-    hypermodel and keras-tuner's tuner built, an earlier run's trials counted."""
+def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack) -> _Search:
+    """The folder phase and the set-up of the search: the run folder ready and claimed
+    (until ``claimed`` closes), the hypermodel and keras-tuner's tuner built, an earlier
+    run's trials counted."""
     spec, this_role = options.spec, role()
     reason = spec.search.warning(len(_space.hyperparameters(spec)))
     if reason and this_role != "worker":
@@ -191,12 +282,27 @@ def _start(options: TuneOptions, data: Data) -> _Search:
         test=len(data.test[1]),
         digest=datasets.digest(data),
     )
-    run_record = {"spec": spec.model_dump(mode="json"), "data": data_record.model_dump()}
-    folder.prepare(options.out, run_record, overwrite=options.overwrite)
+    if this_role == "chief":
+        peers.check_port_free(os.environ["KERASTUNER_ORACLE_IP"], int(os.environ["KERASTUNER_ORACLE_PORT"]))
+    run_record = folder.RunRecord(spec=spec.model_dump(mode="json"), data=data_record)
+    claim = folder.prepare(options.out, run_record, overwrite=options.overwrite, lock=this_role != "worker")
+    if claim is not None:
+        claimed.callback(claim.release)
+    if this_role == "worker":
+        peers.wait_for_chief(
+            os.environ["KERASTUNER_ORACLE_IP"],
+            int(os.environ["KERASTUNER_ORACLE_PORT"]),
+            timeout=options.connect_timeout,
+            verbose=options.verbose,
+        )
 
     from densespace._keras import data as batches
     from densespace._keras import hypermodel as hypermodels
-    from densespace._keras import tuners
+    from densespace._keras import state, tuners
+
+    claimed.enter_context(state.atomic_state())
+    if not options.overwrite:
+        state.check_state(options.out / tuners.PROJECT)
 
     if options.verbose:
         _announce(spec, this_role, options.out, options.retrain_top)
@@ -230,16 +336,19 @@ def _start(options: TuneOptions, data: Data) -> _Search:
 
 def _search(search: _Search) -> list[TrialRecord] | None:
     """The search phase: every trial (cleaned), or None on a worker."""
-    from densespace._keras import training
+    from densespace._keras import training, tuners
 
-    found = training.search(
-        search.tuner,
-        search.train,
-        search.validation,
-        epochs=search.options.spec.training.epochs,
-        verbose=search.options.verbose,
-        worker=search.role == "worker",
-    )
+    try:
+        found = training.search(
+            search.tuner,
+            search.train,
+            search.validation,
+            epochs=search.options.spec.training.epochs,
+            verbose=search.options.verbose,
+            worker=search.role == "worker",
+        )
+    except tuners.EnvironmentFailure as exc:
+        raise _resource_error(exc.cause, search.options.out) from exc.cause
     if found is None:
         return None
     trials = [t.model_copy(update={"values": clean_values(t.values)}) for t in found]
@@ -363,6 +472,7 @@ class TunerFunction(Protocol):
         chief: str | None = None,
         worker: str | None = None,
         worker_id: str | None = None,
+        connect_timeout: float = 180.0,
     ) -> TuneResult: ...
 
 

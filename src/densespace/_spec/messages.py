@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import Tag, ValidationError
 
 from densespace._domains import Strict
-from densespace._errors import Problem, quote
+from densespace._errors import Problem, show
 from densespace._spec.models import Spec
 from densespace._tuners import TUNERS
 
@@ -44,15 +43,6 @@ def _tags(annotation: Any) -> list[str]:
 
 def _member_tags(member: Any) -> list[str]:
     return [m.tag for m in getattr(member, "__metadata__", ()) if isinstance(m, Tag)]
-
-
-def show(value: Any) -> str:
-    """A received value as JSON (``repr`` when it is not JSON), cut to a few hundred characters."""
-    try:
-        text = json.dumps(value, allow_nan=True)
-    except (TypeError, ValueError, RecursionError):
-        text = repr(value)
-    return quote(text)
 
 
 def _suggest(received: Any, options: list[str]) -> str:
@@ -132,6 +122,7 @@ def _message(err: Any) -> str:
 
 
 _CUSTOM = {
+    "version",
     "range_order",
     "log_sampling",
     "step",

@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from densespace import _domains, _space
 from densespace._domains import Choice, FloatRange, IntRange, Strict, tunable
+from densespace._errors import show
 from densespace._tuners import TUNERS, SearchSection
 
 #: Bounds that keep a spec from asking for an absurd model (documented in docs/spec.md).
@@ -244,6 +245,15 @@ class Spec(Strict):
     optimizer: Optimizer = Field(Optimizer(), description="Optimizer settings.")
     training: Training = Field(Training(), description="Training settings.")
     search: Search = Field(TUNERS["random"].section(), description="The tuner and its options.")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _integer_version(cls, value: Any) -> Any:
+        if type(value) is not int:  # Literal[1] alone would take true and 1.0
+            raise PydanticCustomError(
+                "version", f"unsupported version {show(value)}; this densespace reads version 1"
+            )
+        return value
 
     @property
     def blocks(self) -> list[Block]:

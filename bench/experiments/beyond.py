@@ -1,9 +1,11 @@
 """Beyond the blog post: dense-only CIFAR-10 with the recommended space.
 
-    python bench/beyond.py quality      [--data PATH] [--seeds 3]
-    python bench/beyond.py efficiency   [--data PATH] [--retrain-epochs 10]
-    python bench/beyond.py side-by-side [--data PATH] [--budget 60] [--limit N]
-    python bench/beyond.py ablation     [--data PATH] [--limit N] [--retrain-epochs 10]
+    python bench/experiments/beyond.py quality      [--seeds 3]
+    python bench/experiments/beyond.py efficiency   [--retrain-epochs 10]
+    python bench/experiments/beyond.py side-by-side [--budget 60] [--trials 5]
+    python bench/experiments/beyond.py ablation     [--retrain-epochs 10]
+
+(each also takes ``--cache DIR``, ``--results DIR`` and ``--limit N``)
 
 * quality: ``examples/cifar10-dense.json`` searched with its Hyperband budget,
   then the chosen configuration retrained with ``--seeds`` seeds; the median
@@ -22,36 +24,45 @@
   trained ``--retrain-epochs`` epochs on a ``--limit`` subset with the same seed
   and tested once: what each choice is worth (docs/recipes.md quotes it).
 
-Each part appends its table to bench/results/beyond.md (and its figures to
-beyond.json) with the command that made it.
+Targets: quality, a median test accuracy of at least 0.62 in at most 400 epochs;
+efficiency, reaching the post's 0.501 at all. Each part replaces its own section of
+results/beyond.md (and its entry of beyond.json) with the command that made it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import _common
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for _harness
+import _harness
 
 import densespace
 from densespace.datasets import load_cifar10
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-RECOMMENDED = ROOT / "examples" / "cifar10-dense.json"
+RECOMMENDED = _harness.ROOT / "examples" / "cifar10-dense.json"
 POST = {"seed-baseline": 0.480, "seed-depth-width": 0.481, "seed-depth": 0.501}
-TARGET = 0.501
+POST_BEST = 0.501
+QUALITY = (
+    _harness.Target("median test accuracy over the seeds", ">=", 0.62),
+    _harness.Target("epochs, search and retraining", "<=", 400),
+)
+EFFICIENCY = _harness.Target("best test accuracy while retraining", ">=", POST_BEST)
 
 
-def _quality(args: argparse.Namespace) -> tuple[dict, list[str]]:
-    data = load_cifar10(args.data, limit=args.limit, seed=0)
+Figures = dict[str, Any]
+Part = Callable[[argparse.Namespace, Path], tuple[Figures, list[str], list[_harness.Check]]]
+
+
+def _quality(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], list[_harness.Check]]:
+    data = load_cifar10(source, limit=args.limit, seed=0)
     spec = densespace.load_spec(RECOMMENDED)
     start = time.monotonic()
     with tempfile.TemporaryDirectory() as out:
@@ -61,7 +72,9 @@ def _quality(args: argparse.Namespace) -> tuple[dict, list[str]]:
     epochs = search.results["cost"]["search_epochs"] + best.epochs
     hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
     for seed in range(2, args.seeds + 1):  # tune retrained with seed 1 (search.seed + rank)
-        _, metrics, trained = _retrain(hypermodel, best.values, data, epochs=spec.training.epochs, seed=seed)
+        _, metrics, trained = _harness.retrain(
+            hypermodel, best.values, data, epochs=spec.training.epochs, seed=seed
+        )
         accuracies.append(metrics["accuracy"])
         epochs += trained
     figures = {
@@ -79,16 +92,15 @@ def _quality(args: argparse.Namespace) -> tuple[dict, list[str]]:
         f"| {_values(best.values)} | {best.parameters:,} | {', '.join(f'{a:.4f}' for a in accuracies)} | "
         f"{figures['median']:.4f} | {epochs} | {figures['seconds']:.0f} |",
     ]
-    return figures, table
+    accuracy, spent = QUALITY
+    return figures, table, [accuracy.check(figures["median"]), spent.check(epochs)]
 
 
-def _efficiency(args: argparse.Namespace) -> tuple[dict, list[str]]:
+def _efficiency(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], list[_harness.Check]]:
     import keras
 
-    from densespace import _keras
-
-    data = load_cifar10(args.data, limit=args.limit, seed=0)
-    spec = densespace._tuning.apply_overrides(densespace.load_spec(RECOMMENDED), epochs=args.retrain_epochs)
+    data = load_cifar10(source, limit=args.limit, seed=0)
+    spec = _harness.apply_overrides(densespace.load_spec(RECOMMENDED), epochs=args.retrain_epochs)
     search_spec = densespace.validate_spec(
         {
             **spec.model_dump(),
@@ -106,43 +118,35 @@ def _efficiency(args: argparse.Namespace) -> tuple[dict, list[str]]:
         search = densespace.tune(search_spec, data=data, out=out, retrain_top=0, verbose=1)
     searched = time.monotonic() - start
     search_epochs = search.results["cost"]["search_epochs"]
-    best = densespace._results.ranked(
+    best = _harness.ranked(
         [t for t in search.results["trials"] if t["status"] == "completed"], "val_accuracy"
     )[0]
+    history: list[tuple[int, float, float]] = []  # (retraining epoch, seconds since the start, test accuracy)
 
     class TestAccuracy(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.reached = None
-            self.history = []
-
-        def on_epoch_end(self, epoch, logs=None):
-            model = _keras.for_evaluation(keras.models.clone_model(self.model))
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            model = _harness.for_evaluation(keras.models.clone_model(self.model))
             model.set_weights(self.model.get_weights())
             accuracy = model.evaluate(*data.test, batch_size=1024, verbose=0, return_dict=True)["accuracy"]
-            self.history.append((epoch + 1, time.monotonic() - start, accuracy))
-            if self.reached is None and accuracy >= TARGET:
-                self.reached = self.history[-1]
+            history.append((epoch + 1, time.monotonic() - start, accuracy))
 
-    probe = TestAccuracy()
-    plain = _keras._callbacks
-    _keras._callbacks = lambda spec: [*plain(spec), probe]
     hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
-    _retrain(hypermodel, best["values"], data, epochs=args.retrain_epochs, seed=1)
-    _keras._callbacks = plain
+    with _harness.added_callbacks(TestAccuracy()):
+        _harness.retrain(hypermodel, best["values"], data, epochs=args.retrain_epochs, seed=1)
+    reached = next((h for h in history if h[2] >= POST_BEST), None)
     figures = {
         "values": best["values"],
         "search_epochs": search_epochs,
         "search_seconds": searched,
-        "retrain": probe.history,
-        "reached": probe.reached,
+        "retrain": history,
+        "reached": reached,
     }
-    reached = probe.reached
     table = [
         "| search (Hyperband, max_epochs 3) | retrained configuration | test accuracy after each retraining epoch | "
-        f"first >= {TARGET} |",
+        f"first >= {POST_BEST} |",
         "| --- | --- | --- | --- |",
         f"| {search_epochs} epochs, {searched:.0f} s | {_values(best['values'])} | "
-        + ", ".join(f"{a:.3f}" for _, _, a in probe.history)
+        + ", ".join(f"{a:.3f}" for _, _, a in history)
         + " | "
         + (
             "not reached"
@@ -152,20 +156,21 @@ def _efficiency(args: argparse.Namespace) -> tuple[dict, list[str]]:
         )
         + " |",
     ]
-    return figures, table
+    return figures, table, [EFFICIENCY.check(max((a for _, _, a in history), default=None))]
 
 
-def _side_by_side(args: argparse.Namespace) -> tuple[dict, list[str]]:
-    rows, figures = [], {}
+def _side_by_side(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], list[_harness.Check]]:
+    rows: list[tuple[str, float | None, Figures]] = []
+    figures: dict[str, Figures] = {}
     for name, post_accuracy in POST.items():
-        data = load_cifar10(args.data, validation="test", limit=args.limit, seed=0)
-        spec = densespace.load_spec(ROOT / "examples" / f"{name}.json")
+        data = load_cifar10(source, validation="test", limit=args.limit, seed=0)
+        spec = densespace.load_spec(_harness.ROOT / "examples" / f"{name}.json")
         epochs = max(1, args.budget // (args.trials + 1))
         figures[name] = _run(spec, data, max_trials=args.trials, epochs=epochs)
         rows.append(
             (f"`{name}` the post's way (bayesian, val_loss, validation = test)", post_accuracy, figures[name])
         )
-    data = load_cifar10(args.data, limit=args.limit, seed=0)
+    data = load_cifar10(source, limit=args.limit, seed=0)
     spec = densespace.load_spec(RECOMMENDED)
     max_epochs = _hyperband_max_epochs(spec, args.budget)
     spec = densespace.validate_spec(
@@ -181,12 +186,12 @@ def _side_by_side(args: argparse.Namespace) -> tuple[dict, list[str]]:
         "| run | the post's test accuracy | test accuracy | test loss | epochs (search + retraining) | seconds |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for title, post_accuracy, f in rows:
+    for title, post, f in rows:
         table.append(
-            f"| {title} | {'—' if post_accuracy is None else post_accuracy} | {f['accuracy']:.4f} | "
+            f"| {title} | {'—' if post is None else post} | {f['accuracy']:.4f} | "
             f"{f['loss']:.4f} | {f['epochs']} | {f['seconds']:.0f} |"
         )
-    return figures, table
+    return figures, table, []
 
 
 ABLATION_BASE = {
@@ -200,19 +205,20 @@ ABLATION_BASE = {
     "learning_rate": 0.001,
     "label_smoothing": 0.0,
 }
+Change = Callable[[dict[str, Any]], None]
 
 
-def _blocks(change):
+def _blocks(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Change:
     """Sets the fields ``change(block)`` returns on every hidden block of the ablation's base."""
 
-    def apply(spec):
+    def apply(spec: dict[str, Any]) -> None:
         for block in spec["hidden"]:
             block.update(change(block))
 
     return apply
 
 
-ABLATIONS = {
+ABLATIONS: dict[str, Change] = {
     "the base configuration": lambda d: None,
     "inputs rescaled to [0, 1] instead of standardized": lambda d: d["input"].update(preprocessing="rescale"),
     "no batch normalization": _blocks(lambda b: {"batch_norm": False}),
@@ -225,8 +231,8 @@ ABLATIONS = {
 }
 
 
-def _ablation(args: argparse.Namespace) -> tuple[dict, list[str]]:
-    data = load_cifar10(args.data, limit=args.limit, seed=0)
+def _ablation(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], list[_harness.Check]]:
+    data = load_cifar10(source, limit=args.limit, seed=0)
     base = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
     figures, rows = {}, []
     for change, apply in ABLATIONS.items():
@@ -235,7 +241,7 @@ def _ablation(args: argparse.Namespace) -> tuple[dict, list[str]]:
         spec = densespace.validate_spec(variant)
         hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
         start = time.monotonic()
-        _, metrics, _ = _retrain(hypermodel, {}, data, epochs=args.retrain_epochs, seed=1)
+        _, metrics, _ = _harness.retrain(hypermodel, {}, data, epochs=args.retrain_epochs, seed=1)
         figures[change] = {**metrics, "seconds": time.monotonic() - start}
         print(f"{change}: {metrics['accuracy']:.4f}", flush=True)
     reference = figures["the base configuration"]["accuracy"]
@@ -252,24 +258,7 @@ def _ablation(args: argparse.Namespace) -> tuple[dict, list[str]]:
         "| --- | ---: | ---: | ---: | ---: |",
         *rows,
     ]
-    return figures, table
-
-
-def _retrain(hypermodel, values: dict, data, *, epochs: int, seed: int):
-    """One configuration retrained from scratch on the training split (shuffled with ``seed``)
-    and tested once: ``_keras.retrain``'s model, test metrics and epochs."""
-    from densespace import _keras
-
-    return _keras.retrain(
-        hypermodel,
-        values,
-        _keras.Batches(*data.train, seed=seed),
-        _keras.Batches(*data.validation),
-        data.test,
-        epochs=epochs,
-        seed=seed,
-        verbose=0,
-    )
+    return figures, table, []
 
 
 def _hyperband_max_epochs(spec: densespace.Spec, budget: int) -> int:
@@ -285,7 +274,8 @@ def _hyperband_max_epochs(spec: densespace.Spec, budget: int) -> int:
     return best
 
 
-def _run(spec: densespace.Spec, data, **options) -> dict:
+def _run(spec: densespace.Spec, data: Any, **options: Any) -> Figures:
+    """One search with the best configuration retrained and tested: its figures."""
     start = time.monotonic()
     with tempfile.TemporaryDirectory() as out:
         result = densespace.tune(spec, data=data, out=out, retrain_top=1, verbose=1, **options)
@@ -299,47 +289,34 @@ def _run(spec: densespace.Spec, data, **options) -> dict:
     }
 
 
-def _values(values: dict) -> str:
-    return " ".join(f"{k}={densespace._results.show(v)}" for k, v in values.items())
+def _values(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={_harness.show(v)}" for k, v in values.items())
 
 
-def main() -> None:
-    """Runs one part and appends its table to bench/results/beyond.md."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["quality", "efficiency", "side-by-side", "ablation"])
+PARTS: dict[str, Part] = {
+    "quality": _quality,
+    "efficiency": _efficiency,
+    "side-by-side": _side_by_side,
+    "ablation": _ablation,
+}
+
+
+def main() -> int:
+    """Runs one part and replaces its section of results/beyond.md and .json."""
+    parser = _harness.parser(__doc__)
+    parser.add_argument("part", choices=PARTS)
+    parser.add_argument("--seeds", type=int, default=3, help="retraining seeds (quality)")
     parser.add_argument(
-        "--data", default=str(Path("~/.cache/densespace-bench/cifar10/cifar-10-batches-bin").expanduser())
+        "--retrain-epochs", type=int, default=10, help="epochs of each retraining (efficiency, ablation)"
     )
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--retrain-epochs", type=int, default=10)
     parser.add_argument("--budget", type=int, default=60, help="training epochs per run (side-by-side)")
     parser.add_argument("--trials", type=int, default=5, help="trials of the post's searches (side-by-side)")
-    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--limit", type=int, default=None, help="images per split (default: all)")
     args = parser.parse_args()
-    run = {
-        "quality": _quality,
-        "efficiency": _efficiency,
-        "side-by-side": _side_by_side,
-        "ablation": _ablation,
-    }[args.part]
-    figures, table = run(args)
-    command, machine = _common.command(), _common.machine()
-    date = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    store = RESULTS / "beyond.json"
-    everything = json.loads(store.read_text()) if store.exists() else {}
-    everything[args.part] = {"command": command, "machine": machine, "date": date, "figures": figures}
-    store.write_text(json.dumps(everything, indent=2, default=float) + "\n")
-    section = [f"## {args.part}", "", f"Command: `{command}` ({date}); machine: {machine}.", "", *table, ""]
-    report = RESULTS / "beyond.md"
-    text = report.read_text() if report.exists() else "# Beyond the post: dense-only CIFAR-10\n\n"
-    start = text.find(f"## {args.part}\n")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + text[end + 1 :] if end >= 0 else text[:start]
-    report.write_text(text.rstrip("\n") + "\n\n" + "\n".join(section))
-    print("\n".join(section))
+    run = _harness.Run("beyond", "Beyond the post: dense-only CIFAR-10", args.results, part=args.part)
+    figures, table, checks = PARTS[args.part](args, _harness.cifar10(args.cache) / _harness.BINARY)
+    return run.finish(figures, table, checks)
 
 
 if __name__ == "__main__":
-    main()
+    _harness.run_script(main)

@@ -1,6 +1,7 @@
 """Reruns the blog post's experiments from their spec files at a budget this machine can afford.
 
-    python bench/seed_table.py [--cache DIR] [--trials N] [--epochs N] [--limit N] [--only NAME ...]
+    python bench/experiments/seed_table.py [--cache DIR] [--results DIR] [--work DIR]
+                                           [--trials N] [--epochs N] [--limit N] [--only NAME ...]
 
 Runs ``densespace.tune(spec, data=..., max_trials=--trials, epochs=--epochs,
 retrain_top=1)`` on each of the post's spec files, one after the other, in this
@@ -15,30 +16,22 @@ The data is full CIFAR-10 split 45,000 train / 5,000 validation (stratified,
 ``seed=0``) / 10,000 test: the search scores on the validation split and the
 best configuration, retrained from scratch, is tested once on the test split.
 The post used 25 trials x 200 epochs and validated on the test split itself, so
-its numbers are an optimistic ceiling for ours, not a target. ``tune`` trains
-the retrained model for the same ``--epochs`` as each trial.
+its numbers are an optimistic ceiling for ours, not a target: this experiment has
+none. ``tune`` trains the retrained model for the same ``--epochs`` as each trial.
 
-Writes bench/results/seed_table.json and .md; the tuning folders go to bench/work/seed_table/.
+Writes results/seed_table.json and .md; the tuning folders go to WORK/seed_table/.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import _common
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-WORK = ROOT / "bench" / "work" / "seed_table"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for _harness
+import _harness
 
 # name: (spec file, the post's test accuracy, the post's test loss); None: not in part 2's post.
 EXPERIMENTS: dict[str, tuple[str, float | None, float | None]] = {
@@ -49,10 +42,9 @@ EXPERIMENTS: dict[str, tuple[str, float | None, float | None]] = {
 }
 
 
-def main() -> None:
+def main() -> int:
     """Loads the data once, tunes each experiment and writes the results."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=Path("~/.cache/densespace-bench/cifar10"))
+    parser = _harness.parser(__doc__, work=True)
     parser.add_argument("--trials", type=int, default=8, help="max_trials of each search")
     parser.add_argument("--epochs", type=int, default=5, help="epochs per trial and for the retraining")
     parser.add_argument(
@@ -60,14 +52,13 @@ def main() -> None:
     )
     parser.add_argument("--only", nargs="+", choices=EXPERIMENTS, help="run only these experiments")
     args = parser.parse_args()
-    _common.STARTED_AT.append(_common.revision())
-    cache = args.cache.expanduser()
-    _common.build(cache)
+    run = _harness.Run("seed_table", "The blog post's experiments, rerun from their spec files", args.results)
+    source = _harness.cifar10(args.cache) / _harness.BINARY
 
     import densespace
     from densespace.datasets import load_cifar10
 
-    data = load_cifar10(cache / _common.DATA_FOLDER, validation=0.1, limit=args.limit, seed=0)
+    data = load_cifar10(source, validation=0.1, limit=args.limit, seed=0)
     sizes = {
         name: len(split[1])
         for name, split in (("train", data.train), ("validation", data.validation), ("test", data.test))
@@ -76,15 +67,11 @@ def main() -> None:
     rows = []
     for name in args.only or EXPERIMENTS:
         path, post_accuracy, post_loss = EXPERIMENTS[name]
-        spec = densespace.load_spec(ROOT / path)
+        spec = densespace.load_spec(_harness.ROOT / path)
         rows.append(_run(densespace, name, path, spec, data, args))
         rows[-1].update(post_accuracy=post_accuracy, post_loss=post_loss)
-    command = "python bench/seed_table.py" + "".join(f" {a}" for a in sys.argv[1:])
-    report = {
-        "command": command,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": _common.machine_and_versions(),
-        "data": {"source": str(args.cache / _common.DATA_FOLDER), "split_seed": 0, **sizes},
+    figures = {
+        "data": {"source": str(source), "split_seed": 0, **sizes},
         "budget": {
             "trials": args.trials,
             "epochs": args.epochs,
@@ -94,10 +81,7 @@ def main() -> None:
         "post_budget": {"trials": 25, "epochs": 200, "validation": "the test split"},
         "results": rows,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "seed_table.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "seed_table.md").write_text(_markdown(report))
-    print(_markdown(report))
+    return run.finish(figures, _markdown(figures))
 
 
 def _run(
@@ -107,9 +91,9 @@ def _run(
     finished: list[float] = []
     start = time.monotonic()
 
-    def on_trial_end(trial: dict[str, Any]) -> None:
+    def on_trial_end(trial: Any) -> None:
         finished.append(time.monotonic())
-        score = "failed" if trial["score"] is None else f"{trial['score']:.4f}"
+        score = "failed" if trial.score is None else f"{trial.score:.4f}"
         print(
             f"  {name} trial {len(finished)}/{args.trials}: {score} ({finished[-1] - start:.0f} s)",
             file=sys.stderr,
@@ -127,7 +111,7 @@ def _run(
         max_trials=args.trials,
         epochs=args.epochs,
         retrain_top=1,
-        out=WORK / name,
+        out=args.work / "seed_table" / name,
         overwrite=True,
         verbose=0,
         on_trial_end=on_trial_end,
@@ -155,7 +139,7 @@ def _run(
         "search_seconds": round(finished[-1] - start, 1),
         "retrain_seconds": round(end - finished[-1], 1),
         "total_seconds": round(end - start, 1),
-        "out": str(result.out.relative_to(ROOT)),
+        "out": str(result.out),
     }
     print(
         f"{name}: test accuracy {row['test_accuracy']:.4f}, loss {row['test_loss']:.4f}, "
@@ -181,19 +165,10 @@ def _post(value: float | None, digits: int) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _markdown(report: dict[str, Any]) -> str:
-    """The results as a Markdown table with the command, machine and budget above it."""
-    m, d, b = report["machine"], report["data"], report["budget"]
+def _markdown(figures: dict[str, Any]) -> list[str]:
+    """The budget and data, then the results as a Markdown table."""
+    d, b = figures["data"], figures["budget"]
     lines = [
-        "# The blog post's experiments, rerun from their spec files",
-        "",
-        f"Command: `{report['command']}` ({report['date']})",
-        "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, no GPU, {m['platform']}; Python {m['python']}, "
-        f"TensorFlow {m['tensorflow']}, keras {m['keras']}, keras-tuner {m['keras_tuner']}; "
-        f"densespace at {m['densespace']}. "
-        "Other work shared the machine, so seconds are indicative only.",
-        "",
         f"Budget: {b['trials']} trials x {b['epochs']} epochs per search, then the best "
         f"configuration retrained from scratch for {b['retrain_epochs']} epochs and tested once. "
         f"Data: {d['source']}, {d['train']:,} train / {d['validation']:,} validation "
@@ -206,7 +181,7 @@ def _markdown(report: dict[str, Any]) -> str:
         "| post loss | post accuracy | epochs (search + retrain) | seconds (search + retrain) |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for r in report["results"]:
+    for r in figures["results"]:
         lines.append(
             f"| {r['experiment']} | {r['tuner']} | {_values(r['best_values'])} | "
             f"{r['parameters']:,} | {r['test_loss']:.3f} | {r['test_accuracy']:.3f} | "
@@ -219,15 +194,14 @@ def _markdown(report: dict[str, Any]) -> str:
         "Parameters: trainable parameters of the retrained model (densespace's count; "
         + (
             "it matches the model's own weights for every row)."
-            if all(r["parameters"] == r["parameters_counted"] for r in report["results"])
+            if all(r["parameters"] == r["parameters_counted"] for r in figures["results"])
             else "MISMATCH with the model's own weights in some row, see the JSON)."
         ),
         "Seconds: search = start of `tune` to the last trial's end; retrain = the rest "
         "(retraining, test evaluation, saving the model and the results files).",
-        "",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 if __name__ == "__main__":
-    main()
+    _harness.run_script(main)
