@@ -1,7 +1,7 @@
 # The same checks run here, in pre-commit and in CI (.ci/run).
 PYTHON ?= .venv/bin/python
 
-.PHONY: lint format mypy test check
+.PHONY: lint format mypy docs test check
 
 lint:  ## ruff's lint rules and formatting, checked
 	$(PYTHON) -m ruff check .
@@ -13,6 +13,9 @@ format:  ## apply ruff's fixes and formatting
 
 mypy:  ## type-check src/ and the typed user script
 	$(PYTHON) -m mypy
+
+docs:  ## the documentation site in site/, warnings (broken links, stale references) are errors
+	$(PYTHON) -m mkdocs build --strict
 
 test:
 	$(PYTHON) -m pytest

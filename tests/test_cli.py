@@ -8,7 +8,7 @@ import sys
 from typing import get_args
 
 import pytest
-from helpers import ROOT, spec_dict
+from helpers import EXAMPLES, ROOT, spec_dict
 
 from densespace._cli import main
 from densespace._spec import Activation, schema_text
@@ -40,7 +40,7 @@ def test_validate_reports_each_file(tmp_path, capsys):
 
 def test_validate_examples_exit_zero(capsys):
     """Every example validates."""
-    examples = sorted(str(p) for p in (ROOT / "examples").iterdir())
+    examples = [str(p) for p in EXAMPLES]
     assert main(["validate", *examples]) == 0
     assert len(capsys.readouterr().out.splitlines()) == len(examples)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
+import json
 import os
 import pickle
 import subprocess
 import sys
 import tarfile
+import time
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -20,14 +22,18 @@ import pytest
 from helpers.cifar_archives import (
     STEMS,
     binary_records,
+    deadline,
     make_splits,
     python_record,
+    sparse_header,
+    tar_header,
     write_binary,
+    write_gzip_tar,
     write_python,
     write_tar,
 )
 
-from densespace._errors import DatasetError
+from densespace._errors import DatasetError, quote
 from densespace.datasets import CLASS_NAMES, ENV_VAR, _cifar10, load_cifar10
 
 TRAIN, TEST = make_splits()  # 100 training images (10 per class), 20 test images
@@ -110,6 +116,7 @@ def test_reads_the_folder_holding_a_copy(kind: str, name: str, tmp_path: Path) -
     np.testing.assert_array_equal(data.train[0], TRAIN[0])
 
 
+@pytest.mark.slow
 def test_folder_holding_both_layouts_reads_the_binary_one(tmp_path: Path) -> None:
     """With both extracted folders side by side, the binary one is read since it loads fastest."""
     write_source("python-dir", tmp_path)
@@ -294,6 +301,7 @@ def test_failed_download_says_how_to_use_a_local_copy(monkeypatch: pytest.Monkey
 
 
 @pytest.mark.parametrize("kind", ["python-tar", "binary-dir"])
+@pytest.mark.slow
 def test_local_files_never_import_tensorflow(kind: str, tmp_path: Path) -> None:
     """Loading a local copy in a fresh interpreter imports neither keras nor tensorflow."""
     code = (
@@ -380,7 +388,7 @@ def python_with(**fields: object) -> dict[bytes, object]:
             {b"data": np.zeros((20, 3072), np.uint8)},
             "expected a dict with b'data' and b'labels', got a dict with keys [b'data']",
         ),
-        (b"\x80\x02}q\x00(U\x04dat", "not a readable pickle (UnpicklingError: "),
+        (b"\x80\x02}q\x00(U\x04dat", "not a readable pickle (EOFError: the pickle ends early)"),
     ],
     ids=["label", "shape", "dtype", "count", "label-type", "list", "keys", "garbage"],
 )
@@ -506,3 +514,335 @@ def test_broken_source_is_named(build: Callable[[Path], tuple[Path, str]], tmp_p
     """A missing, foreign, truncated or incomplete source raises DatasetError naming it."""
     source, message = build(tmp_path.resolve())
     assert error_of(source).startswith(message)
+
+
+BINARY_LIMIT = "at most 30,730,000 bytes: 10,000 records of 3073 bytes"
+PYTHON_LIMIT = (
+    "at most 31,778,576 bytes: the 30,730,000 of a binary batch and 1,048,576 for file names and "
+    "pickle opcodes"
+)
+NOT_A_TAR = f"not a tar archive (or a truncated one); {EXPECTED}"
+LOOP = "cannot follow it: a loop of symbolic links"
+
+
+@pytest.mark.parametrize(
+    ("layout", "name", "problem"),
+    [
+        ("binary", "data_batch_1.bin", f"is more than a batch of the binary version holds ({BINARY_LIMIT})"),
+        ("python", "data_batch_1", f"is more than a batch of the python version holds ({PYTHON_LIMIT})"),
+    ],
+)
+def test_batch_file_larger_than_a_batch_is_refused_unread(
+    layout: str, name: str, problem: str, tmp_path: Path
+) -> None:
+    """A sparse 10 GiB batch file (no disk used) is refused by its size, before a byte is read."""
+    folder = write_source(f"{layout}-dir", tmp_path)
+    with (folder / name).open("r+b") as f:
+        f.truncate(10 * 2**30)
+    with deadline(5):
+        assert error_of(folder) == f"{folder.resolve()}/{name}: 10737418240 bytes {problem}"
+
+
+@pytest.mark.parametrize("size", [4 * 2**20, 10 * 2**30], ids=["4MiB-written", "10GiB-sparse"])
+def test_all_zero_file_is_refused_at_once(size: int, tmp_path: Path) -> None:
+    """An all-zero file is told from a tar archive by its first bytes, not scanned as xz padding."""
+    zeros = tmp_path / "zeros.tar.xz"
+    with zeros.open("wb") as f:
+        if size < 2**30:
+            f.write(bytes(size))
+        else:
+            f.truncate(size)
+    start = time.perf_counter()
+    with deadline(5):
+        assert error_of(zeros) == f"{zeros}: {NOT_A_TAR}"
+    assert time.perf_counter() - start < 1
+
+
+@pytest.mark.parametrize("compression", ["gz", "bz2", "xz", ""], ids=["gz", "bz2", "xz", "plain"])
+def test_reads_each_compression(compression: str, tmp_path: Path) -> None:
+    """The compression is told from the first bytes: gzip, bzip2, xz or a plain ustar tar."""
+    archive = write_tar(write_binary(tmp_path, TRAIN, TEST), tmp_path / "cifar", compression)
+    np.testing.assert_array_equal(load_cifar10(archive, validation="test").test[0], TEST[0])
+
+
+def _binary_member_over_the_cap(tmp: Path) -> tuple[Path, str]:
+    archive = write_tar(write_binary(tmp, TRAIN, TEST), tmp / "big.tgz")  # 20 records a batch, 19 allowed
+    limit = "at most 58,387 bytes: 19 records of 3073 bytes"
+    where = f"{archive} (member cifar-10-batches-bin/data_batch_1.bin)"
+    return archive, f"{where}: 61460 bytes is more than a batch of the binary version holds ({limit})"
+
+
+def _python_member_over_the_cap(tmp: Path) -> tuple[Path, str]:
+    folder = write_python(tmp, TRAIN, TEST)
+    size = (folder / "data_batch_1").stat().st_size
+    archive = write_tar(folder, tmp / "big.tgz")
+    limit = "at most 59,387 bytes: the 58,387 of a binary batch and 1,000 for file names and pickle opcodes"
+    where = f"{archive} (member cifar-10-batches-py/data_batch_1)"
+    return archive, f"{where}: {size} bytes is more than a batch of the python version holds ({limit})"
+
+
+def _other_member_over_the_cap(tmp: Path) -> tuple[Path, str]:
+    (tmp / "docs").mkdir()
+    (tmp / "docs" / "readme.html").write_bytes(bytes(60_000))
+    archive = write_tar(tmp / "docs", tmp / "docs.tgz")
+    problem = "it is 60000 bytes, more than any file of CIFAR-10 (at most 59,387 bytes)"
+    return archive, f"{archive}: refusing member 'docs/readme.html': {problem}"
+
+
+def _batch_member_claiming_2gib(tmp: Path) -> tuple[Path, str]:
+    archive = write_gzip_tar(tmp / "claims.tgz", tar_header("cifar-10-batches-bin/data_batch_1.bin", 2**31))
+    where = f"{archive} (member cifar-10-batches-bin/data_batch_1.bin)"
+    return (
+        archive,
+        f"{where}: 2147483648 bytes is more than a batch of the binary version holds ({BINARY_LIMIT})",
+    )
+
+
+def _sparse_member(tmp: Path) -> tuple[Path, str]:
+    archive = write_gzip_tar(
+        tmp / "sparse.tgz", sparse_header("cifar-10-batches-py/data_batch_1", 10 * 2**30)
+    )
+    problem = "it is a sparse file, which CIFAR-10 archives never hold"
+    return archive, f"{archive}: refusing member 'cifar-10-batches-py/data_batch_1': {problem}"
+
+
+def _pax_header_claiming_2gib(tmp: Path) -> tuple[Path, str]:
+    archive = write_gzip_tar(tmp / "pax.tgz", tar_header("././@PaxHeader", 2**31, tarfile.XHDTYPE))
+    problem = "a member's tar headers take 2147484160 bytes, more than the 65,536 allowed"
+    return archive, f"{archive}: {problem} (a CIFAR-10 member needs 512)"
+
+
+def _name_longer_than_the_header_cap(tmp: Path) -> tuple[Path, str]:
+    member = tarfile.TarInfo("cifar-10-batches-bin/" + "x" * 70_000)
+    headers = member.tobuf(tarfile.PAX_FORMAT)  # a pax header block and its records, then the ustar block
+    archive = write_gzip_tar(tmp / "long.tgz", headers)
+    problem = f"a member's tar headers take {len(headers) - 512} bytes, more than the 65,536 allowed"
+    return archive, f"{archive}: {problem} (a CIFAR-10 member needs 512)"
+
+
+def _long_name_leaving_the_archive(tmp: Path) -> tuple[Path, str]:
+    name = "../" + "\n" * 20_000 + "data_batch_1.bin"
+    archive = write_gzip_tar(tmp / "long.tgz", tarfile.TarInfo(name).tobuf(tarfile.PAX_FORMAT))
+    return archive, f"{archive}: refusing member {quote(repr(name))}: its path leaves the archive"
+
+
+def _too_many_members(tmp: Path) -> tuple[Path, str]:
+    archive = write_gzip_tar(tmp / "many.tgz", *(tar_header(f"m/{i}", 0) for i in range(1001)))
+    return archive, f"{archive}: holds more than 1,000 members (the CIFAR-10 archives hold 9)"
+
+
+def _stream_over_the_total(tmp: Path) -> tuple[Path, str]:
+    archive = write_tar(write_binary(tmp, TRAIN, TEST), tmp / "cifar.tgz")  # 6 batches, room for 2
+    problem = "holds more than 122,920 bytes of tar data, more than CIFAR-10 needs"
+    return archive, f"{archive}: {problem} (2 files of at most 61,460 bytes)"
+
+
+def _fifo_as_source(tmp: Path) -> tuple[Path, str]:
+    os.mkfifo(tmp / "pipe")
+    return tmp / "pipe", f"{tmp}/pipe: it is a FIFO, not a regular file or folder; {EXPECTED}"
+
+
+def _dev_zero_as_source(tmp: Path) -> tuple[Path, str]:
+    return Path("/dev/zero"), f"/dev/zero: it is a character device, not a regular file or folder; {EXPECTED}"
+
+
+def _fifo_as_batch(tmp: Path) -> tuple[Path, str]:
+    folder = write_binary(tmp, TRAIN, TEST)
+    (folder / "data_batch_3.bin").unlink()
+    os.mkfifo(folder / "data_batch_3.bin")
+    return folder, f"{folder}/data_batch_3.bin: it is a FIFO, not a regular file"
+
+
+def _dev_zero_as_batch(tmp: Path) -> tuple[Path, str]:
+    folder = write_python(tmp, TRAIN, TEST)
+    (folder / "data_batch_2").unlink()
+    (folder / "data_batch_2").symlink_to("/dev/zero")
+    return folder, f"{folder}/data_batch_2: it is a character device, not a regular file"
+
+
+def _symlink_loop_as_source(tmp: Path) -> tuple[Path, str]:
+    (tmp / "a").symlink_to(tmp / "b")
+    (tmp / "b").symlink_to(tmp / "a")
+    return tmp / "a", f"{tmp}/a: {LOOP}"
+
+
+def _symlink_loop_as_batch(tmp: Path) -> tuple[Path, str]:
+    folder = write_binary(tmp, TRAIN, TEST)
+    (folder / "test_batch.bin").unlink()
+    (folder / "test_batch.bin").symlink_to(folder / "test_batch.bin")
+    return folder, f"{folder}/test_batch.bin: {LOOP}"
+
+
+def _folder_linking_to_itself(tmp: Path) -> tuple[Path, str]:
+    (tmp / "cifar-10-batches-bin").symlink_to(tmp)
+    return tmp, f"{tmp}/cifar-10-batches-bin: no CIFAR-10 batches here; {EXPECTED}"
+
+
+SMALL_CAPS = {"_MAX_RECORDS": 19, "_PICKLE_ALLOWANCE": 1000, "_MAX_ARCHIVE_FILES": 2}
+HOSTILE = [
+    (_binary_member_over_the_cap, SMALL_CAPS),
+    (_python_member_over_the_cap, SMALL_CAPS),
+    (_other_member_over_the_cap, SMALL_CAPS),
+    (_stream_over_the_total, {**SMALL_CAPS, "_MAX_RECORDS": 20, "_PICKLE_ALLOWANCE": 0}),
+    (_batch_member_claiming_2gib, {}),
+    (_sparse_member, {}),
+    (_pax_header_claiming_2gib, {}),
+    (_name_longer_than_the_header_cap, {}),
+    (_long_name_leaving_the_archive, {}),
+    (_too_many_members, {}),
+    (_fifo_as_source, {}),
+    (_dev_zero_as_source, {}),
+    (_fifo_as_batch, {}),
+    (_dev_zero_as_batch, {}),
+    (_symlink_loop_as_source, {}),
+    (_symlink_loop_as_batch, {}),
+    (_folder_linking_to_itself, {}),
+]
+
+
+@pytest.mark.parametrize(("build", "caps"), HOSTILE, ids=[build.__name__.strip("_") for build, _ in HOSTILE])
+def test_hostile_source_is_refused_at_once(
+    build: Callable[[Path], tuple[Path, str]],
+    caps: dict[str, int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Oversized, sparse, endless or special sources are refused by their headers or stat, never read whole."""
+    for name, value in caps.items():  # lowered bounds keep the files tiny
+        monkeypatch.setattr(_cifar10, name, value)
+    source, message = build(tmp_path.resolve())
+    with deadline(5):
+        assert error_of(source) == message
+
+
+def test_symlink_loop_as_data_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`densespace tune --data LOOP` prints one error line and exits 2, not an unexpected RuntimeError."""
+    from densespace._cli import main  # the CLI, only here: the loaders above need none of it
+
+    source, message = _symlink_loop_as_source(tmp_path.resolve())
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"version": 1, "name": "t", "hidden": {"units": 8}}))
+    assert main(["tune", str(spec), "--data", str(source), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"densespace: error: {message}\n"
+
+
+class Reduced:
+    """Pickles as ``func(*args)``, then ``state`` set on the result: any object a pickle can describe."""
+
+    def __init__(self, func: Callable[..., Any], args: tuple[Any, ...], state: Any = None) -> None:
+        self.reduced = (func, args) if state is None else (func, args, state)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return self.reduced
+
+
+RECONSTRUCT = np.empty(0).__reduce__()[0]
+HOSTILE_PICKLES = {
+    # LONG_BINPUT 2**31 - 1: the C unpickler grows its memo array to 2**32 entries, 32 GiB
+    "memo-index": (
+        b"\x80\x02Nr\xff\xff\xff\x7f.",
+        "expected a dict with b'data' and b'labels', got a NoneType",
+    ),
+    # an object array whose state lists 2 items for 10**6: numpy's own rebuild crashes the interpreter
+    "object-array": (
+        pickle.dumps(
+            {
+                b"data": Reduced(
+                    RECONSTRUCT, (np.ndarray, (0,), b"b"), (1, (10**6,), np.dtype(object), False, [1, 2])
+                ),
+                b"labels": [],
+            },
+            protocol=4,
+        ),
+        "not a readable pickle (UnpicklingError: refusing a numpy array of dtype object; CIFAR-10 batches "
+        "hold numeric arrays)",
+    ),
+    # numpy's _reconstruct allocates whatever shape it is given: 30 GB here
+    "huge-shape": (
+        pickle.dumps(
+            {b"data": Reduced(RECONSTRUCT, (np.ndarray, (10**7, 3072), b"B")), b"labels": []}, protocol=4
+        ),
+        "b'data' must be a uint8 array of shape (N, 3072), got a numpy array without its data",
+    ),
+    # an array whose shape claims more bytes than its data holds
+    "short-data": (
+        pickle.dumps(
+            {
+                b"data": Reduced(
+                    RECONSTRUCT, (np.ndarray, (0,), b"b"), (1, (10**7, 3072), np.dtype(np.uint8), False, b"x")
+                ),
+                b"labels": [],
+            },
+            protocol=4,
+        ),
+        "not a readable pickle (UnpicklingError: a numpy array of shape (10000000, 3072) and dtype uint8 "
+        "needs 30720000000 bytes, got 1)",
+    ),
+}
+
+
+@pytest.mark.parametrize(("content", "problem"), HOSTILE_PICKLES.values(), ids=HOSTILE_PICKLES.keys())
+def test_hostile_pickle_is_refused_unbuilt(content: bytes, problem: str, tmp_path: Path) -> None:
+    """Pickles that would make the unpickler or numpy allocate gigabytes, or crash, are refused."""
+    folder = write_python(tmp_path, TRAIN, TEST)
+    (folder / "data_batch_5").write_bytes(content)
+    assert error_of(folder) == f"{folder.resolve()}/data_batch_5: {problem}"
+
+
+def test_pickle_running_too_many_opcodes_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pickle of endless one-byte opcodes is stopped at the opcode bound (lowered here), not run for seconds."""
+    monkeypatch.setattr(_cifar10, "_MAX_PICKLE_OPS", 1000)
+    folder = write_python(tmp_path, TRAIN, TEST)
+    (folder / "data_batch_5").write_bytes(b"\x80\x02" + b"N0" * 600 + b"N.")  # NONE, POP, ...
+    assert error_of(folder) == (
+        f"{folder.resolve()}/data_batch_5: runs more than 1,000 pickle opcodes; an official batch runs about 30,000"
+    )
+
+
+BOUNDED_LOAD = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]), int(sys.argv[1])))
+from densespace.datasets import load_cifar10
+from densespace._errors import DatasetError
+for source in sys.argv[2:]:
+    try:
+        load_cifar10(source, validation="test")
+        print("loaded")
+    except DatasetError as exc:
+        print(exc)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS limits the address space on Linux only")
+@pytest.mark.slow
+def test_hostile_sources_fail_in_bounded_memory(tmp_path: Path) -> None:
+    """Under a 1.5 GiB address-space limit, sources that expand to 2-30 GiB give a DatasetError line each."""
+    tmp = tmp_path.resolve()
+    member = "cifar-10-batches-bin/data_batch_1.bin"
+    expanding = write_gzip_tar(tmp / "expands.tgz", tar_header(member, 2**31), zeros=2**31)  # 2 MB to 2 GiB
+    pax = write_gzip_tar(tmp / "pax.tgz", tar_header("././@PaxHeader", 2**31, tarfile.XHDTYPE), zeros=2**31)
+    sources = [
+        (
+            expanding,
+            f"{expanding} (member {member}): 2147483648 bytes is more than a batch of the binary version "
+            f"holds ({BINARY_LIMIT})",
+        ),
+        (
+            pax,
+            f"{pax}: a member's tar headers take 2147484160 bytes, more than the 65,536 allowed "
+            "(a CIFAR-10 member needs 512)",
+        ),
+    ]
+    for build in (_sparse_member, _dev_zero_as_source):
+        (tmp / build.__name__).mkdir()
+        sources.append(build(tmp / build.__name__))
+    for name, (content, problem) in HOSTILE_PICKLES.items():
+        folder = write_python(tmp / name, TRAIN, TEST)
+        (folder / "data_batch_5").write_bytes(content)
+        sources.append((folder, f"{folder}/data_batch_5: {problem}"))
+    assert expanding.stat().st_size < 3 * 2**20
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-c", BOUNDED_LOAD, str(3 * 2**29), *(str(source) for source, _ in sources)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run.stdout.splitlines() == [message for _, message in sources]

@@ -17,7 +17,7 @@ import densespace
 from densespace import DensespaceError, validate_spec
 from densespace._run.options import Distributed
 
-pytestmark = pytest.mark.distributed
+pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 SPEC = spec_dict(
     input={"shape": [4, 4, 3]},

@@ -154,7 +154,7 @@ def test_section_table_lists_every_field_with_its_default(title):
             if name not in fields or fields[name].is_required():
                 fields[name] = field
     for name, field in fields.items():
-        row = rows.get(f"`{name}`")
+        row = rows.get(f"`{field.alias or name}`")  # Spec.schema_uri is written `$schema`
         assert row is not None, f"{title}: no row for {name}"
         if field.is_required():
             assert "required" in row["default"], f"{title}.{name}"
@@ -173,7 +173,8 @@ def test_section_table_shows_the_bounds_and_tunability(title):
             assert missing == [], f"{title}.{name}: bounds {missing} not in {row['bounds']!r}"
             if "tunable" not in row:
                 continue
-            refs = [m.get("$ref", "") for m in prop.get("oneOf", [])]
+            shapes = [prop, *prop.get("anyOf", [])]  # an optional tunable field: anyOf [oneOf, null]
+            refs = [m.get("$ref", "") for shape in shapes for m in shape.get("oneOf", [])]
             ranged = any(r.endswith("Range") for r in refs)
             chosen = any(r.endswith("Choice") for r in refs)
             assert ("range" in row["tunable"]) == ranged, f"{title}.{name}"

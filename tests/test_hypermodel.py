@@ -241,7 +241,7 @@ FROZEN = [
 def test_frozen_spec_parameter_count_equals_the_keras_model(data):
     """A frozen spec's parameter count is the built model's trainable parameter count."""
     spec = validate_spec(data)
-    images = np.random.default_rng(0).integers(0, 256, size=(16, *spec.input.shape), dtype=np.uint8)
+    images = np.random.default_rng(0).integers(0, 256, size=(16, *spec.input.example_shape), dtype=np.uint8)
     model = build_hypermodel(spec, train_images=images).build(kt.HyperParameters())
     assert parameter_bounds(spec) == (trainable_parameters(model),) * 2
 

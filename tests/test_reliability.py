@@ -126,6 +126,7 @@ def test_a_second_run_on_a_folder_in_use_is_refused(tmp_path):
         claim.release()
 
 
+@pytest.mark.slow
 def test_the_lock_of_a_killed_run_is_free(tmp_path):
     """A run killed with SIGKILL leaves no lock behind: the kernel releases it."""
     code = (
@@ -305,3 +306,12 @@ def test_trials_are_listed_in_creation_order():
         for i in ["10", "9", "11", "0"]
     ]
     assert [t.id for t in sorted(trials, key=_creation_order)] == ["0", "9", "10", "11"]
+
+
+def test_a_run_folder_of_an_earlier_version_resumes(tmp_path):
+    """A run.json written before a spec field existed is read with the field's default, not as a change."""
+    _tune(tmp_path, retrain_top=0)
+    record = json.loads((tmp_path / "run.json").read_text())
+    del record["spec"]["task"]
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    assert len(_tune(tmp_path, retrain_top=0).trials) == 3

@@ -20,7 +20,18 @@ RESULTS = {
     "seed": 1,
     "tuner": "random",
     "objective": "val_loss",
-    "data": {"source": "synthetic", "train": 120, "validation": 40, "test": 40, "digest": "0" * 16},
+    "task": "classification",
+    "data": {
+        "source": "synthetic",
+        "train": 120,
+        "validation": 40,
+        "test": 40,
+        "digest": "0" * 16,
+        "kind": None,
+        "class_names": None,
+        "feature_names": None,
+        "target_names": None,
+    },
     "trials": [
         {
             "id": "0",
@@ -30,6 +41,9 @@ RESULTS = {
             "seconds": 2.0,
             "epochs": 2,
             "message": None,
+            "history": {"loss": [1.9, 1.6], "val_loss": [1.7, 1.5]},
+            "best_epoch": 2,
+            "parameters": 100,
         }
     ],
     "best": [

@@ -25,7 +25,7 @@ def test_schema_is_valid_draft_2020_12_with_id_and_title():
     """The schema is itself valid and carries $id and a title."""
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
     assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert SCHEMA["$id"] == "urn:densespace:schema:spec:v1"
+    assert SCHEMA["$id"] == "https://densespace.dev/schemas/densespace-spec-v1.schema.json"
     assert SCHEMA["title"] == "densespace spec v1"
 
 

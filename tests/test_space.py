@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import json
+import sys
 
 import pytest
-from conftest import EXAMPLES, ROOT, spec_dict
+from helpers import EXAMPLES, ROOT, spec_dict
+from pydantic import ValidationError
 
 from densespace import (
+    SpecError,
     _domains,
     configurations,
     freeze,
@@ -16,7 +20,7 @@ from densespace import (
     resolve,
     validate_spec,
 )
-from densespace._space import Condition, plan_parameters
+from densespace._space import Condition, is_constant, plan_parameters
 from densespace._spec import load_spec
 
 SMALL = [
@@ -149,6 +153,11 @@ EXAMPLE_COUNTS = {
     "quickstart.json": (54, 394_762, 2_105_354),
     "cifar10-dense.json": (2_592, 3_807_242, 8_925_194),
     "cifar10-dense.yaml": (2_592, 3_807_242, 8_925_194),
+    # own data: 8 features -> 1-2 shared layers of 32|64 -> 1 target; x lr 2 x loss 2
+    "regression.json": (16, 8 * 32 + 32 + 32 + 1, 8 * 64 + 64 + 64 * 64 + 64 + 64 + 1),
+    "binary.json": (8, 6 * 16 + 16 + 16 + 1, 6 * 32 + 32 + 32 * 32 + 32 + 32 + 1),
+    "multilabel.json": (4, 16 * 32 + 32 + 32 * 3 + 3, 16 * 64 + 64 + 64 * 64 + 64 + 64 * 3 + 3),
+    "mnist.json": (12, 784 * 128 + 128 + 128 * 10 + 10, 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10),
 }
 
 
@@ -227,3 +236,210 @@ def test_int_range_domains(domain):
 def test_example_files_are_the_only_examples():
     """The example table covers every file in examples/."""
     assert sorted(p.name for p in EXAMPLES) == sorted(EXAMPLE_COUNTS)
+
+
+def _problems(data):
+    """The problem lines of an invalid spec."""
+    with pytest.raises(SpecError) as info:
+        validate_spec(data)
+    return [str(p) for p in info.value.problems]
+
+
+def _refusal(model, **fields):
+    """The message of a domain built in Python that is refused."""
+    with pytest.raises(ValidationError) as info:
+        model(**fields)
+    [error] = info.value.errors()
+    return error["msg"]
+
+
+# ------------------------------------------------------------------- frozen specs
+
+
+def test_freeze_keeps_runs_of_identical_layers_as_blocks():
+    """A frozen spec writes one constant block per run of identical layers, every field spelled out."""
+    spec = validate_spec(
+        spec_dict(input={"shape": [4]}, hidden={"layers": {"min": 1, "max": 3}, "units": {"values": [8, 16]}})
+    )
+    frozen = freeze(spec, {"layers": 3, "units_0": 8, "units_1": 8, "units_2": 16})
+    common = {"activation": "relu", "dropout": 0.0, "batch_norm": False, "l2": 0.0, "shared": False}
+    assert frozen.model_dump()["hidden"] == [
+        {"layers": 2, "units": 8, **common},
+        {"layers": 1, "units": 16, **common},
+    ]
+    assert all(is_constant(block) for block in frozen.blocks)
+    assert not is_constant(spec.blocks[0])
+
+
+def test_freeze_a_winner_with_more_runs_than_a_search_may_have_blocks():
+    """Twenty alternating layers freeze into twenty constant blocks that load back as the same model."""
+    spec = validate_spec(
+        spec_dict(
+            input={"shape": [4]}, hidden={"layers": {"min": 1, "max": 20}, "units": {"values": [8, 16]}}
+        )
+    )
+    values = {"layers": 20, **{f"units_{i}": (8, 16)[i % 2] for i in range(20)}}
+    frozen = freeze(spec, values)
+    assert [(block.layers, block.units) for block in frozen.blocks] == [(1, 8), (1, 16)] * 10
+    assert validate_spec(json.loads(frozen.model_dump_json())) == frozen
+    assert configurations(frozen) == 1
+    assert resolve(frozen, {}) == resolve(spec, values)
+
+
+def test_an_always_empty_shared_block_declares_nothing():
+    """A shared block without layers has no hyperparameter: its values could not change the model."""
+    spec = validate_spec(
+        spec_dict(
+            hidden=[
+                {"units": 4},
+                {"layers": 0, "units": {"values": [1, 2]}, "dropout": {"values": [0.0, 0.5]}, "shared": True},
+            ]
+        )
+    )
+    assert hyperparameters(spec) == []
+    assert configurations(spec) == 1
+
+
+# ---------------------------------------------------------------------- choices
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([1, True], "duplicate value True"),  # True == 1
+        ([0, False], "duplicate value False"),
+        ([1, 1.0], "duplicate value 1.0"),  # 1 == 1.0
+        ([0.0, -0.0], "duplicate value -0.0"),
+        (["a", "b", "a"], "duplicate value 'a'"),
+        ([[1], [2], [1]], "duplicate value [1]"),  # unhashable: only in a Choice built in Python
+        (["1", 1, 2.5, (1,)], None),  # a string, a number and a tuple are not equal
+    ],
+)
+def test_choice_duplicates_are_values_python_finds_equal(values, message):
+    """A choice's duplicates are the values Python compares equal, as when the check was a list scan."""
+    if message is None:
+        assert _domains.Choice(values=values).size() == len(values)
+    else:
+        assert _refusal(_domains.Choice, values=values) == message
+
+
+def test_choice_duplicates_in_a_spec_are_located():
+    """In a spec, field types apply first (0 becomes 0.0 in a number field), then duplicates are found."""
+    assert _problems(spec_dict(hidden={"dropout": {"values": [0.5, 0, 0.0]}})) == [
+        "hidden.dropout.values: duplicate value 0.0"
+    ]
+    assert _problems(spec_dict(hidden={"activation": {"values": ["relu", "elu", "relu"]}})) == [
+        "hidden.activation.values: duplicate value 'relu'"
+    ]
+
+
+class _Counted:
+    """A value that counts the equality tests made on it."""
+
+    tests = 0
+
+    def __init__(self, value):
+        self.value = value
+
+    def __hash__(self):
+        return hash(self.value)
+
+    def __eq__(self, other):
+        _Counted.tests += 1
+        return self.value == other.value
+
+
+def test_choice_duplicate_check_is_linear():
+    """Finding duplicates compares only values that hash alike, so a huge choice validates at once."""
+    _Counted.tests = 0
+    _domains.Choice(values=[_Counted(i) for i in range(5000)])
+    assert _Counted.tests == 0  # a list scan would make 12,497,500
+    assert _refusal(_domains.Choice, values=[_Counted(i) for i in range(5000)] + [_Counted(7)]).startswith(
+        "duplicate value"
+    )
+    spec = validate_spec(spec_dict(training={"batch_size": {"values": list(range(65536, 0, -1))}}))
+    assert configurations(spec) == 65536
+
+
+# ----------------------------------------------------------------- float ranges
+
+
+@pytest.mark.parametrize("sampling", ["linear", "log", "reverse_log"])
+def test_float_range_with_min_equal_to_max_has_one_value(sampling):
+    """hp.Float(min == max) only ever samples min, so the range counts one value, not infinitely many."""
+    rng = _domains.FloatRange(min=0.25, max=0.25, sampling=sampling)
+    assert (rng.size(), rng.expand(), rng.bounds()) == (1, [0.25], (0.25, 0.25))
+    spec = validate_spec(
+        spec_dict(hidden={"layers": 2, "dropout": {"min": 0.25, "max": 0.25, "sampling": sampling}})
+    )
+    assert [h.to_json()["values"] for h in hyperparameters(spec)] == [1, 1]
+    assert configurations(spec) == 1
+
+
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        (
+            {
+                "training": {
+                    "label_smoothing": {"min": 0.75, "max": 0.9999999999999999, "sampling": "reverse_log"}
+                }
+            },
+            "training.label_smoothing: keras-tuner can sample 1.0 from this range (rounding in its arithmetic); "
+            "values must be < 1.0",
+        ),
+        (
+            {"hidden": {"dropout": {"min": 0.5, "max": 0.9999999999999999, "step": 2.0, "sampling": "log"}}},
+            "hidden.dropout: keras-tuner can sample 1.0 from this range (rounding in its arithmetic); "
+            "values must be < 1.0",
+        ),
+        (
+            {"optimizer": {"learning_rate": {"min": 1e-20, "max": 0.1, "sampling": "reverse_log"}}},
+            "optimizer.learning_rate: keras-tuner can sample -1.3877787807814457e-17 from this range "
+            "(rounding in its arithmetic); values must be > 0.0",
+        ),
+    ],
+)
+def test_ranges_keras_tuner_would_round_past_the_fields_bounds_are_refused(section, problem):
+    """A range whose rounded keras-tuner values leave the field's bounds is refused where it is written."""
+    assert _problems(spec_dict(**section)) == [problem]
+
+
+def test_ranges_that_round_past_their_own_ends_within_the_fields_bounds_are_kept():
+    """Rounding past max inside the field's bounds is harmless: 0.1 * 3 is 0.30000000000000004."""
+    rng = _domains.FloatRange(min=0.1, max=0.3, step=3.0, sampling="log")
+    assert rng.expand() == [0.1, 0.30000000000000004]
+    spec = validate_spec(spec_dict(hidden={"dropout": rng.model_dump()}))
+    assert configurations(spec) == 2
+
+
+# ------------------------------------------------------------------ huge numbers
+
+
+def test_integers_too_long_for_str_are_quoted_by_size():
+    """A range built in Python with an integer over Python's str limit is refused with a readable message."""
+    limit = sys.get_int_max_str_digits()
+    huge = 10**5000
+    expected = f"min (<an integer of more than {limit} digits>) must be <= max (1)" if limit else None
+    message = _refusal(_domains.IntRange, min=huge, max=1)
+    assert message == (expected or f"min ({huge}) must be <= max (1)")
+    assert _refusal(_domains.IntRange, min=1, max=huge, sampling="log") == (
+        "min (1) is too small for sampling 'log': max / min overflows"
+    )
+    assert _domains.IntRange(min=0, max=huge).size() == huge + 1  # counted exactly
+
+
+def test_configuration_counts_beyond_str_limits_stay_exact():
+    """A valid spec may have more configurations than Python writes as digits by default; the count is exact."""
+    activations = ["relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish", "tanh"]
+    block = {
+        "layers": 100,
+        "units": {"min": 1, "max": 300},
+        "activation": {"values": activations},
+        "dropout": {"min": 0.0, "max": 0.9, "step": 0.1},
+    }
+    spec = validate_spec(spec_dict(hidden=[block] * 10))
+    count = configurations(spec)
+    assert count == (300 * 10 * 9) ** 1000  # 0.0 to 0.8: 0.9 // 0.1 is 8.0
+    assert count > 10**4300  # more digits than str() writes by default
+    assert len(hyperparameters(spec)) == 3000

@@ -93,7 +93,9 @@ def test_spec_built_in_python_round_trips():
 def test_defaults():
     """Omitted sections take the documented defaults."""
     spec = validate_spec(spec_dict())
-    assert spec.input.shape == [32, 32, 3] and spec.input.preprocessing == "rescale"
+    assert spec.input.shape is None and spec.input.example_shape == (32, 32, 3)
+    assert spec.input.preprocessing == "rescale" and spec.task == "classification"
+    assert spec.output.units is None and spec.output_units == 10
     block = spec.blocks[0]
     assert (block.layers, block.activation, block.dropout, block.batch_norm, block.l2, block.shared) == (
         1,

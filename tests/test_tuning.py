@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from helpers import ROOT, spec_dict, synthetic_data
+from helpers import ROOT, merge, spec_dict, synthetic_data
 
 import densespace
 from densespace import DensespaceError, SpecError, TuningError, planned_budget, validate_spec
@@ -60,9 +60,14 @@ def test_results_json_has_the_documented_fields(finished):
         "validation": 40,
         "test": 40,
         "digest": densespace.datasets.digest(finished[1]),
+        "kind": None,
+        "class_names": None,
+        "feature_names": None,
+        "target_names": None,
     }
     assert set(results["versions"]) == {"python", "keras", "tensorflow", "keras_tuner", "numpy"}
-    assert results["spec"] == validate_spec(TINY).model_dump(mode="json")
+    assert results["spec"] == validate_spec(merge(TINY, {"output": {"units": 10}})).model_dump(mode="json")
+    assert results["task"] == "classification"
     assert results["cost"]["search_epochs"] == 6 and results["cost"]["retrain_epochs"] == 4
     assert results["cost"]["images_trained"] == 10 * 120
 
@@ -119,6 +124,7 @@ def test_same_seed_same_trials(finished, tmp_path):
     assert again.best == []
 
 
+NO_CONSTRAINTS = {"max_parameters": None, "min_parameters": None, "funnel": False}
 OVERRIDES = [
     (
         {"tuner": "bayesian"},
@@ -127,6 +133,7 @@ OVERRIDES = [
             "objective": "val_loss",
             "seed": 7,
             "executions_per_trial": 1,
+            "constraints": NO_CONSTRAINTS,
             "max_trials": 10,
             "num_initial_points": None,
         },
@@ -138,6 +145,7 @@ OVERRIDES = [
             "objective": "val_loss",
             "seed": 7,
             "executions_per_trial": 1,
+            "constraints": NO_CONSTRAINTS,
             "max_epochs": 100,
             "factor": 3,
             "hyperband_iterations": 1,
@@ -145,7 +153,14 @@ OVERRIDES = [
     ),
     (
         {"max_trials": 5, "seed": 1},
-        {"tuner": "random", "objective": "val_loss", "seed": 1, "executions_per_trial": 1, "max_trials": 5},
+        {
+            "tuner": "random",
+            "objective": "val_loss",
+            "seed": 1,
+            "executions_per_trial": 1,
+            "constraints": NO_CONSTRAINTS,
+            "max_trials": 5,
+        },
     ),
 ]
 
@@ -166,7 +181,7 @@ def test_overrides_replace_search_options(options, search):
         (
             {"tuner": "hyperband", "max_trials": 3},
             "overrides: search.max_trials: unknown key (allowed: objective, seed, "
-            "executions_per_trial, tuner, max_epochs, factor, hyperband_iterations)",
+            "executions_per_trial, constraints, tuner, max_epochs, factor, hyperband_iterations)",
         ),
     ],
 )

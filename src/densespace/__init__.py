@@ -4,7 +4,7 @@
 need Keras (``build_hypermodel``, ``DenseHyperModel``, ``load_model``) load it on
 first use.
 
-Example:
+Examples:
     >>> import densespace
     >>> spec = densespace.load_spec("examples/seed-depth.json")
     >>> densespace.configurations(spec)
@@ -53,6 +53,9 @@ from densespace._space import (
     Layer,
     Plan,
     configurations,
+    feasible,
+    feasible_configurations,
+    feasible_parameter_bounds,
     freeze,
     hyperparameters,
     parameter_bounds,
@@ -72,7 +75,7 @@ from densespace._spec import (
     parse_spec,
     validate_spec,
 )
-from densespace._tuners import TUNERS, BayesianSearch, HyperbandSearch, RandomSearch
+from densespace._tuners import TUNERS, BayesianSearch, Constraints, HyperbandSearch, RandomSearch
 from densespace._version import __version__
 
 if typing.TYPE_CHECKING:
@@ -101,6 +104,7 @@ __all__ = [
     "Block",
     "Choice",
     "Condition",
+    "Constraints",
     "DatasetError",
     "DenseHyperModel",
     "DensespaceError",
@@ -135,6 +139,9 @@ __all__ = [
     "bayesian_optimization",
     "build_hypermodel",
     "configurations",
+    "feasible",
+    "feasible_configurations",
+    "feasible_parameter_bounds",
     "freeze",
     "hyperband",
     "hyperparameters",

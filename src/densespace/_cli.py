@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -48,14 +49,24 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def inspect_report(spec: Spec) -> dict[str, Any]:
-    """What ``densespace inspect --json`` prints for a spec."""
+    """What ``densespace inspect --json`` prints for a spec: with ``search.constraints`` set,
+    also the feasible configurations and their trainable parameter range."""
     low, high = _space.parameter_bounds(spec)
-    return {
+    report: dict[str, Any] = {
         "name": spec.name,
         "hyperparameters": [h.to_json() for h in _space.hyperparameters(spec)],
         "configurations": _space.configurations(spec),
         "parameters": {"min": low, "max": high},
     }
+    if spec.search.constraints.active:
+        feasible = _space.feasible_space(spec)
+        assert feasible.parameters is not None  # a valid spec has a feasible configuration
+        least, most = feasible.parameters
+        report["feasible"] = {
+            "configurations": feasible.configurations,
+            "parameters": {"min": least, "max": most},
+        }
+    return report
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -75,11 +86,17 @@ def _inspect(args: argparse.Namespace) -> int:
         condition = f"  if {h.condition}" if h.condition else ""
         print(f"  {h.name:<{width}}  {h.describe():<{domain_width}}{condition}".rstrip())
     print(f"configurations: {_count(report['configurations'])}")
-    parameters = report["parameters"]
-    if parameters["min"] == parameters["max"]:
-        print(f"trainable parameters: {parameters['min']:,}")
-    else:
-        print(f"trainable parameters: {parameters['min']:,} to {parameters['max']:,}")
+
+    def span(parameters: dict[str, int]) -> str:
+        low, high = parameters["min"], parameters["max"]
+        return f"{low:,}" if low == high else f"{low:,} to {high:,}"
+
+    print(f"trainable parameters: {span(report['parameters'])}")
+    feasible = report.get("feasible")
+    if feasible is not None:  # search.constraints are set
+        whole = "" if feasible["configurations"] is None else f" of {_count(report['configurations'])}"
+        print(f"feasible configurations: {_count(feasible['configurations'])}{whole}")
+        print(f"feasible trainable parameters: {span(feasible['parameters'])}")
     return EXIT_OK
 
 
@@ -94,10 +111,24 @@ def _validation(text: str) -> float | str:
         ) from None
 
 
+def _columns(text: str) -> str | list[str]:
+    """``--target``: one column name, or several separated by commas."""
+    names = text.split(",")
+    return names[0] if len(names) == 1 else names
+
+
+def _test_split(text: str) -> float | str:
+    """``--test``: a fraction such as 0.2, or the path of a CSV file."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def _tune(args: argparse.Namespace) -> int:
     from densespace._run.options import TuneOptions
     from densespace._run.tune import run
-    from densespace.datasets import load_cifar10
+    from densespace.datasets import load
 
     spec = load_spec(args.spec)
     options = TuneOptions.create(  # checked before loading (perhaps downloading) the data
@@ -114,11 +145,23 @@ def _tune(args: argparse.Namespace) -> int:
         worker=args.worker,
         worker_id=args.worker_id,
         connect_timeout=args.connect_timeout,
+        tensorboard=args.tensorboard,
+        keep_checkpoints=args.keep_checkpoints,
+        with_optimizer=args.with_optimizer,
+        retrain=args.retrain,
     )
-    data = load_cifar10(
-        args.data, validation=args.validation, limit=args.limit, seed=options.spec.search.seed or 0
+    if not args.verbose:
+        _quiet_tensorflow()
+    data = load(
+        args.data,
+        target=args.target,
+        test=args.test,
+        validation=args.validation,
+        limit=args.limit,
+        seed=options.spec.search.seed or 0,
+        numbers=options.spec.task == "regression",
     )
-    result = run(options, data)
+    result = run(options, data, live=sys.stderr.isatty())
     if not options.verbose:
         return EXIT_OK
     if result.record is None:
@@ -129,8 +172,46 @@ def _tune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _quiet_tensorflow() -> None:
+    """Silences TensorFlow's and absl's start-up messages (oneDNN, CUDA, absl's
+    "before InitializeLog" notice): TF_CPP_MIN_LOG_LEVEL=3 for its later C++ logs, and
+    standard error closed while it loads (TensorFlow 2.21 logs some before reading that
+    variable); absl's and TensorFlow's Python logging (such as its retracing notices, which
+    a search of many models provokes) to errors only. ``--verbose`` leaves them be."""
+    import importlib
+    import logging
+
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(null, 2)
+        importlib.import_module("densespace._keras")  # Keras and TensorFlow, loaded now
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    with contextlib.suppress(ImportError):
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+
+
 def _report(args: argparse.Namespace) -> int:
-    print(summary(load_results(args.out)), end="")
+    results = load_results(args.out)
+    if args.json:
+        print(json.dumps(results.model_dump(mode="json"), indent=2))
+    else:
+        print(summary(results), end="")
+    return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from densespace._report.text import compare
+
+    print(compare([load_results(out) for out in args.outs], labels=args.outs), end="")
     return EXIT_OK
 
 
@@ -192,8 +273,23 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument(
         "--data",
         metavar="SOURCE",
-        help="CIFAR-10 archive or folder (python or binary "
-        "version); default $DENSESPACE_CIFAR10, else keras' download",
+        help="the data: a CIFAR-10 archive or folder (python or binary version), a .npz file "
+        "(x_train, y_train, x_test, y_test; or x, y), a .csv file (with --target), or keras:NAME "
+        "(mnist, fashion_mnist, cifar10, cifar100, boston_housing, california_housing); "
+        "default $DENSESPACE_CIFAR10, else keras' download of CIFAR-10",
+    )
+    tune.add_argument(
+        "--target",
+        type=_columns,
+        metavar="COL[,COL...]",
+        help="the column (or comma-separated columns) of a .csv --data to predict",
+    )
+    tune.add_argument(
+        "--test",
+        type=_test_split,
+        metavar="FRACTION|PATH",
+        help="share of a .csv or .npz --data held out for testing (default 0.2), "
+        "or a second .csv file to test on",
     )
     tune.add_argument("--tuner", choices=list(TUNERS), help="override search.tuner")
     tune.add_argument("--max-trials", type=int, metavar="N", help="override search.max_trials")
@@ -207,7 +303,9 @@ def _parser() -> argparse.ArgumentParser:
         help="retrain and test the K best configurations (default 1; 0 skips)",
     )
     tune.add_argument("--out", metavar="DIR", help="results folder (default runs/<spec name>)")
-    tune.add_argument("--limit", type=int, metavar="N", help="use a stratified subset of N images per split")
+    tune.add_argument(
+        "--limit", type=int, metavar="N", help="use a stratified subset of N examples per split"
+    )
     tune.add_argument(
         "--validation",
         type=_validation,
@@ -235,14 +333,43 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long a worker keeps trying to reach its chief (default 180)",
     )
+    tune.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="write TensorBoard logs (every trial's epochs and the HParams view) under DIR/tensorboard",
+    )
+    tune.add_argument(
+        "--keep-checkpoints",
+        choices=["all", "best", "none"],
+        default="best",
+        help="search checkpoints to keep once the search is over: those of the retrained "
+        "configurations (best, the default), all, or none",
+    )
+    tune.add_argument(
+        "--with-optimizer", action="store_true", help="save best-K.keras with the optimizer's state"
+    )
+    tune.add_argument(
+        "--retrain", action="store_true", help="retrain even when --out holds this search, finished"
+    )
     loudness = tune.add_mutually_exclusive_group()
     loudness.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    loudness.add_argument("--verbose", action="store_true", help="also print Keras' epoch lines")
+    loudness.add_argument(
+        "--verbose", action="store_true", help="also print Keras' epoch lines and TensorFlow's messages"
+    )
     tune.set_defaults(run=_tune)
 
     report = commands.add_parser("report", help="print the summary of a finished search again")
     report.add_argument("out", metavar="DIR", help="a densespace tune --out folder")
+    report.add_argument("--json", action="store_true", help="print results.json (as checked) instead")
     report.set_defaults(run=_report)
+
+    compare = commands.add_parser("compare", help="show finished searches side by side")
+    compare.add_argument("outs", nargs="+", metavar="DIR", help="densespace tune --out folders")
+    compare.set_defaults(run=_compare)
+    for command in commands.choices.values():  # --debug also after the command
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
+        )
     return parser
 
 

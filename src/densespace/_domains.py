@@ -10,12 +10,17 @@ The field's bounds apply to every shape (a range's ends, each value of a choice)
 Ranges follow keras-tuner's ``hp.Int`` / ``hp.Float`` exactly: with ``linear``
 sampling the step is added, with ``log`` / ``reverse_log`` it multiplies, and
 the values reachable are the ones keras-tuner can sample.
+
+A float range with a step has at most ``MAX_STEPPED_VALUES`` values, all
+distinct floats, so that its count is exact (see ``FloatRange``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+import operator
+import sys
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, cast
 
 from pydantic import (
     BaseModel,
@@ -30,7 +35,26 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing.TypeIs from Python 3.13
+
 Sampling = Literal["linear", "log", "reverse_log"]
+
+#: Most values a float range with a step may have. keras-tuner samples from a
+#: stepped range by index, so a range with more values than any search can try
+#: (``max_trials`` is at most 100,000) is continuous in all but name: write it
+#: without ``step``. Below the cap the values can be checked to be distinct
+#: floats, so that the count is exact, and listing them stays cheap.
+#: Integer fields are bounded far below it (at most 65,536 values).
+MAX_STEPPED_VALUES = 10**6
+
+
+def _show(value: Any) -> str:
+    """``repr(value)``, also for an integer too long for ``str`` (``sys.set_int_max_str_digits``)."""
+    try:
+        return repr(value)
+    except ValueError:
+        return f"<an integer of more than {sys.get_int_max_str_digits()} digits>"
 
 
 class Strict(BaseModel):
@@ -50,36 +74,55 @@ def _sampling() -> Any:
 class _Range(Strict):
     """Shared rules of integer and float ranges."""
 
+    #: The field's bounds (``ge``, ``gt``, ``le``, ``lt``), set by ``tunable``.
+    limits: ClassVar[dict[str, Any]] = {}
+
+    if TYPE_CHECKING:  # the fields IntRange and FloatRange declare
+        min: Any
+        max: Any
+        step: Any
+        sampling: Sampling
+
     @model_validator(mode="after")
     def _check(self) -> _Range:
-        lo, hi, step = self.min, self.max, self.step  # type: ignore[attr-defined]
+        lo, hi, step = self.min, self.max, self.step
         if lo > hi:
-            raise PydanticCustomError("range_order", f"min ({lo}) must be <= max ({hi})")
+            raise PydanticCustomError("range_order", f"min ({_show(lo)}) must be <= max ({_show(hi)})")
         if self.sampling != "linear" and lo <= 0:
             raise PydanticCustomError(
-                "log_sampling", f"min ({lo}) must be > 0 with sampling '{self.sampling}'"
+                "log_sampling", f"min ({_show(lo)}) must be > 0 with sampling '{self.sampling}'"
             )
         if step is not None and self.sampling != "linear" and step <= 1:
             raise PydanticCustomError(
                 "step",
-                f"step ({step}) must be > 1 with sampling '{self.sampling}' (it multiplies)",
+                f"step ({_show(step)}) must be > 1 with sampling '{self.sampling}' (it multiplies)",
             )
+        if self.sampling != "linear" and not math.isfinite(_ratio(hi, lo)):
+            # keras-tuner samples min * (max / min) ** p: an infinite ratio gives inf or NaN.
+            raise PydanticCustomError(
+                "log_sampling",
+                f"min ({_show(lo)}) is too small for sampling '{self.sampling}': max / min overflows",
+            )
+        self._check_values()
         return self
+
+    def _check_values(self) -> None:
+        """Further checks of the values (float ranges)."""
 
     def size(self) -> int | None:
         """Number of distinct values keras-tuner can sample; None when continuous."""
         step = self._effective_step()
         if step is None:
-            return None
+            return 1 if self.min == self.max else None
         if self.sampling == "linear":
-            return int((self.max - self.min) // step + 1)  # type: ignore[attr-defined]
-        return int(math.log(self.max / self.min, step) + 1e-8) + 1  # type: ignore[attr-defined]
+            return int((self.max - self.min) // step + 1)
+        return int(math.log(self.max / self.min, step) + 1e-8) + 1
 
     def bounds(self) -> tuple[float, float]:
         """The smallest and largest value keras-tuner can sample."""
         size = self.size()
-        if size is None:
-            return self.min, self.max  # type: ignore[attr-defined]
+        if size is None or self._effective_step() is None:
+            return self.min, self.max
         ends = (self.value_at(0), self.value_at(size - 1))
         return min(ends), max(ends)
 
@@ -88,11 +131,14 @@ class _Range(Strict):
         size = self.size()
         if size is None:
             raise ValueError("a float range without step is continuous")
+        if self._effective_step() is None:
+            return [self.min]  # min == max: keras-tuner samples min
         return [self.value_at(i) for i in range(size)]
 
     def value_at(self, index: int) -> Any:
         """The index-th value of a stepped range, as keras-tuner computes it."""
-        lo, hi, step = self.min, self.max, self._effective_step()  # type: ignore[attr-defined]
+        lo, hi = self.min, self.max
+        step: Any = self._effective_step()
         if self.sampling == "linear":
             value = lo + index * step
         elif self.sampling == "log":
@@ -102,10 +148,18 @@ class _Range(Strict):
         return self._cast(value)
 
     def _effective_step(self) -> float | None:
-        return self.step  # type: ignore[attr-defined]
+        return self.step
 
     def _cast(self, value: float) -> Any:
         return value
+
+
+def _ratio(hi: float, lo: float) -> float:
+    """``hi / lo`` as keras-tuner computes it; inf when it overflows (integers too large)."""
+    try:
+        return hi / lo
+    except OverflowError:
+        return math.inf
 
 
 class IntRange(_Range):
@@ -158,6 +212,86 @@ class FloatRange(_Range):
     )
     sampling: Sampling = _sampling()
 
+    def _check_values(self) -> None:
+        """The values keras-tuner samples are countable and within the field's bounds."""
+        if self.step is not None:
+            self._check_count()
+            ends = self.bounds()
+        else:
+            ends = self._continuous_ends()
+        for value in ends:
+            for key, limit in self.limits.items():
+                test, sign = _LIMITS[key]
+                if not test(value, limit):
+                    raise PydanticCustomError(
+                        "range_order",
+                        f"keras-tuner can sample {_show(value)} from this range (rounding in its "
+                        f"arithmetic); values must be {sign} {_show(limit)}",
+                    )
+
+    def _continuous_ends(self) -> tuple[float, float]:
+        """keras-tuner's ``_sample_numerical_value`` at probabilities 0 and 1: rounding
+        can take a range without step a little past its ends."""
+        lo, hi = self.min, self.max
+        if self.sampling == "linear":
+            return lo, (hi - lo) + lo
+        ratio = hi / lo
+        if self.sampling == "log":
+            return lo, lo * ratio
+        return hi + lo - lo * ratio, hi + lo - lo
+
+    def _check_count(self) -> None:
+        """A stepped range has at most ``MAX_STEPPED_VALUES`` values, all distinct floats.
+
+        keras-tuner counts ``n`` values and samples the ``i``-th for an index
+        ``i < n``; with a step below the precision of floats two indices give one
+        value, and ``n`` would count it twice.
+        """
+        assert self.step is not None
+        if self.sampling == "linear":  # the last index as size() finds it, before int()
+            last = (self.max - self.min) // self.step
+        else:
+            last = math.log(self.max / self.min, self.step) + 1e-8
+        if not last < MAX_STEPPED_VALUES:  # more values than the cap; also NaN and inf
+            raise PydanticCustomError(
+                "step",
+                f"step ({_show(self.step)}) is too small: the range would have more than "
+                f"{MAX_STEPPED_VALUES:,} values",
+            )
+        if self._spaced():
+            return
+        previous = None
+        for index in range(int(last) + 1):
+            value = self.value_at(index)
+            if value == previous:
+                raise PydanticCustomError(
+                    "step",
+                    f"values {index - 1} and {index} of the range are both {_show(value)}: "
+                    "its steps are below the precision of floats",
+                )
+            previous = value
+
+    def _spaced(self) -> bool:
+        """Whether the values are surely distinct: consecutive values lie further
+        apart than the rounding errors of computing them (a few ulps)."""
+        lo, hi, step = self.min, self.max, self.step
+        assert step is not None
+        if self.sampling == "linear":  # lo + fl(i * step), each rounding within ulp(largest)
+            return step > 4 * math.ulp(max(abs(lo), abs(hi)) + step)
+        relative = step - 1 > 2**-45  # a ratio well above math.pow's and the product's errors
+        if self.sampling == "log":  # lo * pow(step, i), normal floats keep their relative precision
+            return relative and lo >= sys.float_info.min
+        # (hi + lo) - lo * pow(step, i): neighbours lie lo * step**i * (step - 1) apart
+        return relative and lo * (step - 1) > 8 * math.ulp(hi + lo)
+
+
+_LIMITS = {
+    "ge": (operator.ge, ">="),
+    "gt": (operator.gt, ">"),
+    "le": (operator.le, "<="),
+    "lt": (operator.lt, "<"),
+}
+
 
 class Choice(Strict):
     """A choice among listed values (keras-tuner's ``hp.Choice`` / ``hp.Boolean``)."""
@@ -167,11 +301,19 @@ class Choice(Strict):
     @field_validator("values")
     @classmethod
     def _unique(cls, values: list[Any]) -> list[Any]:
-        seen: list[Any] = []
+        """No value twice, by Python equality (``1 == 1.0 == True``, ``0.0 == -0.0``);
+        a set finds them in linear time (hashing agrees with equality)."""
+        seen: set[Any] = set()
+        unhashable: list[Any] = []  # only in a Choice built in Python
         for value in values:
-            if value in seen:
-                raise PydanticCustomError("duplicate", f"duplicate value {value!r}")
-            seen.append(value)
+            try:
+                repeated = value in seen
+                seen.add(value)
+            except TypeError:
+                repeated = value in unhashable
+                unhashable.append(value)
+            if repeated:
+                raise PydanticCustomError("duplicate", f"duplicate value {_show(value)}")
         return values
 
     def size(self) -> int:
@@ -232,7 +374,7 @@ def tunable(
         ranged: Whether a range is allowed (numbers) or only a choice.
         **bounds: ``ge``/``gt``/``le``/``lt`` constraints applied to every value.
     """
-    item = Annotated[kind, Field(**bounds)] if bounds else kind
+    item: Any = Annotated[kind, Field(**bounds)] if bounds else kind
     choice_base = _BoolChoice if kind is bool else Choice
     choice = create_model(
         f"{name}Choice",
@@ -250,24 +392,24 @@ def tunable(
     members: list[Any] = [Annotated[item, Tag("constant")]]
     if ranged:
         base = IntRange if kind is int else FloatRange
-        end = {"description": "Smallest value (inclusive)."}, {"description": "Largest value (inclusive)."}
         rng = create_model(
             f"{name}Range",
             __base__=base,
             __doc__=f"A range of {name.lower()} values (inclusive).",
-            min=(item, Field(**end[0])),
-            max=(item, Field(**end[1])),
+            min=(item, Field(description="Smallest value (inclusive).")),
+            max=(item, Field(description="Largest value (inclusive).")),
         )
+        cast("type[_Range]", rng).limits = dict(bounds)
         members.append(Annotated[rng, Tag("range")])
     members.append(Annotated[choice, Tag("choice")])
     return Annotated[
-        Union[tuple(members)],  # type: ignore[valid-type]
+        Union[tuple(members)],
         Discriminator(_kind if ranged else _choice_only_kind),
         BeforeValidator(_as_data),
     ]
 
 
-def is_tunable(value: Any) -> bool:
+def is_tunable(value: Any) -> TypeIs[Domain]:
     """Whether a field value is a range or a choice rather than a constant."""
     return isinstance(value, (_Range, Choice))
 
@@ -286,4 +428,4 @@ def values(value: Any) -> list[Any]:
     """Every value of a finite field value, in order."""
     if isinstance(value, Choice):
         return list(value.values)
-    return value.expand() if is_tunable(value) else [value]
+    return value.expand() if isinstance(value, _Range) else [value]

@@ -21,14 +21,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from densespace._errors import RunFolderError, quote
 from densespace._files import read_json, write_text
-from densespace._tuners import direction
+from densespace._tasks import direction
 from densespace._version import __version__
 
 if TYPE_CHECKING:
+    import pandas
+
     from densespace._spec import Spec
 
 RESULTS_FILE = "results.json"
-RESULTS_SCHEMA_ID = "urn:densespace:schema:results:v1"
+RESULTS_SCHEMA_ID = "https://densespace.dev/schemas/densespace-results-v1.schema.json"
 RESULTS_SCHEMA_FILE = "schemas/densespace-results-v1.schema.json"
 #: The largest ``results.json`` densespace reads (a million trials fit in far less).
 MAX_RESULTS_BYTES = 256 << 20
@@ -52,6 +54,15 @@ class TrialRecord(_Record):
     seconds: float | None = Field(description="Wall seconds of the trial.")
     epochs: int | None = Field(description="Epochs actually trained.")
     message: str | None = Field(description="Why the trial failed (the last line of the message).")
+    history: dict[str, list[float]] | None = Field(
+        None,
+        description="Per-epoch values of every training and validation metric (the first execution's); "
+        "null when not recorded.",
+    )
+    best_epoch: int | None = Field(
+        None, ge=1, description="1-based position in history of the epoch the score came from."
+    )
+    parameters: int | None = Field(None, ge=0, description="Trainable parameters of the trial's model.")
 
     def __getitem__(self, key: str) -> Any:
         """Deprecated: ``record["score"]``, from when trials were dicts; use ``record.score``."""
@@ -71,6 +82,10 @@ class DataRecord(_Record):
     validation: int = Field(ge=0, description="Validation examples.")
     test: int = Field(ge=0, description="Test examples.")
     digest: str = Field(description="16 hex digits of a sha256 over the arrays.")
+    kind: str | None = Field(None, description="The kind of source: cifar10, arrays, npz, csv or keras.")
+    class_names: list[str] | None = Field(None, description="The class (or label) names, by id.")
+    feature_names: list[str] | None = Field(None, description="The input columns, for tabular data.")
+    target_names: list[str] | None = Field(None, description="The target columns, for regression.")
 
 
 class BestRecord(_Record):
@@ -105,10 +120,17 @@ class Results(_Record):
     seed: int | None = Field(description="search.seed.")
     tuner: str = Field(description="The search algorithm.")
     objective: str = Field(description="The metric the search optimized.")
+    task: str = Field("classification", description="What the models predict (the spec's task).")
     data: DataRecord
     trials: list[TrialRecord] = Field(description="Every trial, in creation order.")
     best: list[BestRecord] = Field(description="The retrained configurations, best first.")
     cost: Cost
+
+    def trials_dataframe(self) -> pandas.DataFrame:
+        """Every trial as a pandas DataFrame, as ``TuneResult.trials_dataframe`` describes."""
+        from densespace._report.dataframe import trials_dataframe
+
+        return trials_dataframe(self.trials)
 
 
 @dataclass
@@ -179,6 +201,22 @@ class TuneResult:
         """Test-split metrics (``loss``, ``accuracy``) of the retrained models, best first."""
         return [b.test_metrics for b in self.best]
 
+    def trials_dataframe(self) -> pandas.DataFrame:
+        """Every trial as a pandas DataFrame, one row each, in creation order.
+
+        Columns: ``id, status, score, seconds, epochs``, one per hyperparameter (NaN
+        where inactive), then ``parameters`` and ``best_epoch`` where the records carry them.
+
+        Raises:
+            ModuleNotFoundError: pandas is missing (``pip install 'densespace[dataframe]'``).
+
+        Examples:
+            >>> result.trials_dataframe().sort_values("score").head(3)  # doctest: +SKIP
+        """
+        from densespace._report.dataframe import trials_dataframe
+
+        return trials_dataframe(self.trials)
+
 
 def model_file(rank: int) -> str:
     """File name of the retrained model of a rank."""
@@ -237,6 +275,7 @@ def assemble(
         seed=spec.search.seed,
         tuner=spec.search.tuner,  # type: ignore[attr-defined]
         objective=spec.search.objective,
+        task=spec.task,
         data=data,
         trials=trials,
         best=[b.record() for b in best],
@@ -289,7 +328,7 @@ def load_results(out: str | Path) -> Results:
         RunFolderError: The file is missing, unreadable, not JSON, or not in
             densespace's results format (the message names the file and the place).
 
-    Example:
+    Examples:
         >>> import densespace
         >>> densespace.load_results("no/such/folder")
         Traceback (most recent call last):

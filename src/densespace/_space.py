@@ -4,28 +4,35 @@
   condition that activates it, in the order the hypermodel declares them;
 * ``configurations(spec)``: the exact number of distinct configurations;
 * ``parameter_bounds(spec)``: the smallest and largest trainable parameter count;
+* ``feasible_configurations(spec)``, ``feasible_parameter_bounds(spec)``,
+  ``feasible(spec, values)``: the same under the spec's ``search.constraints``;
 * ``resolve(spec, values)``: the concrete architecture chosen by given values;
 * ``freeze(spec, values)``: the spec with every tunable value fixed.
 
 Naming: with one hidden block, ``layers``, ``units_0``, ``activation_0``, ...
 (``units`` when the block is ``shared``); with several blocks each name is
 prefixed ``block<b>_``. Then ``flip``, ``translate``, ``optimizer``,
-``learning_rate``, ``schedule``, ``batch_size``, ``label_smoothing``.
+``learning_rate``, ``schedule``, ``batch_size``, ``label_smoothing``, ``loss``.
 Only tunable fields become hyperparameters; constants stay constants.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
 
 from densespace import _domains
+from densespace._errors import Problem, SpecError
 
 if TYPE_CHECKING:
     from densespace._spec import Block, Spec
+    from densespace._tuners import Constraints
 
 LAYER_FIELDS = ("units", "activation", "dropout", "batch_norm", "l2")
 #: Hyperparameters outside the hidden blocks: (name, spec field), in declaration order.
@@ -37,6 +44,7 @@ GLOBAL_FIELDS = (
     ("schedule", "optimizer.schedule"),
     ("batch_size", "training.batch_size"),
     ("label_smoothing", "training.label_smoothing"),
+    ("loss", "training.loss"),
 )
 
 
@@ -113,6 +121,7 @@ class Plan:
     schedule: str
     batch_size: int
     label_smoothing: float
+    loss: str | None
 
 
 # ------------------------------------------------------------------------- naming
@@ -143,12 +152,24 @@ def _block_names(spec: Spec) -> Iterator[tuple[Block, _BlockNames]]:
         )
 
 
+def is_constant(block: Block) -> bool:
+    """Whether a block declares no hyperparameter: its layer count and every field are constants.
+
+    ``freeze`` writes only such blocks, one per run of identical layers.
+    """
+    return not any(_domains.is_tunable(getattr(block, f)) for f in ("layers", *LAYER_FIELDS))
+
+
 def _layer_indices(block: Block) -> Iterator[int | None]:
-    """The per-layer indices whose hyperparameters a block declares (None: shared)."""
-    if block.shared:
+    """The per-layer indices whose hyperparameters a block declares (None: shared).
+
+    Only layers the block can have: a shared block that is always empty declares nothing.
+    """
+    most = _domains.bounds(block.layers)[1]
+    if not block.shared:
+        yield from range(most)
+    elif most > 0:
         yield None
-    else:
-        yield from range(_domains.bounds(block.layers)[1])
 
 
 def _condition(block: Block, names: _BlockNames, index: int | None) -> Condition | None:
@@ -164,7 +185,16 @@ def _condition(block: Block, names: _BlockNames, index: int | None) -> Condition
 
 
 def hyperparameters(spec: Spec) -> list[Hyperparameter]:
-    """Every hyperparameter of the space, in declaration order."""
+    """Every hyperparameter of the space, in declaration order.
+
+    Examples:
+        >>> import densespace
+        >>> spec = densespace.load_spec("examples/seed-depth-width.json")
+        >>> [h.name for h in densespace.hyperparameters(spec)]
+        ['layers', 'units_0', 'units_1', 'units_2', 'units_3']
+        >>> str(densespace.hyperparameters(spec)[3].condition)
+        'layers in {3, 4}'
+    """
     result: list[Hyperparameter] = []
     for block, names in _block_names(spec):
         if _domains.is_tunable(block.layers):
@@ -191,7 +221,13 @@ def _field(spec: Spec, location: str) -> Any:
 
 
 def configurations(spec: Spec) -> int | None:
-    """The exact number of distinct configurations; None when a float range is continuous."""
+    """The exact number of distinct configurations; None when a float range is continuous.
+
+    Examples:
+        >>> import densespace
+        >>> densespace.configurations(densespace.load_spec("examples/seed-depth-width.json"))
+        4672
+    """
     total: int | None = 1
     for block, _ in _block_names(spec):
         block_total: int | None = 0
@@ -219,13 +255,18 @@ def parameter_bounds(spec: Spec) -> tuple[int, int]:
     given number of layers per block the extremes take every field at its
     smallest (largest) value. The layer counts are searched block by block,
     keeping the best total for each width a block can hand to the next one.
+
+    Examples:
+        >>> import densespace
+        >>> densespace.parameter_bounds(densespace.load_spec("examples/seed-depth-width.json"))
+        (201482, 2366474)
     """
     return _parameters(spec, 0), _parameters(spec, 1)
 
 
 def _parameters(spec: Spec, end: int) -> int:
     pick = min if end == 0 else max
-    best = {math.prod(spec.input.shape): 0}  # width -> best total so far
+    best = {math.prod(spec.input.example_shape): 0}  # width -> best total so far
     for block in spec.blocks:
         units = _domains.bounds(block.units)[end]
         batch_norm = _domains.bounds(block.batch_norm)[end]
@@ -240,7 +281,7 @@ def _parameters(spec: Spec, end: int) -> int:
                 )
                 options[out] = pick(options.get(out, cost), cost)
         best = options
-    return pick(total + _dense(width, spec.output.units, False) for width, total in best.items())
+    return pick(total + _dense(width, spec.output_units, False) for width, total in best.items())
 
 
 def _dense(width: int, units: int, batch_norm: bool) -> int:
@@ -258,6 +299,13 @@ def resolve(spec: Spec, values: Mapping[str, Any]) -> Plan:
 
     Raises:
         KeyError: An active hyperparameter has no value.
+
+    Examples:
+        >>> import densespace
+        >>> spec = densespace.load_spec("examples/seed-depth-width.json")
+        >>> plan = densespace.resolve(spec, {"layers": 2, "units_0": 256, "units_1": 128})
+        >>> [layer.units for layer in plan.layers]
+        [256, 128]
     """
     layers: list[Layer] = []
     for block, names in _block_names(spec):
@@ -280,20 +328,42 @@ def resolve(spec: Spec, values: Mapping[str, Any]) -> Plan:
 
 def plan_parameters(spec: Spec, plan: Plan) -> int:
     """The trainable parameter count of the model a plan builds."""
-    width, total = math.prod(spec.input.shape), 0
+    width, total = math.prod(spec.input.example_shape), 0
     for layer in plan.layers:
         total += _dense(width, layer.units, layer.batch_norm)
         width = layer.units
-    return total + _dense(width, spec.output.units, False)
+    return total + _dense(width, spec.output_units, False)
 
 
 def freeze(spec: Spec, values: Mapping[str, Any]) -> Spec:
     """The spec with every tunable value fixed to the one ``values`` select.
 
     Consecutive identical layers stay one block; the result has exactly one
-    configuration, the chosen model.
+    configuration, the chosen model. A model whose layers alternate has more
+    runs than a searched spec may have blocks: the spec format accepts lists
+    of constant blocks (``is_constant``) up to one block per layer. The frozen
+    spec keeps ``search.constraints``, which its one model satisfies.
+
+    Raises:
+        KeyError: An active hyperparameter has no value.
+        ValueError: The values select a model outside ``search.constraints``.
+
+    Examples:
+        >>> import densespace
+        >>> spec = densespace.load_spec("examples/seed-depth-width.json")
+        >>> frozen = densespace.freeze(spec, {"layers": 2, "units_0": 256, "units_1": 128})
+        >>> [(block.layers, block.units) for block in frozen.blocks]
+        [(1, 256), (1, 128)]
+        >>> densespace.configurations(frozen), densespace.parameter_bounds(frozen)
+        (1, (820874, 820874))
     """
     plan = resolve(spec, values)
+    if not feasible(spec, values):
+        widths = ", ".join(str(layer.units) for layer in plan.layers)
+        raise ValueError(
+            f"these values select a model outside search.constraints ({plan_parameters(spec, plan):,} "
+            f"trainable parameters, hidden widths [{widths}])"
+        )
     blocks: list[dict[str, Any]] = []
     for layer in plan.layers:
         fields = {f: getattr(layer, f) for f in LAYER_FIELDS}
@@ -307,3 +377,468 @@ def freeze(spec: Spec, values: Mapping[str, Any]) -> Spec:
         *sections, field = location.split(".")
         functools.reduce(dict.__getitem__, sections, data)[field] = getattr(plan, name)
     return type(spec).model_validate(data)
+
+
+# -------------------------------------------------------------------- constraints
+
+#: Most steps ``feasible_space`` takes before it gives up on a space (one per state made, per pair
+#: of a width reached and a next width, and ``GROUP_STEPS`` per array of states made): a constrained
+#: count holds one state per distinct (width, parameters so far), which a tight parameter range over
+#: many wide layers can multiply beyond anything countable in seconds. The examples take under a
+#: thousand; 20,000,000 is one to a few seconds.
+MAX_COUNT_STEPS = 20_000_000
+#: The steps one array of states costs besides its states (Python's part, against numpy's per state).
+GROUP_STEPS = 20
+
+
+@dataclass(frozen=True)
+class Feasible:
+    """The configurations of a space that its ``search.constraints`` allow.
+
+    Attributes:
+        configurations: how many (None: infinitely many, a continuous field takes part).
+        parameters: the smallest and largest trainable parameter count among them
+            (None: there is none).
+    """
+
+    configurations: int | None
+    parameters: tuple[int, int] | None
+
+
+def feasible(spec: Spec, values: Mapping[str, Any]) -> bool:
+    """Whether the model that ``values`` select satisfies the spec's ``search.constraints``.
+
+    Examples:
+        >>> import densespace
+        >>> spec = densespace.validate_spec({
+        ...     "version": 1, "name": "narrowing",
+        ...     "hidden": {"layers": 2, "units": {"values": [64, 128]}},
+        ...     "search": {"constraints": {"funnel": True}},
+        ... })
+        >>> densespace.feasible(spec, {"units_0": 128, "units_1": 64})
+        True
+        >>> densespace.feasible(spec, {"units_0": 64, "units_1": 128})
+        False
+    """
+    plan = resolve(spec, values)
+    constraints = spec.search.constraints
+    widths = [layer.units for layer in plan.layers]
+    if constraints.funnel and any(b > a for a, b in itertools.pairwise(widths)):
+        return False
+    return _within(constraints.min_parameters, constraints.max_parameters, plan_parameters(spec, plan))
+
+
+def _within(low: int | None, high: int | None, parameters: int) -> bool:
+    return (low is None or parameters >= low) and (high is None or parameters <= high)
+
+
+def feasible_configurations(spec: Spec) -> int | None:
+    """The exact number of configurations that satisfy ``search.constraints``; None when infinitely many.
+
+    Without constraints this is ``configurations(spec)``.
+
+    Examples:
+        >>> import densespace
+        >>> spec = densespace.load_spec("examples/seed-depth-width.json")
+        >>> densespace.feasible_configurations(spec)
+        4672
+        >>> data = spec.model_dump()
+        >>> data["search"]["constraints"] = {"max_parameters": 500_000, "funnel": True}
+        >>> densespace.feasible_configurations(densespace.validate_spec(data))
+        12
+    """
+    if not spec.search.constraints.active:
+        return configurations(spec)
+    return feasible_space(spec).configurations
+
+
+def feasible_parameter_bounds(spec: Spec) -> tuple[int, int] | None:
+    """The smallest and largest trainable parameter count of a configuration that satisfies
+    ``search.constraints``; None when none does (a valid spec always has one).
+
+    Without constraints this is ``parameter_bounds(spec)``.
+
+    Examples:
+        >>> import densespace
+        >>> data = densespace.load_spec("examples/seed-depth-width.json").model_dump()
+        >>> data["search"]["constraints"] = {"max_parameters": 500_000, "funnel": True}
+        >>> densespace.feasible_parameter_bounds(densespace.validate_spec(data))
+        (201482, 444170)
+    """
+    if not spec.search.constraints.active:
+        return parameter_bounds(spec)
+    return feasible_space(spec).parameters
+
+
+def feasible_space(spec: Spec, constraints: Constraints | None = None) -> Feasible:
+    """The configurations that ``constraints`` (default: the spec's) allow, counted exactly.
+
+    The trainable parameter count depends only on the input width, each hidden
+    layer's ``units`` and ``batch_norm``, and the output units; every other field
+    (activation, dropout, l2, the optimizer and training fields) multiplies the
+    count of configurations without changing any model's size. A dynamic programme
+    walks the layers in order (numpy arrays of states), holding for each distinct
+    (width, parameters so far) state the number of ways to reach it. States that
+    no completion can bring within the parameter range are dropped, and states
+    that every completion keeps within it stop tracking their parameters (only
+    their range), using the cheapest and dearest completion from each width,
+    which every width makes dearer. ``funnel`` allows a layer no wider than the
+    state's width. Counts past 2**62 are kept as Python integers: exact at any size.
+
+    Raises:
+        SpecError: The count would take more than ``MAX_COUNT_STEPS`` steps
+            (located at ``search.constraints``).
+    """
+    constraints = spec.search.constraints if constraints is None else constraints
+    return _Count(spec, constraints).run()
+
+
+class _Block:
+    """What of a block the count needs: layer counts, widths, norms and the other fields' values."""
+
+    def __init__(self, block: Block) -> None:
+        self.counts = sorted(set(_domains.values(block.layers)))
+        self.units = sorted(set(_domains.values(block.units)))
+        #: per-unit parameters besides the kernel: the bias, or BatchNormalization's gamma and beta
+        self.norms = sorted({2 if value else 1 for value in _domains.values(block.batch_norm)})
+        self.free = _product([_domains.size(getattr(block, f)) for f in ("activation", "dropout", "l2")])
+        self.shared = block.shared
+        #: the most ways through the block (continuous fields counted as one value)
+        per_layer = len(self.units) * len(self.norms) * (self.free or 1)
+        self.most_ways = sum(per_layer ** (min(n, 1) if self.shared else n) for n in self.counts)
+
+
+#: The cost of the rest of a model after a layer of width w, as ``{a: b}``: the best of ``a * w + b``.
+_Rest = dict[int, int]
+
+
+def _cost(rest: _Rest, width: int, end: int) -> int:
+    values = (a * width + b for a, b in rest.items())
+    return min(values) if end == 0 else max(values)
+
+
+def _offer(rest: _Rest, slope: int, intercept: int, end: int) -> None:
+    if slope in rest:
+        intercept = min(rest[slope], intercept) if end == 0 else max(rest[slope], intercept)
+    rest[slope] = intercept
+
+
+def _rests(blocks: list[_Block], output: int, end: int) -> list[list[_Rest]]:
+    """The cheapest (``end`` 0) or dearest (1) rest of a model from each position of the count:
+    ``[b][i]`` is after ``i`` layers of block ``b`` (a shared block has only its start), ``[-1][0]``
+    after the last block. Exact without ``funnel`` (every field at its smallest or largest value,
+    the layer counts compared), a bound with it."""
+    after: _Rest = {output: output}
+    result: list[list[_Rest]] = [[after]]
+    for block in reversed(blocks):
+        units = block.units[-end]
+        norm = block.norms[-end]
+        if block.shared:
+            rest: _Rest = {}
+            for count in block.counts:
+                if count == 0:
+                    for a, b in after.items():
+                        _offer(rest, a, b, end)
+                else:
+                    same = (count - 1) * units * (units + norm)
+                    _offer(rest, units, norm * units + same + _cost(after, units, end), end)
+            positions = [rest]
+        else:
+            most = block.counts[-1]
+            positions = [{} for _ in range(most + 1)]
+            for i in range(most, -1, -1):
+                if i in block.counts:
+                    for a, b in after.items():
+                        _offer(positions[i], a, b, end)
+                if i < most:
+                    _offer(positions[i], units, norm * units + _cost(positions[i + 1], units, end), end)
+        result.append(positions)
+        after = positions[0]
+    result.reverse()
+    return result
+
+
+#: A bucket of states of the count: (whether a hidden layer was built, whether a continuous field
+#: takes part).
+_Bucket = tuple[bool, bool]
+#: A live state is kept as one integer, ``width << _SHIFT | parameters so far``: sorting them sorts
+#: by width, then parameters. Live parameters stay below the range's bound, at most MAX_PARAMETERS
+#: (100,000,000 < 2**27).
+_SHIFT = 27
+
+
+class _States:
+    """The states of the count at one position, as arrays per bucket.
+
+    ``live``: the states (``width << _SHIFT | parameters``, sorted, distinct) and the ways to reach
+    each; ``settled``: per width (sorted, distinct) the states every completion of which is
+    feasible, merged into their ways and fewest and most parameters so far.
+    """
+
+    def __init__(self) -> None:
+        self.live: dict[_Bucket, tuple[Any, Any]] = {}
+        self.settled: dict[_Bucket, tuple[Any, Any, Any, Any]] = {}
+        self._live: dict[_Bucket, list[tuple[Any, Any]]] = {}
+        self._settled: dict[_Bucket, list[tuple[Any, ...]]] = {}
+
+    def add_live(self, bucket: _Bucket, states: Any, ways: Any) -> None:
+        if len(states):
+            self._live.setdefault(bucket, []).append((states, ways))
+
+    def add_settled(self, bucket: _Bucket, widths: Any, ways: Any, lows: Any, highs: Any) -> None:
+        if len(widths):
+            self._settled.setdefault(bucket, []).append((widths, ways, lows, highs))
+
+    def add(self, other: _States) -> None:
+        for bucket, (states, ways) in other.live.items():
+            self.add_live(bucket, states, ways)
+        for bucket, settled in other.settled.items():
+            self.add_settled(bucket, *settled)
+
+    def done(self) -> _States:
+        """Equal states merged: the same width and parameters, or the same width once settled."""
+        for bucket, chunks in self._live.items():
+            states, ways = (np.concatenate(column) for column in zip(*chunks, strict=True))
+            order = np.argsort(states, kind="stable")
+            states, ways = states[order], ways[order]
+            starts = _starts(states[1:] != states[:-1])
+            self.live[bucket] = (states[starts], np.add.reduceat(ways, starts))
+        for bucket, chunks in self._settled.items():
+            widths, ways, lows, highs = (np.concatenate(column) for column in zip(*chunks, strict=True))
+            order = np.argsort(widths, kind="stable")
+            widths, ways, lows, highs = widths[order], ways[order], lows[order], highs[order]
+            starts = _starts(widths[1:] != widths[:-1])
+            self.settled[bucket] = (
+                widths[starts],
+                np.add.reduceat(ways, starts),
+                np.minimum.reduceat(lows, starts),
+                np.maximum.reduceat(highs, starts),
+            )
+        self._live, self._settled = {}, {}
+        return self
+
+
+def _starts(changes: Any) -> Any:
+    """The indices where runs of equal values start, from whether each value differs from the one before."""
+    return np.concatenate(([0], np.flatnonzero(changes) + 1))
+
+
+def _spans(starts: Any, ends: Any) -> tuple[Any, Any]:
+    """The indices in the ranges [starts[j], ends[j]) (empty where ends[j] <= starts[j]), in order,
+    and the j each comes from."""
+    lengths = np.maximum(ends - starts, 0)
+    owner = np.repeat(np.arange(len(starts)), lengths)
+    offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return starts[owner] + offsets, owner
+
+
+#: Widths of settled states times target widths compared at once (memory: 8 bytes each).
+_CHUNK = 1 << 20
+
+
+class _Count:
+    """One count of the feasible configurations (see ``feasible_space``)."""
+
+    def __init__(self, spec: Spec, constraints: Constraints) -> None:
+        self.spec = spec
+        self.low = constraints.min_parameters
+        self.high = constraints.max_parameters
+        #: the range as numbers: every count is at least 0 and below infinity
+        self.floor: float = 0 if self.low is None else self.low
+        self.ceiling: float = math.inf if self.high is None else self.high
+        self.funnel = constraints.funnel
+        self.blocks = [_Block(block) for block in spec.blocks]
+        self.output = spec.output_units
+        self.cheapest = _rests(self.blocks, self.output, 0)
+        self.dearest = _rests(self.blocks, self.output, 1)
+        #: ways fit 64-bit integers when the whole hidden space does (continuous fields counted once)
+        most_ways = math.prod(block.most_ways for block in self.blocks)
+        self.dtype: Any = np.int64 if most_ways < 2**62 else object
+        self.steps = 0  #: taken so far, against MAX_COUNT_STEPS
+
+    def run(self) -> Feasible:
+        width = math.prod(self.spec.input.example_shape)
+        least, most = _cost(self.cheapest[0][0], width, 0), _cost(self.dearest[0][0], width, 1)
+        states = _States()
+        ways = np.ones(1, dtype=self.dtype)
+        if not (least > self.ceiling or most < self.floor):
+            if self.floor <= least and most <= self.ceiling:
+                zero = np.zeros(1, dtype=np.int64)
+                states.add_settled((False, False), np.array([width]), ways, zero, zero)
+            else:
+                states.add_live((False, False), np.array([width << _SHIFT]), ways)
+        states.done()
+        for b, block in enumerate(self.blocks):
+            states = self._shared(b, block, states) if block.shared else self._block(b, block, states)
+        return self._finish(states)
+
+    def _block(self, b: int, block: _Block, states: _States) -> _States:
+        """Through a block whose layers each have their own values, one layer at a time."""
+        leaving = _States()
+        if 0 in block.counts:
+            leaving.add(states)
+        for i in range(block.counts[-1]):
+            groups = [[(u, norm * u) for u in block.units] for norm in block.norms]
+            states = self._step(states, groups, block.free, (b, i + 1))
+            if i + 1 in block.counts:
+                leaving.add(states)
+        return leaving.done()
+
+    def _shared(self, b: int, block: _Block, states: _States) -> _States:
+        """Through a shared block: each layer count with one width and norm for all its layers."""
+        leaving = _States()
+        groups: list[list[tuple[int, int]]] = []
+        for count in block.counts:
+            if count == 0:
+                leaving.add(states)
+                continue
+            for norm in block.norms:
+                groups.append([(u, norm * u + (count - 1) * u * (u + norm)) for u in block.units])
+        leaving.add(self._step(states, groups, block.free, (b + 1, 0)))
+        return leaving.done()
+
+    def _step(
+        self,
+        states: _States,
+        groups: list[list[tuple[int, int]]],
+        free: int | None,
+        where: tuple[int, int],
+    ) -> _States:
+        """Every state through one more layer (or shared run of layers) to the position ``where``.
+
+        ``groups`` lists, per norm and layer count, each width ``u`` (ascending) with its cost
+        besides ``u`` times the state's width; ``free`` is the number of values of the layer's other
+        fields (None: continuous). A state goes on live, settled, or not at all (no completion feasible).
+        """
+        b, i = where
+        i = 0 if b < len(self.blocks) and self.blocks[b].shared else i
+        factor = 1 if free is None else free
+        result = _States()
+        for options in groups:
+            rows = [
+                (u, extra, _cost(self.cheapest[b][i], u, 0), _cost(self.dearest[b][i], u, 1))
+                for u, extra in options
+            ]
+            units, extras, leasts, mosts = np.array(rows, dtype=np.int64).T
+            for (started, continuous), settled in states.settled.items():
+                bucket = (True, continuous or free is None)
+                self._settled(result, bucket, settled, factor, self.funnel and started, (units, extras))
+            for (started, continuous), (live, ways) in states.live.items():
+                bucket = (True, continuous or free is None)
+                widths = live >> _SHIFT
+                starts = _starts(widths[1:] != widths[:-1]).tolist()
+                for start, end in zip(starts, [*starts[1:], len(live)], strict=True):
+                    width = int(widths[start])
+                    allowed = _index(units, width, "right") if self.funnel and started else len(units)
+                    params = live[start:end] - (width << _SHIFT)
+                    columns = (units[:allowed], extras[:allowed], leasts[:allowed], mosts[:allowed])
+                    self._live(result, bucket, params, ways[start:end] * factor, width, columns)
+        return result.done()
+
+    def _settled(
+        self,
+        result: _States,
+        bucket: _Bucket,
+        settled: tuple[Any, Any, Any, Any],
+        factor: int,
+        funnel: bool,
+        options: tuple[Any, Any],
+    ) -> None:
+        """Settled states (one per width) through each of ``options``' widths ``u``: the ways of the
+        widths that may precede ``u`` added, their fewest and most parameters after the layer found."""
+        widths, ways, lows, highs = settled
+        units, extras = options
+        # with funnel, u follows the widths >= u: a suffix of the sorted widths
+        firsts = np.searchsorted(widths, units, "left") if funnel else np.zeros(len(units), dtype=np.int64)
+        totals = np.concatenate((np.cumsum(ways[::-1])[::-1], np.zeros(1, dtype=ways.dtype)))
+        reached = firsts < len(widths)
+        units, extras, firsts = units[reached], extras[reached], firsts[reached]
+        least = np.empty(len(units), dtype=np.int64)
+        most = np.empty(len(units), dtype=np.int64)
+        step = max(1, _CHUNK // len(widths))
+        for a in range(0, len(units), step):
+            u = units[a : a + step]
+            products = widths[:, None] * u[None, :]
+            eligible = np.arange(len(widths))[:, None] >= firsts[None, a : a + step]
+            least[a : a + step] = np.where(eligible, lows[:, None] + products, np.iinfo(np.int64).max).min(0)
+            most[a : a + step] = np.where(eligible, highs[:, None] + products, -1).max(0)
+            self._take(GROUP_STEPS + products.size // 16)
+        result.add_settled(bucket, units, totals[firsts] * factor, least + extras, most + extras)
+
+    def _live(
+        self, result: _States, bucket: _Bucket, params: Any, ways: Any, width: int, options: tuple[Any, ...]
+    ) -> None:
+        """The live states of one width (``params`` sorted) through each of ``options``' widths."""
+        units, extras, leasts, mosts = options
+        costs = units * width + extras
+        cheap, dear = leasts + costs, mosts + costs
+        # some completion is feasible: params + cheap <= ceiling and params + dear >= floor;
+        # every one is (settled): params + cheap >= floor and params + dear <= ceiling
+        size = len(params)
+        if self.ceiling == math.inf:
+            ends = lasts = np.full(len(units), size)
+        else:
+            ends = np.searchsorted(params, self.ceiling - cheap, "right")
+            lasts = np.minimum(ends, np.searchsorted(params, self.ceiling - dear, "right"))
+        starts = np.searchsorted(params, self.floor - dear, "left")
+        firsts = np.maximum(starts, np.searchsorted(params, self.floor - cheap, "left"))
+        settled = firsts < lasts
+        self._take(GROUP_STEPS + len(units))
+        if settled.any():
+            totals = np.concatenate((np.zeros(1, dtype=ways.dtype), np.cumsum(ways)))
+            s_first, s_last, s_costs = firsts[settled], lasts[settled], costs[settled]
+            result.add_settled(
+                bucket,
+                units[settled],
+                totals[s_last] - totals[s_first],
+                params[s_first] + s_costs,
+                params[s_last - 1] + s_costs,
+            )
+        # live: [starts, ends) less the settled [firsts, lasts)
+        for low, high in ((starts, np.where(settled, firsts, ends)), (np.where(settled, lasts, ends), ends)):
+            index, owner = _spans(low, high)
+            result.add_live(bucket, (units[owner] << _SHIFT) + params[index] + costs[owner], ways[index])
+            self._take(len(index))
+
+    def _take(self, steps: int) -> None:
+        self.steps += steps
+        if self.steps > MAX_COUNT_STEPS:
+            raise SpecError(
+                [
+                    Problem(
+                        "search.constraints",
+                        "too_large",
+                        "these constraints cannot be counted for this space: the count takes more than "
+                        f"{MAX_COUNT_STEPS:,} steps; narrow the parameter range, or the space's layer counts "
+                        "and units",
+                    )
+                ]
+            )
+
+    def _finish(self, states: _States) -> Feasible:
+        ways, lows, highs, continuous = 0, [], [], False
+        for (_, cont), (widths, counts, low, high) in states.settled.items():
+            costs = widths * self.output + self.output
+            ways += int(counts.sum())
+            lows.append(int((low + costs).min()))
+            highs.append(int((high + costs).max()))
+            continuous = continuous or cont
+        for (_, cont), (live, counts) in states.live.items():
+            widths = live >> _SHIFT
+            totals = live - (widths << _SHIFT) + widths * self.output + self.output
+            inside = (totals >= self.floor) & (totals <= self.ceiling)
+            if inside.any():
+                ways += int(counts[inside].sum())
+                lows.append(int(totals[inside].min()))
+                highs.append(int(totals[inside].max()))
+                continuous = continuous or cont
+        if not lows:
+            return Feasible(0, None)
+        factor = _product([_domains.size(_field(self.spec, loc)) for _, loc in GLOBAL_FIELDS])
+        total = None if continuous or factor is None else ways * factor
+        return Feasible(total, (min(lows), max(highs)))
+
+
+def _index(values: Any, value: float, side: Literal["left", "right"]) -> int:
+    """Where ``value`` would go in the sorted ``values``."""
+    return int(np.searchsorted(values, value, side=side))

@@ -16,31 +16,88 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from densespace._domains import Strict
 
-#: The metrics a search can optimize, and the direction each one improves in.
-Objective = Literal["val_loss", "val_accuracy", "loss", "accuracy"]
 TunerName = Literal["random", "bayesian", "hyperband"]
 
 
-def direction(objective: str) -> Literal["min", "max"]:
-    """Whether an objective improves downwards (losses) or upwards (accuracies)."""
-    return "min" if objective.endswith("loss") else "max"
+#: Most trainable parameters of a model of the space (``densespace._spec.MAX_PARAMETERS``; defined here,
+#: where ``Constraints`` bounds its fields by it).
+MAX_PARAMETERS = 100_000_000
+
+
+class Constraints(Strict):
+    """Which configurations the search may try: a range of trainable parameter counts, narrowing layers.
+
+    A configuration is feasible when its model's trainable parameter count lies within
+    min_parameters and max_parameters and, with funnel, no hidden layer is wider than the
+    one before it, across blocks. A spec whose space has no feasible configuration is refused.
+    """
+
+    max_parameters: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_PARAMETERS,
+        description="Largest trainable parameter count of a model the search may try; null: no limit.",
+    )
+    min_parameters: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_PARAMETERS,
+        description="Smallest trainable parameter count of a model the search may try (at most "
+        "max_parameters); null: no limit.",
+    )
+    funnel: bool = Field(
+        False,
+        description="true: every hidden layer is no wider than the one before it, across blocks.",
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> Constraints:
+        low, high = self.min_parameters, self.max_parameters
+        if low is not None and high is not None and low > high:
+            raise PydanticCustomError(
+                "range_order", f"min_parameters ({low}) must be <= max_parameters ({high})"
+            )
+        return self
+
+    @property
+    def active(self) -> bool:
+        """Whether any constraint is set (the defaults constrain nothing).
+
+        Examples:
+            >>> from densespace import Constraints
+            >>> Constraints(max_parameters=500_000, funnel=True).active
+            True
+            >>> Constraints().active
+            False
+        """
+        return self.max_parameters is not None or self.min_parameters is not None or self.funnel
 
 
 class SearchSection(Strict):
     """Options every tuner shares; the base of each tuner's ``search`` section."""
 
-    objective: Objective = Field("val_loss", description="Metric the tuner optimizes.")
+    objective: str = Field(
+        "val_loss",
+        description="Metric the tuner optimizes: loss, val_loss, or a metric of the task, for "
+        "example val_accuracy (classification), val_auc (binary, multilabel), val_rmse (regression).",
+    )
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Seed of the tuner's sampling.")
     executions_per_trial: int = Field(
         1, ge=1, le=100, description="Models trained per trial (their scores are averaged)."
     )
+    constraints: Constraints = Field(
+        Constraints(),
+        description="Which configurations the search may try: trainable parameter bounds and funnels. "
+        "densespace's own; not a keras-tuner argument.",
+    )
 
     #: Options kept when an override switches to another tuner.
-    COMMON: ClassVar[tuple[str, ...]] = ("objective", "seed", "executions_per_trial")
+    COMMON: ClassVar[tuple[str, ...]] = ("objective", "seed", "executions_per_trial", "constraints")
 
     def budget(self, epochs: int) -> tuple[int, int]:
         """The most trials and training epochs the search runs, for ``epochs`` per model."""
@@ -175,3 +232,4 @@ TUNERS: dict[str, Tuner] = {
         Tuner("hyperband", HyperbandSearch, "Hyperband", "hyperband"),
     )
 }
+"""The tuner registry: ``search.tuner`` name -> its spec section, keras-tuner class and shortcut."""

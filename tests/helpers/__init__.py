@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted((ROOT / "examples").glob("*.*"))
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.*") if p.suffix in {".json", ".yaml", ".yml"})
 
 DELETE = object()
 

@@ -1,9 +1,13 @@
-"""Writes tiny CIFAR-10 copies in the official layouts, for the dataset tests."""
+"""Writes tiny CIFAR-10 copies in the official layouts, and hostile ones, for the dataset tests."""
 
 from __future__ import annotations
 
+import gzip
 import pickle
+import signal
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -79,8 +83,53 @@ def write_binary(root: Path, train: Split, test: Split) -> Path:
     return folder
 
 
-def write_tar(folder: Path, archive: Path) -> Path:
-    """Packs ``folder`` the way the official archives are packed, under its own name."""
-    with tarfile.open(archive, "w:gz") as tar:
+def write_tar(folder: Path, archive: Path, compression: str = "gz") -> Path:
+    """Packs ``folder`` the way the official archives are packed (gzipped), under its own name."""
+    with tarfile.open(archive, f"w:{compression}") as tar:
         tar.add(folder, arcname=folder.name)
     return archive
+
+
+def tar_header(name: str, size: int, kind: bytes = tarfile.REGTYPE) -> bytes:
+    """One GNU-format tar header for a member of ``size`` bytes, whatever the data after it."""
+    member = tarfile.TarInfo(name)
+    member.size, member.type = size, kind
+    return member.tobuf(tarfile.GNU_FORMAT)
+
+
+def sparse_header(name: str, real_size: int) -> bytes:
+    """An old-GNU sparse member header that stores no data but reads as ``real_size`` bytes of holes."""
+    block = bytearray(tar_header(name, 0, tarfile.GNUTYPE_SPARSE))
+    block[483:495] = tarfile.itn(real_size, 12, tarfile.GNU_FORMAT)  # the size once read
+    block[148:156] = b" " * 8  # the checksum counts its own field as spaces
+    block[148:155] = b"%06o\0" % sum(block)
+    return bytes(block)
+
+
+def gzip_zeros(size: int, chunk: int = 2**24) -> bytes:
+    """``size`` zero bytes gzipped in a blink: one compressed chunk, repeated as concatenated gzip members."""
+    whole, rest = divmod(size, chunk)
+    parts = gzip.compress(bytes(chunk), mtime=0) * whole if whole else b""
+    return parts + gzip.compress(bytes(rest), mtime=0)
+
+
+def write_gzip_tar(archive: Path, *blocks: bytes, zeros: int = 0) -> Path:
+    """A gzipped tar of raw ``blocks``, then ``zeros`` zero bytes (a member's data, or the end of the archive)."""
+    archive.write_bytes(gzip.compress(b"".join(blocks), mtime=0) + gzip_zeros(zeros + 1024))
+    return archive
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Fails the block with TimeoutError, rather than hanging the suite, once ``seconds`` have passed."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -184,15 +184,15 @@ INVALID = [
     Invalid(
         "objective-typo",
         spec_dict(search={"objective": "val_acc"}),
-        "search.objective: unknown value \"val_acc\" (did you mean 'val_accuracy'?); "
-        "expected one of: val_loss, val_accuracy, loss, accuracy",
-        True,
+        "search.objective: \"val_acc\" is not recorded for task 'classification' (did you mean "
+        "'val_accuracy'?); expected one of: loss, accuracy, val_loss, val_accuracy",
+        False,
     ),
     Invalid(
         "output-activation",
         spec_dict(output={"activation": "sigmoid"}),
-        'output.activation: unknown value "sigmoid"; expected one of: softmax',
-        True,
+        "output.activation: 'sigmoid' does not fit task 'classification', whose output is 'softmax'",
+        False,
     ),
     Invalid(
         "preprocessing-typo",
@@ -220,7 +220,7 @@ INVALID = [
         "option-of-other-tuner",
         spec_dict(search={"tuner": "random", "num_initial_points": 2}),
         "search.num_initial_points: unknown key (allowed: objective, seed, executions_per_trial, "
-        "tuner, max_trials)",
+        "constraints, tuner, max_trials)",
         True,
     ),
     Invalid(
@@ -287,9 +287,49 @@ INVALID = [
     Invalid("no-blocks", spec_dict(hidden=[]), "hidden: must not be empty", True),
     Invalid(
         "too-many-blocks",
-        spec_dict(hidden=[{"units": 8}] * 11),
-        "hidden: must have at most 10 items (received 11)",
+        spec_dict(hidden=[{"units": {"values": [8, 16]}}] + [{"units": 8}] * 10),
+        "hidden: must have at most 10 blocks (received 11); only constant blocks, as in a frozen spec, may be more",
+        False,
+    ),
+    Invalid(
+        "too-many-constant-blocks",
+        spec_dict(hidden=[{"units": 8}] * 1001),
+        "hidden: must have at most 1000 items (received 1001)",
         True,
+    ),
+    Invalid(
+        "too-many-constant-layers",
+        spec_dict(hidden=[{"units": 8, "layers": 100}] * 11),
+        "hidden: the blocks have 1,100 layers in all; the limit is 1,000",
+        False,
+    ),
+    Invalid(
+        "log-min-underflows",
+        spec_dict(optimizer={"learning_rate": {"min": 5e-324, "max": 1.0, "sampling": "log"}}),
+        "optimizer.learning_rate: min (5e-324) is too small for sampling 'log': max / min overflows",
+        False,
+    ),
+    Invalid(
+        "step-too-small",
+        spec_dict(hidden={"dropout": {"min": 0.0, "max": 0.5, "step": 5e-324}}),
+        "hidden.dropout: step (5e-324) is too small: the range would have more than 1,000,000 values",
+        False,
+    ),
+    Invalid(
+        "steps-below-float-precision",
+        spec_dict(
+            optimizer={"learning_rate": {"min": 1e-300, "max": 1.0, "step": 2.0, "sampling": "reverse_log"}}
+        ),
+        "optimizer.learning_rate: values 0 and 1 of the range are both 1.0: its steps are below the precision of floats",
+        False,
+    ),
+    Invalid(
+        "range-rounds-past-bound",
+        spec_dict(
+            hidden={"dropout": {"min": 0.5, "max": 0.9999999999999999, "step": 2.0, "sampling": "log"}}
+        ),
+        "hidden.dropout: keras-tuner can sample 1.0 from this range (rounding in its arithmetic); values must be < 1.0",
+        False,
     ),
     Invalid(
         "second-block",
@@ -347,16 +387,71 @@ INVALID = [
     Invalid(
         "search-key-named-like-a-tuner",
         spec_dict(search={"tuner": "bayesian", "bayesian": 1}),
-        "search.bayesian: unknown key (allowed: objective, seed, executions_per_trial, tuner, max_trials, "
+        "search.bayesian: unknown key (allowed: objective, seed, executions_per_trial, constraints, tuner, "
+        "max_trials, "
         "num_initial_points)",
         True,
     ),
     Invalid(
         "tuned-smoothing-with-loss-objective",
         spec_dict(training={"label_smoothing": {"values": [0.0, 0.1]}}),
-        "top level: training.label_smoothing is tuned, so objective 'val_loss' would compare losses smoothed "
-        "differently; use objective 'val_accuracy' or a constant label_smoothing",
+        "search.objective: training.label_smoothing is tuned, so objective 'val_loss' would compare losses "
+        "smoothed differently; use an objective of a metric (such as 'val_accuracy') or a constant "
+        "label_smoothing",
         False,
+    ),
+    Invalid(
+        "tuned-loss-with-loss-objective",
+        spec_dict(task="regression", training={"loss": {"values": ["mse", "huber"]}}),
+        "search.objective: training.loss is tuned, so objective 'val_loss' would compare different losses; "
+        "use an objective of a metric (such as 'val_mae') or a constant loss",
+        False,
+    ),
+    Invalid(
+        "objective-of-another-task",
+        spec_dict(task="regression", search={"objective": "val_accuracy"}),
+        "search.objective: \"val_accuracy\" is not recorded for task 'regression'; expected one of: loss, "
+        "mae, rmse, val_loss, val_mae, val_rmse",
+        False,
+    ),
+    Invalid(
+        "monitor-of-another-task",
+        spec_dict(task="binary", training={"early_stopping": {"monitor": "val_mae"}}),
+        "training.early_stopping.monitor: \"val_mae\" is not recorded for task 'binary' (did you mean "
+        "'val_auc'?); expected one of: loss, accuracy, auc, val_loss, val_accuracy, val_auc",
+        False,
+    ),
+    Invalid(
+        "classification-of-one-unit",
+        spec_dict(output={"units": 1}),
+        "output.units: a classification head of 1 unit always predicts its one class; for two classes use "
+        "task 'binary' (one sigmoid unit)",
+        False,
+    ),
+    Invalid(
+        "binary-of-two-units",
+        spec_dict(task="binary", output={"units": 2}),
+        "output.units: task 'binary' has 1 output unit (received 2)",
+        False,
+    ),
+    Invalid(
+        "loss-without-regression",
+        spec_dict(training={"loss": "mae"}),
+        "training.loss: applies to task 'regression' only (this spec's task is 'classification')",
+        False,
+    ),
+    Invalid(
+        "smoothing-without-classification",
+        spec_dict(task="multilabel", training={"label_smoothing": 0.1}),
+        "training.label_smoothing: applies to task 'classification' only (this spec's task is 'multilabel')",
+        False,
+    ),
+    Invalid(
+        "task-typo",
+        spec_dict(task="regresion"),
+        "task: unknown value \"regresion\" (did you mean 'regression'?); expected one of: classification, "
+        "binary, multilabel, regression",
+        True,
     ),
     Invalid(
         "max-trials-zero",

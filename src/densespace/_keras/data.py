@@ -18,7 +18,9 @@ class Batches:
         import tensorflow as tf
 
         self.x = tf.constant(x)
-        self.y = tf.constant(np.asarray(y, dtype=np.int32))
+        labels = np.asarray(y)
+        ids = labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer)
+        self.y = tf.constant(labels.astype(np.int32 if ids else np.float32))  # class ids, or numbers
         self.size = len(y)
         self.seed = seed
 

@@ -13,6 +13,7 @@ from densespace import _domains, _space
 from densespace._errors import DensespaceError
 from densespace._keras.data import Batches
 from densespace._keras.memory import released_graphs
+from densespace._tasks import TASKS, Task
 
 if TYPE_CHECKING:
     from densespace._spec import Spec
@@ -48,7 +49,9 @@ class DenseHyperModel(keras_tuner.HyperModel):
             they search the chief's spec on the chief's data.
     """
 
-    def __init__(self, spec: Spec, *, train_images: np.ndarray | None = None) -> None:
+    def __init__(
+        self, spec: Spec, *, train_images: np.ndarray | None = None, train_targets: np.ndarray | None = None
+    ) -> None:
         super().__init__(name=spec.name)
         self.spec = spec
         self.hyperparameters = _space.hyperparameters(spec)
@@ -56,6 +59,11 @@ class DenseHyperModel(keras_tuner.HyperModel):
         self.fingerprint: str | None = None
         self._train_size = None if train_images is None else len(train_images)
         self._stats = None
+        self._targets = None
+        if spec.task == "regression":
+            self._targets = target_statistics(
+                _needed(train_targets, "task is 'regression'", "the targets are standardized")
+            )
         if spec.input.preprocessing == "standardize":
             self._stats = channel_statistics(
                 _needed(
@@ -88,7 +96,7 @@ class DenseHyperModel(keras_tuner.HyperModel):
         steps = None
         if plan.schedule == "cosine":
             steps = self.epochs * math.ceil(self._train_size / plan.batch_size)  # type: ignore[operator]
-        return build_model(self.spec, plan, stats=self._stats, decay_steps=steps)
+        return build_model(self.spec, plan, stats=self._stats, targets=self._targets, decay_steps=steps)
 
     def fit(
         self, hp: keras_tuner.HyperParameters, model: keras.Model, x: Any, y: Any = None, **kwargs: Any
@@ -102,7 +110,7 @@ class DenseHyperModel(keras_tuner.HyperModel):
         (densespace's or keras-tuner's own) calls this.
         """
         plan = _space.resolve(self.spec, self.declare(hp))
-        classes = self.spec.output.units if plan.label_smoothing else None
+        classes = self.spec.output_units if plan.label_smoothing else None
         if isinstance(x, Batches):
             x = x.pipeline(plan.batch_size, shuffle=True, classes=classes)
             kwargs.pop("batch_size", None)
@@ -122,17 +130,20 @@ class DenseHyperModel(keras_tuner.HyperModel):
             return model.fit(x, y, **kwargs)
 
 
-def _needed(train_images: np.ndarray | None, because: str, so: str) -> np.ndarray:
-    if train_images is None:
-        raise DensespaceError(f"{because}: pass train_images= so {so} on the training split")
-    return train_images
+def _needed(array: np.ndarray | None, because: str, so: str) -> np.ndarray:
+    if array is None:
+        name = "train_targets" if "targets" in so else "train_images"
+        raise DensespaceError(f"{because}: pass {name}= so {so} on the training split")
+    return array
 
 
 def _one_hot(labels: Any, classes: int | None) -> Any:
     return labels if classes is None else np.eye(classes, dtype=np.float32)[np.asarray(labels)]
 
 
-def build_hypermodel(spec: Spec, *, train_images: np.ndarray | None = None) -> DenseHyperModel:
+def build_hypermodel(
+    spec: Spec, *, train_images: np.ndarray | None = None, train_targets: np.ndarray | None = None
+) -> DenseHyperModel:
     """Compiles a spec into a keras-tuner ``HyperModel``.
 
     Args:
@@ -141,15 +152,23 @@ def build_hypermodel(spec: Spec, *, train_images: np.ndarray | None = None) -> D
             ``input.preprocessing`` is ``"standardize"`` (for the per-channel
             mean and variance) or ``optimizer.schedule`` can be ``"cosine"``
             (for the number of steps per epoch).
+        train_targets: The training targets; needed (only) when ``task`` is
+            ``"regression"`` (for their mean and standard deviation).
 
-    Example:
-        >>> import densespace, keras_tuner  # doctest: +SKIP
-        >>> spec = densespace.load_spec("examples/seed-depth-width.json")  # doctest: +SKIP
-        >>> hypermodel = densespace.build_hypermodel(spec)  # doctest: +SKIP
+    Examples:
+        >>> import densespace, keras_tuner
+        >>> spec = densespace.load_spec("examples/seed-depth-width.json")
+        >>> hypermodel = densespace.build_hypermodel(spec)
+        >>> hypermodel.build(keras_tuner.HyperParameters()).count_params()  # the smallest: 2 x 64 units
+        201482
+
+        A tuner takes it like any ``HyperModel`` (not run here: creating one
+        writes its project folder, ``./untitled_project``):
+
         >>> tuner = keras_tuner.BayesianOptimization(  # doctest: +SKIP
         ...     hypermodel, objective="val_loss", max_trials=25)
     """
-    return DenseHyperModel(spec, train_images=train_images)
+    return DenseHyperModel(spec, train_images=train_images, train_targets=train_targets)
 
 
 def _declare(hp: keras_tuner.HyperParameters, h: _space.Hyperparameter) -> Any:
@@ -181,16 +200,20 @@ def build_model(
     plan: _space.Plan,
     *,
     stats: tuple[np.ndarray, np.ndarray] | None = None,
+    targets: tuple[np.ndarray, np.ndarray] | None = None,
     decay_steps: int | None = None,
 ) -> keras.Model:
     """Builds and compiles the Keras model of one concrete plan.
 
     Layers: Input -> preprocessing -> augmentation (training only) -> Flatten ->
     per hidden layer Dense (no bias with batch norm) -> BatchNormalization ->
-    Activation -> Dropout -> the output Dense.
+    Activation -> Dropout -> the output Dense with the task's activation -> for
+    regression, a Rescaling that turns standardized predictions into the targets'
+    units (``targets``: their mean and standard deviation on the training split).
     """
     layers = keras.layers
-    inputs = keras.Input(shape=tuple(spec.input.shape), name="image")
+    task = TASKS[spec.task]
+    inputs = keras.Input(shape=spec.input.example_shape, name="image")
     x = inputs
     if spec.input.preprocessing == "rescale":
         x = layers.Rescaling(1 / 255, name="rescale")(x)
@@ -216,17 +239,21 @@ def build_model(
             )(x)
         if layer.dropout:
             x = layers.Dropout(layer.dropout, name=f"dropout_{i}")(x)
-    outputs = layers.Dense(spec.output.units, activation=spec.output.activation, name="output")(x)
+    outputs = layers.Dense(spec.output_units, activation=task.activation, name="output")(x)
+    loss: Any = plan.loss or task.loss
+    if targets is not None:
+        mean, scale = targets
+        outputs = layers.Rescaling(scale=scale.tolist(), offset=mean.tolist(), name="targets")(outputs)
+        loss = _StandardizedLoss(loss, scale)
+    elif plan.label_smoothing:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=plan.label_smoothing)
     model = keras.Model(inputs, outputs, name=spec.name)
     learning_rate: Any = plan.learning_rate
     if plan.schedule == "cosine":
         assert decay_steps is not None
         learning_rate = keras.optimizers.schedules.CosineDecay(plan.learning_rate, decay_steps)
-    loss: Any = "sparse_categorical_crossentropy"
-    if plan.label_smoothing:
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=plan.label_smoothing)
     model.compile(
-        optimizer=OPTIMIZERS[plan.optimizer](learning_rate=learning_rate), loss=loss, metrics=["accuracy"]
+        optimizer=OPTIMIZERS[plan.optimizer](learning_rate=learning_rate), loss=loss, metrics=metrics(task)
     )
     # Built now, the optimizer's variables (step count, moments) are restored with the
     # weights when Hyperband continues a trial, so a cosine schedule carries on.
@@ -234,7 +261,42 @@ def build_model(
     return model
 
 
-def for_evaluation(model: keras.Model) -> keras.Model:
-    """The model compiled with plain sparse cross-entropy (no label smoothing) for integer labels."""
-    model.compile(optimizer=model.optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+def for_evaluation(model: keras.Model, spec: Spec, plan: _space.Plan) -> keras.Model:
+    """The model compiled with the task's plain loss in the data's units (no label smoothing,
+    no standardized targets), ready to evaluate and save with Keras' own objects only."""
+    task = TASKS[spec.task]
+    model.compile(optimizer=model.optimizer, loss=plan.loss or task.loss, metrics=metrics(task))
     return model
+
+
+def metrics(task: Task) -> list[Any]:
+    """The task's metrics as Keras objects, named as ``Task.metrics`` names them."""
+    made = {
+        "accuracy": lambda: "accuracy",
+        "binary_accuracy": lambda: keras.metrics.BinaryAccuracy(name="binary_accuracy"),
+        "auc": lambda: keras.metrics.AUC(name="auc", multi_label=task.name == "multilabel"),
+        "mae": lambda: keras.metrics.MeanAbsoluteError(name="mae"),
+        "rmse": lambda: keras.metrics.RootMeanSquaredError(name="rmse"),
+    }
+    return [made[name]() for name in task.metrics]
+
+
+class _StandardizedLoss(keras.losses.Loss):
+    """A regression loss computed on standardized targets: both sides divided by the
+    training targets' standard deviation (the mean cancels), whatever the targets' units."""
+
+    def __init__(self, name: str, scale: np.ndarray) -> None:
+        super().__init__(name=f"standardized_{name}")
+        self._loss = keras.losses.get(name)
+        self._scale = np.asarray(scale, dtype=np.float32)
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        y_true = keras.ops.reshape(keras.ops.cast(y_true, "float32"), keras.ops.shape(y_pred))
+        return self._loss(y_true / self._scale, y_pred / self._scale)
+
+
+def target_statistics(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each regression target (1 where a target is constant)."""
+    values = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
+    scale = values.std(axis=0)
+    return values.mean(axis=0), np.where(scale > 0, scale, 1.0)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import keras
 import keras_tuner
 import numpy as np
 
+from densespace import _space
 from densespace._errors import TuningError
+from densespace._keras.callbacks import EpochCallback, EpochReport, fresh_copies
 from densespace._keras.data import Batches
 from densespace._keras.hypermodel import DenseHyperModel, for_evaluation
 from densespace._keras.tuners import trial_record
 from densespace._results import TrialRecord
 
 if TYPE_CHECKING:
+    from densespace._keras.tensorboard import Board
     from densespace._spec import Spec
 
 
@@ -27,9 +31,13 @@ def search(
     epochs: int,
     verbose: int,
     worker: bool,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> list[TrialRecord] | None:
     """Runs (or resumes) the search; returns every trial (None on a worker of a
-    distributed search: the trials belong to the chief)."""
+    distributed search: the trials belong to the chief).
+
+    ``callbacks`` (the user's) follow densespace's own in every trial; keras-tuner
+    deep-copies them for every execution."""
     hypermodel: DenseHyperModel = tuner.hypermodel
     if hypermodel.spec.search.seed is not None:  # the models' initial weights, trial after trial
         keras.utils.set_random_seed(hypermodel.spec.search.seed)
@@ -38,7 +46,7 @@ def search(
         train,
         epochs=epochs,
         validation_data=validation,
-        callbacks=_callbacks(hypermodel.spec),
+        callbacks=[*_callbacks(hypermodel.spec), *callbacks],
         verbose=_fit_verbosity(verbose),
     )
     hypermodel.epochs = hypermodel.spec.training.epochs
@@ -82,31 +90,46 @@ def retrain(
     epochs: int,
     seed: int,
     verbose: int,
+    rank: int = 1,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    on_epoch: EpochReport | None = None,
+    board: Board | None = None,
 ) -> tuple[keras.Model, dict[str, float], int]:
     """Rebuilds one configuration from scratch, trains it on the training split and
     evaluates it once on the test split.
 
+    ``callbacks`` (the user's) are deep-copied for this model (``fresh_copies``);
+    ``on_epoch`` hears every epoch; ``board`` logs the run ``retrain-<rank>``.
+
     Returns:
-        The model (compiled with plain sparse cross-entropy, ready to evaluate on
-        integer labels), its test metrics (``loss``, ``accuracy``) and the epochs trained.
+        The model (compiled with the task's plain loss, ready to evaluate on the data's
+        labels), its test metrics (``loss`` and the task's metrics) and the epochs trained.
     """
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     hp = keras_tuner.HyperParameters()
     hp.values.update(values)
     model = hypermodel.build(hp)
+    extra: list[keras.callbacks.Callback] = fresh_copies(callbacks, run=f"retrain-{rank}")
+    if on_epoch is not None:
+        extra.append(EpochCallback(on_epoch))
+    if board is not None:
+        extra.append(board.epochs(board.retrain_run(rank)))
     history = hypermodel.fit(
         hp,
         model,
         train,
         epochs=epochs,
         validation_data=validation,
-        callbacks=_callbacks(hypermodel.spec),
+        callbacks=[*_callbacks(hypermodel.spec), *extra],
         verbose=_fit_verbosity(verbose),
     )
     losses = history.history.get("loss", [])
     if not all(math.isfinite(v) for v in losses):
         raise TuningError(f"retraining diverged: the loss became {losses[-1]}")
-    model = for_evaluation(model)
+    model = for_evaluation(model, hypermodel.spec, _space.resolve(hypermodel.spec, hp.values))
     metrics = model.evaluate(*test, batch_size=1024, return_dict=True, verbose=0)
-    return model, {name: float(value) for name, value in metrics.items()}, len(history.epoch)
+    tested = {name: float(value) for name, value in metrics.items()}
+    if board is not None:
+        board.retrained(rank, tested, len(history.epoch))
+    return model, tested, len(history.epoch)

@@ -1,10 +1,13 @@
-"""The report's plot: each trial's score and the best so far (matplotlib, imported on use)."""
+"""The report's plot (matplotlib, imported on use): each trial's score with the best so far,
+and each completed trial's score against its trainable parameters with the accuracy/size front."""
 
 from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from densespace._files import write_bytes
 from densespace._results import Results, better
@@ -24,32 +27,149 @@ def best_so_far(results: Results) -> list[float | None]:
     return curve
 
 
+def front(points: Sequence[tuple[int, float]], *, objective: str) -> list[bool]:
+    """Which points no smaller model beats: the accuracy/size front.
+
+    A point (parameters, score) is on the front unless another point with fewer
+    parameters, or as many and earlier in ``points``, has a better or equal score.
+
+    Args:
+        points: (trainable parameters, score) of each trial, in trial order.
+        objective: The objective the scores are of (it says whether lower is better).
+
+    Returns:
+        One flag per point, in the order given.
+
+    Examples:
+        >>> front([(100, 0.5), (50, 0.6), (200, 0.7), (200, 0.7)], objective="val_accuracy")
+        [False, True, True, False]
+        >>> front([(100, 1.0), (50, 1.2), (400, 1.2)], objective="val_loss")
+        [True, True, False]
+    """
+    flags = [False] * len(points)
+    best: float | None = None
+    for i in sorted(range(len(points)), key=lambda i: (points[i][0], i)):
+        score = points[i][1]
+        if best is None or better(score, best, objective):
+            flags[i] = True
+            best = score
+    return flags
+
+
+def trial_parameters(results: Results) -> list[int | None]:
+    """Each trial's trainable parameter count, from the run's spec and the trial's values.
+
+    None for a trial whose model cannot be resolved, and for every trial when
+    ``results.spec`` is not a valid spec of this densespace (an older results file).
+    """
+    from densespace._errors import SpecError
+    from densespace._space import plan_parameters, resolve
+    from densespace._spec import validate_spec
+
+    try:
+        spec = validate_spec(results.spec, source="results.json")
+    except SpecError:
+        return [None] * len(results.trials)
+    counts: list[int | None] = []
+    for trial in results.trials:
+        try:
+            count: Any = plan_parameters(spec, resolve(spec, trial.values))
+        except (KeyError, TypeError, ValueError):
+            count = None
+        counts.append(count if isinstance(count, int) and count > 0 else None)
+    return counts
+
+
 def plot(results: Results, path: Path) -> None:
-    """Writes a PNG of each trial's score and the best so far."""
+    """Writes a PNG (atomically) of each trial's score with the best so far and, when the
+    parameter counts are known, each completed trial's score against its size."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
-    trials = results.trials
-    fig, ax = plt.subplots(figsize=(7, 4))
-    xs = [i + 1 for i, t in enumerate(trials) if t.score is not None]
-    ax.scatter(xs, [t.score for t in trials if t.score is not None], label="trial score")
-    ax.step(
-        range(1, len(trials) + 1),
-        [math.nan if b is None else b for b in best_so_far(results)],
-        where="post",
-        color="C1",
-        label="best so far",
-    )
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("trial")
-    ax.set_ylabel(results.objective)
-    ax.set_title(f"{results.spec['name']}: {results.tuner} search")
-    ax.legend()
+    sized = [
+        (trial.id, count, trial.score)
+        for trial, count in zip(results.trials, trial_parameters(results), strict=True)
+        if count is not None and trial.score is not None
+    ]
+    if sized:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+        _scores(left, results)
+        _sizes(right, results, sized)
+    else:
+        fig, left = plt.subplots(figsize=(7, 4.5))
+        _scores(left, results)
+    fig.suptitle(f"{results.spec.get('name', '')}: {results.tuner} search")
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     write_bytes(path, buffer.getvalue())
+
+
+def _scores(ax: Any, results: Results) -> None:
+    """Each completed trial's score and the best so far, by trial number."""
+    from matplotlib.ticker import MaxNLocator
+
+    trials = results.trials
+    xs = [i + 1 for i, t in enumerate(trials) if t.score is not None]
+    ax.scatter(xs, [t.score for t in trials if t.score is not None], label="trial score")
+    curve = [math.nan if b is None else b for b in best_so_far(results)]
+    # drawn on to the right edge, so that the last trial's best (a single trial's too) shows as a line
+    ends = [*range(1, len(curve) + 1), len(curve) + 0.5] if curve else []
+    ax.step(
+        ends,
+        [*curve, *curve[-1:]],
+        where="post",
+        color="C1",
+        label="best so far",
+    )
+    ax.set_xlim(0.5, max(len(trials), 1) + 0.5)  # a single trial gets a range around it, not a point
+    if len(trials) <= 12:
+        ax.set_xticks(range(1, len(trials) + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("trial")
+    ax.set_ylabel(results.objective)
+    ax.set_title("score per trial")
+    if xs:
+        ax.legend()
+
+
+def _sizes(ax: Any, results: Results, sized: list[tuple[str, int, float]]) -> None:
+    """Each completed trial's score against its trainable parameters (log scale), the front
+    highlighted and the retrained trials marked with their rank."""
+    on_front = front([(count, score) for _, count, score in sized], objective=results.objective)
+    ax.scatter(
+        [c for (_, c, _), f in zip(sized, on_front, strict=True) if not f],
+        [s for (_, _, s), f in zip(sized, on_front, strict=True) if not f],
+        color="C0",
+        alpha=0.5,
+        label="trial",
+    )
+    edge = sorted((c, s) for (_, c, s), f in zip(sized, on_front, strict=True) if f)
+    ax.step([c for c, _ in edge], [s for _, s in edge], where="post", color="C3", alpha=0.6)
+    ax.scatter(
+        [c for c, _ in edge],
+        [s for _, s in edge],
+        color="C3",
+        zorder=3,
+        label="no smaller model beats it",
+    )
+    where = {trial: (count, score) for trial, count, score in sized}
+    for best in results.best:
+        if best.trial in where:
+            count, score = where[best.trial]
+            ax.scatter([count], [score], s=200, facecolors="none", edgecolors="black", zorder=4)
+            ax.annotate(
+                f"#{best.rank}", (count, score), textcoords="offset points", xytext=(8, 6), fontsize=9
+            )
+    ax.set_xscale("log")
+    low, high = min(c for _, c, _ in sized), max(c for _, c, _ in sized)
+    if low == high:  # one size: a decade around it rather than matplotlib's guess
+        ax.set_xlim(low / math.sqrt(10), high * math.sqrt(10))
+    ax.set_xlabel("trainable parameters")
+    ax.set_ylabel(results.objective)
+    ax.set_title("score against size (circled: retrained, by rank)")
+    ax.legend()

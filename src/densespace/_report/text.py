@@ -1,4 +1,4 @@
-"""The run as text: the summary table, ``trials.csv`` and ``report.md``."""
+"""The run as text: the summary table, ``trials.csv``, ``report.md`` and the comparison of runs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 from densespace._report.plot import PLOT_FILE
-from densespace._results import Results
+from densespace._results import Results, ranked
 
 TRIALS_FILE = "trials.csv"
 REPORT_FILE = "report.md"
@@ -22,6 +22,10 @@ def show(value: Any) -> str:
 
 def _values(values: dict[str, Any]) -> str:
     return " ".join(f"{k}={show(v)}" for k, v in values.items())
+
+
+def _metric(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 def trials_csv(results: Results) -> str:
@@ -44,19 +48,20 @@ def summary(results: Results) -> str:
     cost, data = results.cost, results.data
     lines = [
         f"{results.spec['name']}: {results.tuner} search, {len(trials)} trials "
-        f"({completed} completed), objective {results.objective}",
+        f"({completed} completed), objective {results.objective}"
+        + ("" if results.task == "classification" else f", task {results.task}"),
         f"data: {data.source} (train {data.train}, validation {data.validation}, test {data.test})",
         f"cost: {cost.search_epochs:g} search + {cost.retrain_epochs} retraining epochs, {cost.seconds:.0f} s",
     ]
     if results.best:
         lines.append("")
-        header = ["rank", "trial", "test accuracy", "test loss", "parameters", "model", "values"]
+        names = [*(n for n in results.best[0].test_metrics if n != "loss"), "loss"]
+        header = ["rank", "trial", *(f"test {n}" for n in names), "parameters", "model", "values"]
         rows = [
             [
                 str(b.rank),
                 b.trial,
-                f"{b.test_metrics['accuracy']:.4f}",
-                f"{b.test_metrics['loss']:.4f}",
+                *(_metric(b.test_metrics.get(n)) for n in names),
                 f"{b.parameters:,}",
                 b.model,
                 _values(b.values),
@@ -93,3 +98,67 @@ def report_markdown(results: Results) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in results.versions.items())
     lines += ["", f"densespace {results.densespace}, {versions}; {results.created}", ""]
     return "\n".join(lines)
+
+
+def compare(results_list: list[Results], *, labels: list[str] | None = None) -> str:
+    """Several runs side by side, one row each, as plain text.
+
+    Columns: the run's label (when given), name, task, tuner, objective, the best
+    completed trial's score, the test metrics of the rank-1 model (every metric of
+    any run, ``loss`` last; empty where a run lacks it), completed/total trials,
+    search+retraining epochs and wall seconds.
+
+    Args:
+        results_list: The runs, in the order to show them.
+        labels: A label per run (the CLI passes the folders), shown first.
+
+    Returns:
+        The table, one line per row, with a trailing newline.
+
+    Raises:
+        ValueError: ``labels`` is given with a different length than ``results_list``.
+
+    Examples:
+        >>> print(compare([]), end="")  # the columns, for no run
+        name  task  tuner  objective  best  trials  epochs  seconds
+        >>> import densespace
+        >>> runs = ["runs/a", "runs/b"]
+        >>> print(compare([densespace.load_results(r) for r in runs], labels=runs))  # doctest: +SKIP
+    """
+    if labels is not None and len(labels) != len(results_list):
+        raise ValueError(f"compare: expected one label per run ({len(results_list)}), received {len(labels)}")
+    metrics: list[str] = []
+    for results in results_list:
+        if results.best:
+            metrics += [n for n in results.best[0].test_metrics if n not in metrics]
+    if "loss" in metrics:
+        metrics = [*(n for n in metrics if n != "loss"), "loss"]
+    header = [
+        *(["run"] if labels is not None else []),
+        *("name", "task", "tuner", "objective", "best"),
+        *(f"test {n}" for n in metrics),
+        *("trials", "epochs", "seconds"),
+    ]
+    rows = [header]
+    for i, results in enumerate(results_list):
+        top = ranked(results.trials, results.objective)
+        tested = results.best[0].test_metrics if results.best else {}
+        completed = sum(t.status == "completed" for t in results.trials)
+        cost = results.cost
+        rows.append(
+            [
+                *([labels[i]] if labels is not None else []),
+                str(results.spec.get("name", "")),
+                results.task,
+                results.tuner,
+                results.objective,
+                _metric(top[0].score if top else None),
+                *(_metric(tested.get(n)) for n in metrics),
+                f"{completed}/{len(results.trials)}",
+                f"{cost.search_epochs:g}+{cost.retrain_epochs}",
+                f"{cost.seconds:.0f}",
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join(lines) + "\n"

@@ -14,15 +14,17 @@ import fcntl
 import json
 import os
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from densespace._errors import RunFolderError, quote
+from densespace._errors import RunFolderError, SpecError, quote
 from densespace._files import read_json, write_text
 from densespace._results import DataRecord
+from densespace._spec import validate_spec
 
 RUN_FILE = "run.json"
 LOCK_FILE = ".densespace.lock"
@@ -31,6 +33,9 @@ MAX_RUN_BYTES = 16 << 20
 #: What densespace writes into a results folder, and so what ``overwrite`` may delete.
 OWNED = (RUN_FILE, "results.json", "trials.csv", "report.md", "scores.png", "search", "tensorboard")
 OWNED_PATTERNS = ("best-*.keras", "best-*.spec.json", ".*.tmp", ".*.keras")
+#: keras-tuner's checkpoint files in a trial folder (``checkpoint.weights.h5`` under Keras 3;
+#: TensorFlow's ``checkpoint``, ``checkpoint.index``, ``checkpoint.data-*`` before).
+CHECKPOINTS = "checkpoint*"
 
 
 class RunRecord(BaseModel):
@@ -78,7 +83,7 @@ def prepare(out: Path, run: RunRecord, *, overwrite: bool, lock: bool = True) ->
     claim = _claim(out) if lock else None
     try:
         if previous is not None and not overwrite:
-            changes = _differences(previous.model_dump(mode="json"), run.model_dump(mode="json"))
+            changes = _differences(_current(previous).model_dump(mode="json"), run.model_dump(mode="json"))
             if changes:
                 raise RunFolderError(
                     f"{out} holds a search of a different spec or data ({'; '.join(changes[:5])}); "
@@ -93,6 +98,30 @@ def prepare(out: Path, run: RunRecord, *, overwrite: bool, lock: bool = True) ->
             claim.release()
         raise
     return claim
+
+
+def prune_checkpoints(project: Path, *, keep: Collection[str]) -> list[Path]:
+    """Deletes the checkpoint files of every trial of a keras-tuner project but those in ``keep``.
+
+    A trial's ``trial.json`` (its values and metrics) always stays, so a finished
+    search still resumes (to nothing left to run) and reports every trial.
+
+    Args:
+        project: keras-tuner's project folder (``out/search``).
+        keep: The ids of the trials whose checkpoints stay.
+
+    Returns:
+        The files deleted.
+    """
+    deleted = []
+    for trial in sorted(project.glob("trial_*")):
+        if not trial.is_dir() or trial.is_symlink() or trial.name.removeprefix("trial_") in keep:
+            continue
+        for path in sorted(trial.glob(CHECKPOINTS)):
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+                deleted.append(path)
+    return deleted
 
 
 def _previous(out: Path) -> RunRecord | None:
@@ -119,6 +148,16 @@ def _previous(out: Path) -> RunRecord | None:
             f"{marker} is not a run file densespace wrote ({where}: {quote(error['msg'])}); densespace "
             "never deletes a folder it did not write: choose a new or empty --out"
         ) from None
+
+
+def _current(record: RunRecord) -> RunRecord:
+    """``record`` with its spec read by this densespace, so that fields added since it was
+    written (with their defaults) do not count as changes; as written when it no longer validates."""
+    try:
+        spec = validate_spec(record.spec).model_dump(mode="json")
+    except SpecError:
+        return record
+    return record.model_copy(update={"spec": spec})
 
 
 def _refuse_dangerous(out: Path) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from densespace._errors import OptionError
 from densespace._results import TrialRecord
@@ -16,6 +17,9 @@ from densespace._tuners import TUNERS, TunerName
 
 Verbosity = Literal[0, 1, 2]
 Role = Literal["single", "chief", "worker"]
+#: Which search checkpoints a finished search keeps (``search/trial_*/checkpoint*``).
+KeepCheckpoints = Literal["all", "best", "none"]
+KEEP_CHECKPOINTS: tuple[KeepCheckpoints, ...] = ("all", "best", "none")
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,11 @@ class TuneOptions:
         on_trial_end: called with each finished trial's record.
         distributed: the chief/worker role, None on a single machine.
         connect_timeout: seconds a worker keeps trying to reach its chief.
+        callbacks: Keras callbacks, deep-copied for every trial and every retrained model.
+        tensorboard: write TensorBoard logs under ``out/tensorboard``.
+        keep_checkpoints: which search checkpoints to keep once the search is over.
+        with_optimizer: save the retrained models with their optimizer state.
+        retrain: retrain even when ``out`` holds this search finished.
     """
 
     spec: Spec
@@ -111,6 +120,11 @@ class TuneOptions:
     on_trial_end: Callable[[TrialRecord], None] | None
     distributed: Distributed | None
     connect_timeout: float = 180.0
+    callbacks: tuple[Any, ...] = ()
+    tensorboard: bool = False
+    keep_checkpoints: KeepCheckpoints = "best"
+    with_optimizer: bool = False
+    retrain: bool = False
 
     @classmethod
     def create(
@@ -130,6 +144,11 @@ class TuneOptions:
         worker: str | None = None,
         worker_id: str | None = None,
         connect_timeout: float = 180.0,
+        callbacks: Sequence[Any] | None = None,
+        tensorboard: bool = False,
+        keep_checkpoints: KeepCheckpoints = "best",
+        with_optimizer: bool = False,
+        retrain: bool = False,
     ) -> TuneOptions:
         """Checks ``tune``'s options (see there) and applies the overrides to the spec.
 
@@ -157,11 +176,63 @@ class TuneOptions:
                 f"{{connect_timeout}} must be seconds in (0, 86400] (received {connect_timeout!r})",
                 "connect_timeout",
             )
+        if keep_checkpoints not in KEEP_CHECKPOINTS:
+            raise OptionError(
+                f"{{keep_checkpoints}} must be 'all', 'best' or 'none' (received {keep_checkpoints!r})",
+                "keep_checkpoints",
+            )
+        checked = check_callbacks(callbacks)
         spec = apply_overrides(spec, tuner=tuner, max_trials=max_trials, epochs=epochs, seed=seed)
         folder = Path(out) if out is not None else Path("runs") / spec.name
         return cls(
-            spec, retrain_top, folder, overwrite, verbose, on_trial_end, distributed, float(connect_timeout)
+            spec,
+            retrain_top,
+            folder,
+            overwrite,
+            verbose,
+            on_trial_end,
+            distributed,
+            float(connect_timeout),
+            callbacks=checked,
+            tensorboard=bool(tensorboard),
+            keep_checkpoints=keep_checkpoints,
+            with_optimizer=bool(with_optimizer),
+            retrain=bool(retrain),
         )
+
+
+def check_callbacks(callbacks: Sequence[Any] | None) -> tuple[Any, ...]:
+    """``callbacks=`` as a tuple, checked to be Keras callbacks that can be deep-copied (keras-tuner
+    copies them for every trial, and so does retraining).
+
+    Raises:
+        OptionError: ``callbacks`` is not a list, an item is not a Keras callback, or one cannot be
+            deep-copied.
+    """
+    if callbacks is None:
+        return ()
+    if not isinstance(callbacks, (list, tuple)):
+        raise OptionError(
+            f"{{callbacks}} must be a list of keras.callbacks.Callback (received {type(callbacks).__name__})",
+            "callbacks",
+        )
+    for index, callback in enumerate(callbacks):
+        # duck-typed: this module never imports Keras
+        if not all(hasattr(callback, name) for name in ("set_model", "set_params", "on_epoch_end")):
+            raise OptionError(
+                f"{{callbacks}}[{index}] must be a keras.callbacks.Callback "
+                f"(received {type(callback).__name__})",
+                "callbacks",
+            )
+        try:
+            copy.deepcopy(callback)
+        except Exception as exc:  # whatever a callback's attributes raise when copied
+            raise OptionError(
+                f"{{callbacks}}[{index}] ({type(callback).__name__}) cannot be deep-copied, and every trial "
+                f"gets a fresh copy ({type(exc).__name__}: {str(exc)[:120]})",
+                "callbacks",
+            ) from None
+    return tuple(callbacks)
 
 
 def apply_overrides(

@@ -8,6 +8,7 @@ stays importable without it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import io
@@ -15,20 +16,17 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
 from densespace import _space, datasets
 from densespace._errors import (
     DensespaceError,
-    Problem,
     ResourceError,
+    RunFolderError,
     SearchWarning,
-    SpecError,
     TuningError,
     quote,
 )
@@ -43,20 +41,23 @@ from densespace._results import (
     assemble,
     clean_values,
     frozen_spec_file,
+    load_results,
     model_file,
     ranked,
     write_results,
 )
 from densespace._run import folder, peers
-from densespace._run.options import Role, TuneOptions, Verbosity, role
-from densespace._run.progress import Progress, planned_budget
-from densespace._spec import Spec
+from densespace._run.fit import fit_to_data
+from densespace._run.options import KeepCheckpoints, Role, TuneOptions, Verbosity, role
+from densespace._run.progress import LiveProgress, Progress, planned_budget
+from densespace._spec import Spec, load_spec
 from densespace._tuners import TunerName
 from densespace.datasets import Data
 
 if TYPE_CHECKING:
     from densespace._keras.data import Batches
     from densespace._keras.hypermodel import DenseHyperModel
+    from densespace._keras.tensorboard import Board
 
 
 def tune(
@@ -76,6 +77,11 @@ def tune(
     worker: str | None = None,
     worker_id: str | None = None,
     connect_timeout: float = 180.0,
+    callbacks: Sequence[Any] | None = None,
+    tensorboard: bool = False,
+    keep_checkpoints: KeepCheckpoints = "best",
+    with_optimizer: bool = False,
+    retrain: bool = False,
 ) -> TuneResult:
     """Searches the space with keras-tuner, then retrains and tests the best configurations.
 
@@ -84,7 +90,8 @@ def tune(
     spec's epochs and evaluated once on ``data.test``. Everything is written
     to ``out`` (``results.json``, ``trials.csv``, ``report.md``, a ``.keras``
     model and a frozen spec per retrained model). Running again on the same
-    ``out`` resumes an interrupted search.
+    ``out`` resumes an interrupted search; on a finished one it retrains nothing
+    and returns what ``out`` holds (``retrain=True`` retrains).
 
     Args:
         spec: The search space.
@@ -109,6 +116,16 @@ def tune(
             restarted with the same id takes over its unfinished trial.
         connect_timeout: Seconds a worker keeps trying to reach its chief
             (saying so, with growing delays) before it gives up.
+        callbacks: Keras callbacks for every trial and every retrained model, each
+            model getting fresh deep copies (keras-tuner copies them for every trial).
+        tensorboard: Write TensorBoard logs under ``out/tensorboard``: each trial's and
+            retrained model's epochs, and the HParams plugin's view of the trials.
+        keep_checkpoints: Which search checkpoints stay once the search is over:
+            ``"best"`` those of the retrained configurations' trials (of the best one
+            when ``retrain_top`` is 0), ``"all"``, or ``"none"``; ``trial.json`` files stay.
+        with_optimizer: Save ``best-K.keras`` with the optimizer's state (to train on);
+            by default without it, which makes the files smaller.
+        retrain: Retrain even when ``out`` holds this search, finished and retrained.
 
     Returns:
         The results, with the retrained models in memory; on a worker, only
@@ -124,7 +141,7 @@ def tune(
         ResourceError: The disk filled up or memory ran out (the folder keeps its
             last complete state; the same call resumes).
 
-    Example:
+    Examples:
         >>> from densespace.datasets import load_cifar10  # doctest: +SKIP
         >>> spec = densespace.load_spec("examples/seed-depth.json")  # doctest: +SKIP
         >>> result = densespace.tune(spec, data=load_cifar10(), max_trials=5)  # doctest: +SKIP
@@ -146,24 +163,32 @@ def tune(
         worker=worker,
         worker_id=worker_id,
         connect_timeout=connect_timeout,
+        callbacks=callbacks,
+        tensorboard=tensorboard,
+        keep_checkpoints=keep_checkpoints,
+        with_optimizer=with_optimizer,
+        retrain=retrain,
     )
     return run(options, data)
 
 
-def run(options: TuneOptions, data: Data) -> TuneResult:
+def run(options: TuneOptions, data: Data, *, live: bool = False) -> TuneResult:
     """The phases of ``tune`` on checked options.
+
+    ``live`` shows the progress as a live display (``LiveProgress``, in a terminal)
+    besides the trial lines.
 
     Raises:
         ResourceError: The disk filled up or memory ran out; the folder keeps its last
             complete state, and running again resumes.
     """
-    check_fit(options.spec, data)
+    options = dataclasses.replace(options, spec=fit_to_data(options.spec, data))
     environment = options.distributed.environment() if options.distributed else {}
     quiet = contextlib.redirect_stdout(io.StringIO()) if not options.verbose else contextlib.nullcontext()
     with contextlib.ExitStack() as claimed:
         try:
             with _environment(environment), quiet:  # keras-tuner prints to stdout on its own
-                search = _start(options, data, claimed)
+                search = _start(options, data, claimed, live=live)
                 trials = _search(search)
                 if trials is None:
                     return TuneResult(
@@ -172,6 +197,10 @@ def run(options: TuneOptions, data: Data) -> TuneResult:
                         trials=search.progress.records,
                         worker=os.environ["KERASTUNER_TUNER_ID"],
                     )
+            _prune(search, trials)
+            finished = None if options.retrain else _finished(search, trials)
+            if finished is not None:
+                return finished
             best = _retrain(search, trials)
             results = _write(search, trials, best)
         except (OSError, MemoryError) as exc:
@@ -195,42 +224,6 @@ def _resource_error(exc: BaseException, out: Path) -> ResourceError:
         f"{what} ({type(exc).__name__}: {quote(str(exc))}); {out} keeps the last complete state: "
         "make room and run the same command again to resume"
     )
-
-
-def check_fit(spec: Spec, data: Data) -> None:
-    """Refuses, before anything is written or trained, a spec whose model cannot take the data.
-
-    Raises:
-        SpecError: The examples' shape is not ``input.shape``, or the labels hold more
-            classes than ``output.units`` (one line naming both).
-    """
-    problems = []
-    for split in ("train", "validation", "test"):
-        shape = list(np.shape(getattr(data, split)[0])[1:])
-        if shape != list(spec.input.shape):
-            problems.append(
-                Problem(
-                    "input.shape",
-                    "data_shape",
-                    f"{list(spec.input.shape)} does not match the {split} examples' shape {shape}",
-                )
-            )
-            break
-    labels = np.concatenate(
-        [np.asarray(getattr(data, split)[1]).reshape(-1) for split in ("train", "validation", "test")]
-    )
-    if labels.size and np.issubdtype(labels.dtype, np.number):
-        classes = int(np.max(labels)) + 1
-        if classes > spec.output.units:
-            problems.append(
-                Problem(
-                    "output.units",
-                    "data_classes",
-                    f"{spec.output.units} units cannot hold the data's {classes} classes (labels 0..{classes - 1})",
-                )
-            )
-    if problems:
-        raise SpecError(problems, source="spec vs data")
 
 
 def _write(search: _Search, trials: list[TrialRecord], best: list[BestModel]) -> Results:
@@ -265,12 +258,13 @@ class _Search:
     progress: Progress
     train: Batches
     validation: Batches
+    board: Board | None = None
 
 
-def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack) -> _Search:
+def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, live: bool = False) -> _Search:
     """The folder phase and the set-up of the search: the run folder ready and claimed
     (until ``claimed`` closes), the hypermodel and keras-tuner's tuner built, an earlier
-    run's trials counted."""
+    run's trials counted, the progress shown (until ``claimed`` closes)."""
     spec, this_role = options.spec, role()
     reason = spec.search.warning(len(_space.hyperparameters(spec)))
     if reason and this_role != "worker":
@@ -281,6 +275,10 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack) -> _
         validation=len(data.validation[1]),
         test=len(data.test[1]),
         digest=datasets.digest(data),
+        kind=getattr(data, "kind", None),
+        class_names=_names(data, "class_names"),
+        feature_names=_names(data, "feature_names"),
+        target_names=_names(data, "target_names"),
     )
     if this_role == "chief":
         peers.check_port_free(os.environ["KERASTUNER_ORACLE_IP"], int(os.environ["KERASTUNER_ORACLE_PORT"]))
@@ -299,6 +297,7 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack) -> _
     from densespace._keras import data as batches
     from densespace._keras import hypermodel as hypermodels
     from densespace._keras import state, tuners
+    from densespace._keras import tensorboard as logs
 
     claimed.enter_context(state.atomic_state())
     if not options.overwrite:
@@ -307,19 +306,31 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack) -> _
     if options.verbose:
         _announce(spec, this_role, options.out, options.retrain_top)
     start = time.monotonic()
-    hypermodel = hypermodels.build_hypermodel(spec, train_images=data.train[0])
+    hypermodel = hypermodels.build_hypermodel(spec, train_images=data.train[0], train_targets=data.train[1])
     if this_role != "single":
         hypermodel.fingerprint = f"spec:{_spec_digest(spec)}/data:{data_record.digest}"
-    progress = Progress(
+    shown = LiveProgress if live and options.verbose else Progress
+    progress = shown(
         spec, verbose=options.verbose, start=start, then=options.on_trial_end, estimate=this_role == "single"
     )
+    board = None
+    if options.tensorboard:
+        board = logs.Board(options.out / logs.FOLDER, spec)
+        board.write_experiment()
     tuner = tuners.make_tuner(
-        spec, hypermodel, directory=str(options.out), overwrite=options.overwrite, on_trial_end=progress
+        spec,
+        hypermodel,
+        directory=str(options.out),
+        overwrite=options.overwrite,
+        on_trial_end=progress,
+        on_epoch=progress.epoch,
+        board=board,
     )
     if this_role == "worker":
         _check_chief(tuners.chief_fingerprint(tuner), hypermodel.fingerprint)  # type: ignore[arg-type]
     if this_role == "single":
         progress.resume(tuners.ended_trials(tuner))
+    claimed.enter_context(progress.showing())
     return _Search(
         options=options,
         data=data,
@@ -331,6 +342,7 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack) -> _
         progress=progress,
         train=batches.Batches(*data.train, seed=spec.search.seed),
         validation=batches.Batches(*data.validation),
+        board=board,
     )
 
 
@@ -346,6 +358,7 @@ def _search(search: _Search) -> list[TrialRecord] | None:
             epochs=search.options.spec.training.epochs,
             verbose=search.options.verbose,
             worker=search.role == "worker",
+            callbacks=search.options.callbacks,
         )
     except tuners.EnvironmentFailure as exc:
         raise _resource_error(exc.cause, search.options.out) from exc.cause
@@ -370,7 +383,9 @@ def _retrain(search: _Search, trials: list[TrialRecord]) -> list[BestModel]:
     for stale in [*out.glob("best-*.keras"), *out.glob("best-*.spec.json")]:
         stale.unlink()
     best: list[BestModel] = []
-    for rank, trial in enumerate(ranked(trials, spec.search.objective)[: options.retrain_top], 1):
+    top = ranked(trials, spec.search.objective)[: options.retrain_top]
+    for rank, trial in enumerate(top, 1):
+        search.progress.retraining(rank, len(top), trial.id)
         if options.verbose:
             print(
                 f"retraining #{rank}: trial {trial.id} from scratch, {spec.training.epochs} epochs",
@@ -385,13 +400,75 @@ def _retrain(search: _Search, trials: list[TrialRecord]) -> list[BestModel]:
             epochs=spec.training.epochs,
             seed=(spec.search.seed or 0) + rank,
             verbose=options.verbose,
+            rank=rank,
+            callbacks=options.callbacks,
+            on_epoch=search.progress.epoch,
+            board=search.board,
         )
         frozen = _space.freeze(spec, trial.values)
         parameters = _space.parameter_bounds(frozen)[0]
         best.append(BestModel(rank, trial.id, trial.values, metrics, model, frozen, parameters, trained))
-        model_io.save_model(model, out / model_file(rank))
+        model_io.save_model(model, out / model_file(rank), optimizer=options.with_optimizer)
         write_text(out / frozen_spec_file(rank), frozen.model_dump_json(indent=2) + "\n")
     return best
+
+
+def _prune(search: _Search, trials: list[TrialRecord]) -> None:
+    """Deletes the search checkpoints ``keep_checkpoints`` does not keep (the search is over:
+    resuming it runs nothing, and retraining starts from scratch)."""
+    from densespace._keras import tuners
+
+    options = search.options
+    if options.keep_checkpoints == "all":
+        return
+    keep: set[str] = set()
+    if options.keep_checkpoints == "best":
+        best = ranked(trials, options.spec.search.objective)[: max(options.retrain_top, 1)]
+        keep = {t.id for t in best}
+    folder.prune_checkpoints(options.out / tuners.PROJECT, keep=keep)
+
+
+def _finished(search: _Search, trials: list[TrialRecord]) -> TuneResult | None:
+    """What ``out`` holds when this search is finished there already: the same trials, and the
+    same configurations retrained, their files in place; None when retraining is due."""
+    from densespace._keras import io as model_io
+
+    options, out = search.options, search.options.out
+    try:
+        record = load_results(out)
+    except RunFolderError:
+        return None
+    wanted = [t.id for t in ranked(trials, options.spec.search.objective)[: options.retrain_top]]
+    same_trials = [(t.id, t.status, t.score) for t in record.trials] == [
+        (t.id, t.status, t.score) for t in trials
+    ]
+    files = [out / name for b in record.best for name in (b.model, b.frozen_spec)]
+    if not same_trials or [b.trial for b in record.best] != wanted or not all(f.is_file() for f in files):
+        return None
+    if options.verbose:
+        print(
+            f"{out} holds this search, finished: nothing to retrain (--retrain, retrain=True, retrains)",
+            file=sys.stderr,
+        )
+    best = [
+        BestModel(
+            b.rank,
+            b.trial,
+            b.values,
+            b.test_metrics,
+            model_io.load_model(out / b.model),
+            load_spec(out / b.frozen_spec),
+            b.parameters,
+            b.epochs,
+        )
+        for b in record.best
+    ]
+    return TuneResult(out=out, record=record, trials=list(record.trials), best=best)
+
+
+def _names(data: Data, attribute: str) -> list[str] | None:
+    names = getattr(data, attribute, None)
+    return None if names is None else [str(name) for name in names]
 
 
 def _spec_digest(spec: Spec) -> str:
@@ -473,6 +550,11 @@ class TunerFunction(Protocol):
         worker: str | None = None,
         worker_id: str | None = None,
         connect_timeout: float = 180.0,
+        callbacks: Sequence[Any] | None = None,
+        tensorboard: bool = False,
+        keep_checkpoints: KeepCheckpoints = "best",
+        with_optimizer: bool = False,
+        retrain: bool = False,
     ) -> TuneResult: ...
 
 
@@ -488,11 +570,14 @@ def shortcut(name: TunerName) -> TunerFunction:
     run_tuner.__name__ = run_tuner.__qualname__ = entry.function
     run_tuner.__doc__ = (
         f"``tune`` with keras-tuner's {entry.keras_class}; takes ``tune``'s options but ``tuner``.\n\n"
-        f"    Example:\n        >>> densespace.{entry.function}(spec, data=data)  # doctest: +SKIP\n"
+        f"    Examples:\n        >>> densespace.{entry.function}(spec, data=data)  # doctest: +SKIP\n"
     )
     return run_tuner
 
 
 random_search = shortcut("random")
+"""``tune`` with keras-tuner's RandomSearch; takes ``tune``'s options but ``tuner``."""
 bayesian_optimization = shortcut("bayesian")
+"""``tune`` with keras-tuner's BayesianOptimization; takes ``tune``'s options but ``tuner``."""
 hyperband = shortcut("hyperband")
+"""``tune`` with keras-tuner's Hyperband; takes ``tune``'s options but ``tuner``."""

@@ -43,7 +43,7 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
         SpecError: The file cannot be read or parsed, or the spec is invalid;
             ``problems`` holds one ``Problem`` (location, kind, message) each.
 
-    Example:
+    Examples:
         >>> spec = load_spec("examples/seed-depth.json")
         >>> spec.search.tuner
         'bayesian'
@@ -78,7 +78,7 @@ def parse_spec(text: str, *, format: Literal["json", "yaml"], source: str | None
     Raises:
         SpecError: The text is malformed or the spec is invalid.
 
-    Example:
+    Examples:
         >>> parse_spec('{"version": 1, "name": "t", "hidden": {"units": 8}}', format="json").hidden.units
         8
     """
@@ -103,9 +103,13 @@ def validate_spec(data: Any, *, source: str | None = None) -> Spec:
     Raises:
         SpecError: One problem per line, located the way the spec is written.
 
-    Example:
+    Examples:
         >>> validate_spec({"version": 1, "name": "t", "hidden": {"units": {"min": 8, "max": 64}}}).name
         't'
+        >>> validate_spec({"version": 1, "name": "t", "hidden": {"units": 0}})
+        Traceback (most recent call last):
+        ...
+        densespace._errors.SpecError: hidden.units: must be >= 1 (received 0)
     """
     if not isinstance(data, dict):
         raise SpecError(

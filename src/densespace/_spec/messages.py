@@ -20,11 +20,14 @@ def problems(exc: ValidationError) -> list[Problem]:
     The kind is pydantic's error type (``int_type``, ``extra_forbidden``, ...)
     or densespace's own rule (``range_order``, ``duplicate``, ...).
     """
-    return [Problem(_location(err["loc"]), err["type"], _message(err)) for err in exc.errors()]
+    return [
+        Problem(_location(err["loc"], err.get("ctx")), err["type"], _message(err)) for err in exc.errors()
+    ]
 
 
-def _location(loc: tuple[Any, ...]) -> str:
-    """A pydantic location written as in the spec: union tags dropped, indices in brackets."""
+def _location(loc: tuple[Any, ...], ctx: dict[str, Any] | None = None) -> str:
+    """A pydantic location written as in the spec: union tags dropped, indices in brackets,
+    and the ``field`` a section's own validator names (``_spec.models._located``) appended."""
     text = ""
     annotation: Any = Spec
     for part in loc:
@@ -33,6 +36,9 @@ def _location(loc: tuple[Any, ...]) -> str:
         if tagged:
             continue
         text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    field = (ctx or {}).get("field")
+    if field:
+        text = f"{text}.{field}" if text else field
     return text or "top level"
 
 
@@ -72,7 +78,7 @@ def _message(err: Any) -> str:
     kind, value, ctx, loc = err["type"], err.get("input"), err.get("ctx") or {}, err["loc"]
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1])
-        options = list(model.model_fields) if model else []
+        options = [f.alias or n for n, f in model.model_fields.items()] if model else []  # $schema
         hint = _suggest(loc[-1], options) or f" (allowed: {', '.join(options)})"
         return f"unknown key{hint}"
     if kind == "missing":
@@ -122,6 +128,8 @@ def _message(err: Any) -> str:
 
 
 _CUSTOM = {
+    "constraints",
+    "blocks",
     "version",
     "range_order",
     "log_sampling",
@@ -130,7 +138,12 @@ _CUSTOM = {
     "bool_choice",
     "too_large",
     "augmentation",
-    "smoothing_objective",
+    "tuned_loss_objective",
+    "task_activation",
+    "task_units",
+    "task_loss",
+    "task_smoothing",
+    "task_metric",
 }
 
 

@@ -7,14 +7,14 @@ from typing import Any
 
 from densespace._spec.models import Spec
 
-SCHEMA_ID = "urn:densespace:schema:spec:v1"
+SCHEMA_ID = "https://densespace.dev/schemas/densespace-spec-v1.schema.json"
 SCHEMA_FILE = "schemas/densespace-spec-v1.schema.json"
 
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of spec version 1, with ``$id``, title and field descriptions.
 
-    Example:
+    Examples:
         >>> json_schema()["$schema"]
         'https://json-schema.org/draft/2020-12/schema'
     """

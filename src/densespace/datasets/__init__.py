@@ -1,28 +1,52 @@
-"""CIFAR-10 from keras' download or a local copy, split three ways for honest tuning.
+"""Datasets split three ways for honest tuning: CIFAR-10, arrays, .npz and CSV files, Keras' datasets.
 
-Example:
+Examples:
     >>> from densespace.datasets import load_cifar10
     >>> data = load_cifar10("~/data/cifar-10-python.tar.gz")  # doctest: +SKIP
     >>> x_train, y_train = data.train  # doctest: +SKIP
 
-Reading local files needs numpy only; Keras is imported only to download.
+Every loader returns a ``Dataset``; ``load`` picks the loader by the source's form, as
+``densespace tune --data`` does. Reading local files needs numpy only; Keras is imported
+only to download.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
-from functools import cached_property
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from densespace._errors import DatasetError
+from densespace.datasets._arrays import _hold_out, _subset, from_arrays
 from densespace.datasets._cifar10 import CLASS_NAMES, Split, read_cifar10
+from densespace.datasets._csv import MAX_CSV_BYTES, load_csv
+from densespace.datasets._dataset import Dataset, DatasetKind, digest
+from densespace.datasets._keras_datasets import KERAS_DATASETS, load_keras
+from densespace.datasets._load import load
+from densespace.datasets._local import resolve
+from densespace.datasets._npz import MAX_NPZ_BYTES, load_npz
 
-__all__ = ["CIFAR10", "CLASS_NAMES", "ENV_VAR", "Data", "Split", "digest", "load_cifar10"]
+__all__ = [
+    "CIFAR10",
+    "CLASS_NAMES",
+    "ENV_VAR",
+    "KERAS_DATASETS",
+    "MAX_CSV_BYTES",
+    "MAX_NPZ_BYTES",
+    "Data",
+    "Dataset",
+    "DatasetKind",
+    "Split",
+    "digest",
+    "from_arrays",
+    "load",
+    "load_cifar10",
+    "load_csv",
+    "load_keras",
+    "load_npz",
+]
 
 ENV_VAR = "DENSESPACE_CIFAR10"
 """Names a local copy of CIFAR-10 for ``load_cifar10()`` called without a source."""
@@ -53,8 +77,8 @@ class Data(Protocol):
 
 
 @dataclass(frozen=True, eq=False)
-class CIFAR10:
-    """CIFAR-10 in three splits, each ``(images, labels)``.
+class CIFAR10(Dataset):
+    """CIFAR-10 as ``load_cifar10`` returns it: a ``Dataset`` of kind ``"cifar10"``.
 
     Images are ``uint8`` arrays of shape ``(N, 32, 32, 3)`` (pixels 0-255,
     channels last); labels are ``uint8`` arrays of shape ``(N,)`` holding class
@@ -67,37 +91,10 @@ class CIFAR10:
         test: the official 10,000 test images (fewer with ``limit``).
         class_names: the ten class names, indexed by label.
         source: what was read: the resolved path, or ``"keras"``.
+        kind: ``"cifar10"``.
     """
 
-    train: Split
-    validation: Split
-    test: Split
-    class_names: tuple[str, ...]
-    source: str
-
-    @cached_property
-    def fingerprint(self) -> str:
-        """16 hex digits of a sha256 over every array, to check two copies hold the same data.
-
-        The digest covers the dtype, shape and bytes of the images and labels of
-        train, validation and test, in that order; it is computed once, when
-        first read (about 0.15 s for the full dataset).
-        """
-        return digest(self)
-
-
-def digest(data: Any) -> str:
-    """The fingerprint of any object with ``train``, ``validation`` and ``test`` splits.
-
-    16 hex digits of a sha256 over the dtype, shape and bytes of the images and
-    labels of ``data.train``, ``data.validation`` and ``data.test``, in that order.
-    """
-    hashed = hashlib.sha256()
-    for array in (*data.train, *data.validation, *data.test):
-        array = np.asarray(array)
-        hashed.update(f"{array.dtype.str}{array.shape}".encode())
-        hashed.update(np.ascontiguousarray(array).data)
-    return hashed.hexdigest()[:16]
+    kind: DatasetKind = "cifar10"
 
 
 def load_cifar10(
@@ -131,7 +128,7 @@ def load_cifar10(
         DatasetError: an option is out of range, the source is missing, damaged
             or unsafe, or the download fails.
 
-    Example:
+    Examples:
         >>> data = load_cifar10("~/data/cifar-10-batches-bin", limit=1000)  # doctest: +SKIP
         >>> x_val, y_val = data.validation  # doctest: +SKIP
     """
@@ -141,7 +138,7 @@ def load_cifar10(
     if source is None:
         (train, test), origin = _download(), "keras"
     else:
-        train, test, origin = read_cifar10(Path(source).expanduser().resolve())
+        train, test, origin = read_cifar10(resolve(source))
     rng = np.random.default_rng(seed)
     held_out = test
     if validation != "test":
@@ -182,40 +179,3 @@ def _download() -> tuple[Split, Split]:
         (np.ascontiguousarray(x_train), y_train.reshape(-1).astype(np.uint8)),
         (np.ascontiguousarray(x_test), y_test.reshape(-1).astype(np.uint8)),
     )
-
-
-def _hold_out(train: Split, fraction: float, rng: np.random.Generator) -> tuple[Split, Split]:
-    """Splits ``fraction`` of the training images off, stratified by class."""
-    order = _stratified_order(train[1], rng)
-    count = round(len(order) * fraction)
-    if not 0 < count < len(order):
-        raise DatasetError(
-            f"validation={fraction} of {len(order)} training images leaves {len(order) - count} "
-            f"for training and {count} for validation; each needs at least one"
-        )
-    return _take(train, order[count:]), _take(train, order[:count])
-
-
-def _subset(split: Split, limit: int, rng: np.random.Generator) -> Split:
-    """At most ``limit`` images of ``split``, stratified by class."""
-    if len(split[1]) <= limit:
-        return split
-    return _take(split, _stratified_order(split[1], rng)[:limit])
-
-
-def _stratified_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A random order of the indices of ``labels`` whose every prefix keeps the class shares."""
-    order = rng.permutation(len(labels))
-    shuffled = labels[order]
-    rank = np.empty(len(labels))
-    for label in np.unique(shuffled):
-        members = shuffled == label
-        count = np.count_nonzero(members)
-        rank[members] = (np.arange(count) + 0.5) / count  # how far through its class, 0..1
-    return order[np.argsort(rank, kind="stable")]
-
-
-def _take(split: Split, indices: np.ndarray) -> Split:
-    """The images and labels at ``indices``, kept in file order."""
-    indices = np.sort(indices)
-    return split[0][indices], split[1][indices]

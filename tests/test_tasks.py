@@ -1,0 +1,139 @@
+"""Tasks: binary, multi-label and regression heads, their metrics and objectives, on tiny arrays."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from helpers import spec_dict
+
+import densespace
+from densespace import SearchWarning, SpecError, validate_spec
+
+
+def arrays(y_of, *, n=(160, 40, 40), features=5, seed=0):
+    """Float features and labels from ``y_of(x)``, split three ways like a dataset."""
+    rng = np.random.default_rng(seed)
+    splits = []
+    for size in n:
+        x = rng.normal(size=(size, features)).astype(np.float32)
+        splits.append((x, y_of(x)))
+    return SimpleNamespace(train=splits[0], validation=splits[1], test=splits[2], source="arrays")
+
+
+def tiny(task, **patch):
+    """A two-trial search of one small hidden layer with standardized inputs."""
+    base = {
+        "task": task,
+        "input": {"preprocessing": "standardize"},
+        "hidden": {"units": {"values": [8, 16]}},
+        "training": {"epochs": 2, "batch_size": 32},
+        "search": {"tuner": "random", "max_trials": 2, "seed": 1},
+    }
+    return validate_spec(spec_dict(**{**base, **patch}))
+
+
+@pytest.mark.parametrize(
+    ("task", "y_of", "objective", "metrics", "units"),
+    [
+        ("binary", lambda x: (x[:, 0] > 0).astype(np.int64), "val_auc", {"loss", "accuracy", "auc"}, 1),
+        (
+            "multilabel",
+            lambda x: (x[:, :3] > 0).astype(np.float32),
+            "val_auc",
+            {"loss", "binary_accuracy", "auc"},
+            3,
+        ),
+        ("regression", lambda x: 1000 + 50 * x[:, 0] - 20 * x[:, 1], "val_rmse", {"loss", "mae", "rmse"}, 1),
+        (
+            "classification",
+            lambda x: np.digitize(x[:, 0], [-0.5, 0.5]),
+            "val_accuracy",
+            {"loss", "accuracy"},
+            3,
+        ),
+    ],
+    ids=["binary", "multilabel", "regression", "classification"],
+)
+def test_each_task_tunes_with_its_head_metrics_and_objective(tmp_path, task, y_of, objective, metrics, units):
+    """Each task trains its own head, records its metrics, and takes the units from the data."""
+    spec = tiny(task, search={"tuner": "random", "max_trials": 2, "seed": 1, "objective": objective})
+    result = densespace.tune(spec, data=arrays(y_of), out=tmp_path, verbose=0)
+    assert result.record is not None and result.record.task == task
+    assert set(result.test_metrics[0]) == metrics
+    assert all(t.status == "completed" for t in result.trials)
+    frozen = densespace.load_spec(tmp_path / "best-1.spec.json")
+    assert frozen.output.units == units and frozen.input.shape == [5]
+    best = max if objective in ("val_auc", "val_accuracy") else min
+    assert result.trials and result.best[0].trial_id == best(result.trials, key=lambda t: t.score).id
+
+
+def test_regression_predicts_in_the_data_units(tmp_path):
+    """Targets far from zero are standardized for training, and the saved model predicts in their units."""
+    data = arrays(lambda x: 50_000 + 3_000 * x[:, 0], n=(400, 80, 80))
+    spec = tiny("regression", training={"epochs": 30, "batch_size": 32}, search={"max_trials": 1, "seed": 2})
+    result = densespace.tune(spec, data=data, out=tmp_path, verbose=0)
+    model = densespace.load_model(tmp_path / "best-1.keras")
+    x_test, y_test = data.test
+    predicted = model.predict(x_test, verbose=0).reshape(-1)
+    assert abs(predicted.mean() - y_test.mean()) < 1_000
+    assert result.test_metrics[0]["rmse"] == pytest.approx(
+        np.sqrt(np.mean((predicted - y_test) ** 2)), rel=1e-3
+    )
+    assert result.test_metrics[0]["rmse"] < 0.5 * y_test.std()
+
+
+@pytest.mark.parametrize(
+    ("task", "y_of", "problem"),
+    [
+        (
+            "classification",
+            lambda x: np.zeros(len(x), np.int64),
+            "task: task 'classification' needs at least 2 classes; the data holds 1",
+        ),
+        (
+            "binary",
+            lambda x: np.arange(len(x)) % 3,
+            "task: task 'binary' needs labels 0 and 1; the data holds 3 classes: use task 'classification'",
+        ),
+        (
+            "classification",
+            lambda x: x[:, 0],
+            "task: task 'classification' needs class ids 0, 1, 2, ...; the labels hold",
+        ),
+        (
+            "multilabel",
+            lambda x: (x[:, 0] > 0).astype(np.int64),
+            "task: task 'multilabel' needs a 0/1 matrix of labels (one column per label); the labels have shape [160]",
+        ),
+        (
+            "regression",
+            lambda x: np.where(np.arange(len(x)) == 7, np.nan, x[:, 0]),
+            "task: task 'regression' needs finite numbers as targets",
+        ),
+    ],
+    ids=["one-class", "binary-of-three", "float-class-ids", "multilabel-vector", "regression-nan"],
+)
+def test_labels_that_do_not_suit_the_task_are_refused_before_training(tmp_path, task, y_of, problem):
+    """Labels the task cannot learn from are one located line, before anything is written."""
+    data = arrays(y_of)
+    with pytest.raises(SpecError) as info:
+        densespace.tune(tiny(task), data=data, out=tmp_path / "out", verbose=0)
+    assert str(info.value).startswith(f"spec vs data: {problem}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_units_given_and_data_disagreeing_name_both(tmp_path):
+    """A regression spec of 2 outputs on 1 target says both numbers."""
+    spec = tiny("regression", output={"units": 2})
+    with pytest.raises(SpecError) as info:
+        densespace.tune(spec, data=arrays(lambda x: x[:, 0]), out=tmp_path, verbose=0)
+    assert str(info.value) == "spec vs data: output.units: 2 units for the data's 1 targets"
+
+
+def test_rescale_of_data_that_is_not_uint8_warns(tmp_path):
+    """Dividing float features by 255 is almost surely a mistake, so the search warns."""
+    spec = tiny("binary", input={"preprocessing": "rescale"}, search={"max_trials": 1})
+    with pytest.warns(SearchWarning, match=r"^input.preprocessing is 'rescale' \(divide by 255"):
+        densespace.tune(spec, data=arrays(lambda x: (x[:, 0] > 0).astype(np.int64)), out=tmp_path, verbose=0)
