@@ -59,6 +59,8 @@ RESULTS = {
         }
     ],
     "cost": {"search_epochs": 2, "retrain_epochs": 2, "images_trained": 480, "seconds": 4.0},
+    "front": [{"trial": "0", "parameters": 100, "score": 1.5}],
+    "stopped": "budget",
 }
 
 

@@ -350,7 +350,7 @@ def test_command_line_prints_plain_lines_without_tensorflow_noise(tmp_path):
     second = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert second.returncode == 0, second.stderr
     assert second.stderr.splitlines()[1:] == [
-        f"{out} holds this search, finished: nothing to retrain (--retrain, retrain=True, retrains)"
+        f"{out} holds this search, finished: nothing to retrain; pass --retrain (retrain=True) to retrain"
     ]
     assert second.stdout.splitlines()[-1] == f"results: {out / 'report.md'}"
     assert (out / "best-1.keras").stat().st_mtime_ns == stamp

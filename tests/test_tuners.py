@@ -22,6 +22,7 @@ OPTIONS = {
     "random": {"max_trials": 2},
     "bayesian": {"max_trials": 2, "num_initial_points": 1},
     "hyperband": {"max_epochs": 2, "factor": 2},
+    "grid": {"max_trials": 2},
 }
 
 
@@ -80,3 +81,23 @@ class TestTunerContract:
         assert 1 <= len(result.trials) <= trials
         assert sum(t.epochs or 0 for t in result.trials) <= epochs
         assert result.record is not None and result.record.tuner == entry.name
+
+    @pytest.mark.slow
+    def test_only_feasible_configurations_are_trained(self, entry, tmp_path):
+        """Under search.constraints every trial the tuner runs is a feasible model, and none fails."""
+        search = {"tuner": entry.name, "seed": 0, **OPTIONS[entry.name]}
+        search["constraints"] = {"max_parameters": 600, "funnel": True}
+        spec = densespace.validate_spec(
+            spec_dict(
+                input={"shape": [4, 4, 3]},
+                hidden={"layers": 2, "units": {"values": [4, 8, 16]}},
+                training={"epochs": 1, "batch_size": 32},
+                search=search,
+            )
+        )
+        result = getattr(densespace, entry.function)(
+            spec, data=synthetic_data(), out=tmp_path, retrain_top=1, verbose=0
+        )
+        assert result.trials and all(t.status == "completed" for t in result.trials)
+        assert all(densespace.feasible(spec, t.values) for t in result.trials)
+        assert result.best[0].parameters <= 600

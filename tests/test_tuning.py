@@ -181,7 +181,7 @@ def test_overrides_replace_search_options(options, search):
         (
             {"tuner": "hyperband", "max_trials": 3},
             "overrides: search.max_trials: unknown key (allowed: objective, seed, "
-            "executions_per_trial, constraints, tuner, max_epochs, factor, hyperband_iterations)",
+            "executions_per_trial, constraints, pruning, tuner, max_epochs, factor, hyperband_iterations)",
         ),
     ],
 )

@@ -42,6 +42,7 @@ from densespace._run import (
     TuneOptions,
     TunerFunction,
     bayesian_optimization,
+    grid_search,
     hyperband,
     planned_budget,
     random_search,
@@ -75,7 +76,15 @@ from densespace._spec import (
     parse_spec,
     validate_spec,
 )
-from densespace._tuners import TUNERS, BayesianSearch, Constraints, HyperbandSearch, RandomSearch
+from densespace._tuners import (
+    TUNERS,
+    BayesianSearch,
+    Constraints,
+    GridSearch,
+    HyperbandSearch,
+    Pruning,
+    RandomSearch,
+)
 from densespace._version import __version__
 
 if typing.TYPE_CHECKING:
@@ -111,6 +120,7 @@ __all__ = [
     "Distributed",
     "EarlyStopping",
     "FloatRange",
+    "GridSearch",
     "HyperbandSearch",
     "Hyperparameter",
     "Input",
@@ -122,6 +132,7 @@ __all__ = [
     "PeerError",
     "Plan",
     "Problem",
+    "Pruning",
     "RandomSearch",
     "ResourceError",
     "Results",
@@ -143,6 +154,7 @@ __all__ = [
     "feasible_configurations",
     "feasible_parameter_bounds",
     "freeze",
+    "grid_search",
     "hyperband",
     "hyperparameters",
     "json_schema",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from densespace import _space
-from densespace._errors import DensespaceError, OptionError, SearchWarning, SpecError, TuningError
+from densespace._errors import DensespaceError, OptionError, SearchWarning, SpecError, TuningError, quote
 from densespace._report import REPORT_FILE, summary
 from densespace._results import load_results, results_schema_text
 from densespace._spec import Spec, load_spec, schema_text
@@ -126,6 +126,7 @@ def _test_split(text: str) -> float | str:
 
 
 def _tune(args: argparse.Namespace) -> int:
+    from densespace._budgets import parse_duration, parse_target
     from densespace._run.options import TuneOptions
     from densespace._run.tune import run
     from densespace.datasets import load
@@ -149,8 +150,11 @@ def _tune(args: argparse.Namespace) -> int:
         keep_checkpoints=args.keep_checkpoints,
         with_optimizer=args.with_optimizer,
         retrain=args.retrain,
+        time_limit=None if args.time_limit is None else parse_duration(args.time_limit),
+        stop_at=None if args.stop_at is None else parse_target(args.stop_at),
     )
-    if not args.verbose:
+    downloads = args.data is None or args.data.startswith("keras:")  # Keras loads with the data
+    if not args.verbose and downloads:
         _quiet_tensorflow()
     data = load(
         args.data,
@@ -161,6 +165,8 @@ def _tune(args: argparse.Namespace) -> int:
         seed=options.spec.search.seed or 0,
         numbers=options.spec.task == "regression",
     )
+    if not args.verbose and not downloads:  # local data: its errors come before TensorFlow loads
+        _quiet_tensorflow()
     result = run(options, data, live=sys.stderr.isatty())
     if not options.verbose:
         return EXIT_OK
@@ -296,6 +302,18 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--epochs", type=int, metavar="N", help="override training.epochs")
     tune.add_argument("--seed", type=int, metavar="N", help="override search.seed")
     tune.add_argument(
+        "--time-limit",
+        metavar="DURATION",
+        help="start no new trial after this long (90, 90s, 15m, 2h, 1h30m; counted from this run's "
+        "start): the running trial finishes and retraining still runs",
+    )
+    tune.add_argument(
+        "--stop-at",
+        metavar="METRIC=VALUE",
+        help="start no new trial once a completed trial reaches VALUE of METRIC, an objective of the "
+        "spec's task (such as val_accuracy=0.9, or val_loss=0.3: at most it for a loss or error)",
+    )
+    tune.add_argument(
         "--retrain-top",
         type=int,
         default=1,
@@ -411,11 +429,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("densespace: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left (`densespace report DIR | head`): nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_FAILURE
     except Exception as exc:
         if args.debug:
             raise
         print(
-            f"densespace: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            f"densespace: unexpected {type(exc).__name__}: {quote(str(exc))} (rerun with --debug for the "
+            "traceback)",
             file=sys.stderr,
         )
         return EXIT_FAILURE

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import platform
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -35,7 +36,9 @@ RESULTS_SCHEMA_FILE = "schemas/densespace-results-v1.schema.json"
 #: The largest ``results.json`` densespace reads (a million trials fit in far less).
 MAX_RESULTS_BYTES = 256 << 20
 
-Status = Literal["completed", "failed", "running", "stopped"]
+Status = Literal["completed", "failed", "running", "stopped", "pruned"]
+#: Why a search stopped (``Results.stopped``).
+StopReason = Literal["budget", "time_limit", "target", "exhausted"]
 
 
 class _Record(BaseModel):
@@ -49,8 +52,14 @@ class TrialRecord(_Record):
 
     id: str = Field(description="keras-tuner's trial id.")
     values: dict[str, Any] = Field(description="The trial's active hyperparameter values.")
-    status: Status = Field(description="How the trial ended (running or stopped: cut short).")
-    score: float | None = Field(description="The objective at the best epoch; null unless completed.")
+    status: Status = Field(
+        description="How the trial ended (running or stopped: cut short; pruned: stopped by "
+        "search.pruning, not retrained)."
+    )
+    score: float | None = Field(
+        description="The objective at the best epoch (of a pruned trial: of the epochs it trained); "
+        "null unless completed or pruned."
+    )
     seconds: float | None = Field(description="Wall seconds of the trial.")
     epochs: int | None = Field(description="Epochs actually trained.")
     message: str | None = Field(description="Why the trial failed (the last line of the message).")
@@ -110,6 +119,14 @@ class Cost(_Record):
     seconds: float = Field(ge=0, description="Wall seconds of the run.")
 
 
+class FrontPoint(_Record):
+    """A completed trial on the accuracy/size front: no trial with fewer parameters beats it."""
+
+    trial: str = Field(description="The trial's id.")
+    parameters: int = Field(ge=0, description="Trainable parameters of the trial's model.")
+    score: float = Field(description="The trial's score (the objective at its best epoch).")
+
+
 class Results(_Record):
     """The content of ``results.json`` (format version 1, docs/results.md)."""
 
@@ -125,6 +142,16 @@ class Results(_Record):
     trials: list[TrialRecord] = Field(description="Every trial, in creation order.")
     best: list[BestRecord] = Field(description="The retrained configurations, best first.")
     cost: Cost
+    stopped: StopReason | None = Field(
+        None,
+        description="Why the search stopped: budget (max_trials or Hyperband's plan done), time_limit, "
+        "target (stop_at reached) or exhausted (no configuration left to try); null in older files.",
+    )
+    front: list[FrontPoint] = Field(
+        default_factory=list,
+        description="The accuracy/size front: the completed trials that no trial with fewer trainable "
+        "parameters beats on the objective, by parameters (smallest first); empty in older files.",
+    )
 
     def trials_dataframe(self) -> pandas.DataFrame:
         """Every trial as a pandas DataFrame, as ``TuneResult.trials_dataframe`` describes."""
@@ -238,8 +265,73 @@ def better(a: float, b: float, objective: str) -> bool:
     return a < b if direction(objective) == "min" else a > b
 
 
+def front(points: Sequence[tuple[int, float]], *, objective: str) -> list[bool]:
+    """Which points no smaller model beats: the accuracy/size front.
+
+    A point (parameters, score) is on the front unless another point with fewer
+    parameters, or as many and earlier in ``points``, has a better or equal score.
+
+    Args:
+        points: (trainable parameters, score) of each trial, in trial order.
+        objective: The objective the scores are of (it says whether lower is better).
+
+    Returns:
+        One flag per point, in the order given.
+
+    Examples:
+        >>> front([(100, 0.5), (50, 0.6), (200, 0.7), (200, 0.7)], objective="val_accuracy")
+        [False, True, True, False]
+        >>> front([(100, 1.0), (50, 1.2), (400, 1.2)], objective="val_loss")
+        [True, True, False]
+    """
+    flags = [False] * len(points)
+    best: float | None = None
+    for i in sorted(range(len(points)), key=lambda i: (points[i][0], i)):
+        score = points[i][1]
+        if best is None or better(score, best, objective):
+            flags[i] = True
+            best = score
+    return flags
+
+
+def front_points(spec: Spec, trials: list[TrialRecord]) -> list[FrontPoint]:
+    """The completed trials on the accuracy/size front, by parameters (``Results.front``).
+
+    A trial's parameter count is the one it recorded, else the one its values resolve to.
+
+    Examples:
+        >>> import densespace
+        >>> spec = densespace.load_spec("examples/seed-depth-width.json")  # objective val_loss
+        >>> trials = [
+        ...     TrialRecord(id=i, values={"layers": 1, "units_0": u}, status="completed", score=s,
+        ...                 seconds=1.0, epochs=1, message=None)
+        ...     for i, u, s in [("0", 512, 0.9), ("1", 64, 1.1), ("2", 128, 1.2)]
+        ... ]
+        >>> [(p.trial, p.parameters, p.score) for p in front_points(spec, trials)]
+        [('1', 197322, 1.1), ('0', 1578506, 0.9)]
+    """
+    from densespace import _space
+
+    sized: list[tuple[str, int, float]] = []
+    for t in trials:
+        if t.status != "completed" or t.score is None:
+            continue
+        count = t.parameters
+        if count is None:
+            count = _space.plan_parameters(spec, _space.resolve(spec, t.values))
+        sized.append((t.id, count, t.score))
+    flags = front([(count, score) for _, count, score in sized], objective=spec.search.objective)
+    points = [
+        FrontPoint(trial=trial, parameters=count, score=score)
+        for (trial, count, score), on in zip(sized, flags, strict=True)
+        if on
+    ]
+    return sorted(points, key=lambda p: p.parameters)
+
+
 def ranked(trials: list[TrialRecord], objective: str) -> list[TrialRecord]:
-    """Completed trials, best first, one per configuration.
+    """Completed trials, best first, one per configuration (pruned trials are not fully trained:
+    never ranked).
 
     Hyperband continues a configuration in later trials with the same values;
     only its best-scoring trial is kept.
@@ -247,7 +339,8 @@ def ranked(trials: list[TrialRecord], objective: str) -> list[TrialRecord]:
     sign = 1 if direction(objective) == "min" else -1
     seen: set[str] = set()
     result = []
-    for trial in sorted((t for t in trials if t.score is not None), key=lambda t: sign * t.score):  # type: ignore[operator]
+    scored = [t for t in trials if t.score is not None and t.status != "pruned"]
+    for trial in sorted(scored, key=lambda t: sign * t.score):  # type: ignore[operator]
         key = json.dumps(trial.values, sort_keys=True)
         if key not in seen:
             seen.add(key)
@@ -263,6 +356,7 @@ def assemble(
     *,
     seconds: float,
     versions: dict[str, str],
+    stopped: StopReason | None = None,
 ) -> Results:
     """The content of ``results.json``."""
     search_epochs = sum(t.epochs or 0 for t in trials)
@@ -285,6 +379,8 @@ def assemble(
             images_trained=(search_epochs + retrain_epochs) * data.train,
             seconds=round(seconds, 1),
         ),
+        stopped=stopped,
+        front=front_points(spec, trials),
     )
 
 

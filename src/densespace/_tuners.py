@@ -16,12 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from densespace._domains import Strict
+from densespace._domains import FloatRange, IntRange, Strict
 
-TunerName = Literal["random", "bayesian", "hyperband"]
+if TYPE_CHECKING:
+    from densespace._spec import Spec
+
+TunerName = Literal["random", "bayesian", "hyperband", "grid"]
 
 
 #: Most trainable parameters of a model of the space (``densespace._spec.MAX_PARAMETERS``; defined here,
@@ -78,6 +81,20 @@ class Constraints(Strict):
         return self.max_parameters is not None or self.min_parameters is not None or self.funnel
 
 
+class Pruning(Strict):
+    """Median pruning: a trial whose objective is worse than the median of the earlier trials at
+    the same epoch stops there (random and bayesian searches; Hyperband prunes by its brackets)."""
+
+    rule: Literal["median"] = Field("median", description="The pruning rule: median.")
+    warmup_epochs: int = Field(
+        1,
+        ge=0,
+        le=10000,
+        description="Epochs every trial trains before it may be pruned; a trial is compared with the "
+        "median at an epoch only once at least 3 earlier trials reached that epoch.",
+    )
+
+
 class SearchSection(Strict):
     """Options every tuner shares; the base of each tuner's ``search`` section."""
 
@@ -96,12 +113,35 @@ class SearchSection(Strict):
         "densespace's own; not a keras-tuner argument.",
     )
 
-    #: Options kept when an override switches to another tuner.
-    COMMON: ClassVar[tuple[str, ...]] = ("objective", "seed", "executions_per_trial", "constraints")
+    pruning: Pruning | None = Field(
+        None,
+        description="Stop trials that fall behind the earlier ones (random and bayesian searches); "
+        "null: every trial trains its epochs. densespace's own; not a keras-tuner argument.",
+    )
 
-    def budget(self, epochs: int) -> tuple[int, int]:
-        """The most trials and training epochs the search runs, for ``epochs`` per model."""
+    #: Options kept when an override switches to another tuner.
+    COMMON: ClassVar[tuple[str, ...]] = (
+        "objective",
+        "seed",
+        "executions_per_trial",
+        "constraints",
+        "pruning",
+    )
+    #: Whether the budget depends on how many configurations the space has (an exhaustive
+    #: search's does): ``planned_budget`` counts them only then.
+    EXHAUSTIVE: ClassVar[bool] = False
+
+    def budget(self, epochs: int, configurations: int | None = None) -> tuple[int, int]:
+        """The most trials and training epochs the search runs, for ``epochs`` per model.
+
+        ``configurations`` is the number of configurations ``search.constraints`` allow
+        (None: not counted, or infinitely many); only an exhaustive search's budget uses it.
+        """
         raise NotImplementedError
+
+    def unsearchable(self, spec: Spec) -> str | None:
+        """Why this tuner cannot search the spec's space (reported at ``search.tuner``), or None."""
+        return None
 
     def trial_epochs(self, values: Mapping[str, Any], epochs: int) -> int:
         """The planned epochs one trial with ``values`` stands for (run in full or not)."""
@@ -123,7 +163,7 @@ class _CountedTrials:
         max_trials: int
         executions_per_trial: int
 
-    def budget(self, epochs: int) -> tuple[int, int]:
+    def budget(self, epochs: int, configurations: int | None = None) -> tuple[int, int]:
         """``max_trials`` trials of ``epochs`` epochs per execution."""
         return self.max_trials, self.max_trials * epochs * self.executions_per_trial
 
@@ -179,7 +219,18 @@ class HyperbandSearch(SearchSection):
         1, ge=1, le=100, description="Times the whole Hyperband algorithm is run."
     )
 
-    def budget(self, epochs: int) -> tuple[int, int]:
+    @field_validator("pruning")
+    @classmethod
+    def _no_pruning(cls, pruning: Pruning | None) -> Pruning | None:
+        if pruning is not None:
+            raise PydanticCustomError(
+                "hyperband_pruning",
+                "Hyperband prunes by its own brackets: remove search.pruning, or use the random or "
+                "bayesian tuner",
+            )
+        return pruning
+
+    def budget(self, epochs: int, configurations: int | None = None) -> tuple[int, int]:
         """keras-tuner's own bracket arithmetic: each round of a bracket trains ``size``
         models, continuing the previous round's best from where they stopped."""
         trials = total_epochs = brackets = 0
@@ -207,6 +258,52 @@ class HyperbandSearch(SearchSection):
         return self.max_epochs
 
 
+class GridSearch(_CountedTrials, SearchSection):
+    """keras-tuner's GridSearch: every configuration in turn (the last hyperparameter fastest),
+    up to ``max_trials``; every range needs a step, and search.constraints' exclusions are skipped."""
+
+    tuner: Literal["grid"] = Field(description="The search algorithm.")
+    max_trials: int = Field(
+        100,
+        ge=1,
+        le=100000,
+        description="Most trials: the grid stops after this many configurations, or when it is exhausted.",
+    )
+
+    EXHAUSTIVE: ClassVar[bool] = True
+
+    def budget(self, epochs: int, configurations: int | None = None) -> tuple[int, int]:
+        """One trial per configuration (``configurations``), at most ``max_trials``.
+
+        Examples:
+            >>> import densespace
+            >>> spec = densespace.validate_spec({
+            ...     "version": 1, "name": "grid", "hidden": {"layers": 2, "units": {"values": [64, 128]}},
+            ...     "training": {"epochs": 5}, "search": {"tuner": "grid"},
+            ... })
+            >>> densespace.planned_budget(spec)
+            (4, 20)
+        """
+        trials = self.max_trials if configurations is None else min(configurations, self.max_trials)
+        return trials, trials * epochs * self.executions_per_trial
+
+    def unsearchable(self, spec: Spec) -> str | None:
+        """A range without step has no grid: a float range is continuous, and keras-tuner's grid
+        takes only 10 values of an integer range with log sampling."""
+        from densespace import _space
+
+        for h in _space.hyperparameters(spec):
+            domain = h.domain
+            if isinstance(domain, FloatRange) and domain.step is None:
+                why = "is continuous"
+            elif isinstance(domain, IntRange) and domain.step is None and domain.sampling != "linear":
+                why = f"has sampling '{domain.sampling}' and no step (the grid would take 10 of its values)"
+            else:
+                continue
+            return f"a grid search needs every range to have a step; {h.location} {why}"
+        return None
+
+
 @dataclass(frozen=True)
 class Tuner:
     """One search algorithm.
@@ -230,6 +327,7 @@ TUNERS: dict[str, Tuner] = {
         Tuner("random", RandomSearch, "RandomSearch", "random_search"),
         Tuner("bayesian", BayesianSearch, "BayesianOptimization", "bayesian_optimization"),
         Tuner("hyperband", HyperbandSearch, "Hyperband", "hyperband"),
+        Tuner("grid", GridSearch, "GridSearch", "grid_search"),
     )
 }
 """The tuner registry: ``search.tuner`` name -> its spec section, keras-tuner class and shortcut."""

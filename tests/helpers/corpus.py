@@ -178,8 +178,14 @@ INVALID = [
     Invalid(
         "tuner-typo",
         spec_dict(search={"tuner": "bayes"}),
-        "search: unknown tuner \"bayes\" (did you mean 'bayesian'?); expected one of: random, bayesian, hyperband",
+        "search: unknown tuner \"bayes\" (did you mean 'bayesian'?); expected one of: random, bayesian, hyperband, grid",
         True,
+    ),
+    Invalid(
+        "grid-continuous-range",
+        spec_dict(search={"tuner": "grid"}, optimizer={"learning_rate": {"min": 0.0001, "max": 0.01}}),
+        "search.tuner: a grid search needs every range to have a step; optimizer.learning_rate is continuous",
+        False,
     ),
     Invalid(
         "objective-typo",
@@ -220,7 +226,7 @@ INVALID = [
         "option-of-other-tuner",
         spec_dict(search={"tuner": "random", "num_initial_points": 2}),
         "search.num_initial_points: unknown key (allowed: objective, seed, executions_per_trial, "
-        "constraints, tuner, max_trials)",
+        "constraints, pruning, tuner, max_trials)",
         True,
     ),
     Invalid(
@@ -387,7 +393,7 @@ INVALID = [
     Invalid(
         "search-key-named-like-a-tuner",
         spec_dict(search={"tuner": "bayesian", "bayesian": 1}),
-        "search.bayesian: unknown key (allowed: objective, seed, executions_per_trial, constraints, tuner, "
+        "search.bayesian: unknown key (allowed: objective, seed, executions_per_trial, constraints, pruning, tuner, "
         "max_trials, "
         "num_initial_points)",
         True,

@@ -4,6 +4,8 @@
 * ``data``: the splits in memory, served as ``tf.data`` pipelines;
 * ``tuners``: keras-tuner's tuners with densespace's trial handling, from the registry;
 * ``training``: the search loop and retraining;
+* ``callbacks``: the progress display's epoch reports, fresh copies of the user's callbacks;
+* ``tensorboard``: TensorBoard logs (per-epoch scalars, the HParams plugin's summaries);
 * ``memory``: freeing what TensorFlow keeps of finished models;
 * ``io``: models on disk, Keras' CIFAR-10 download, library versions.
 

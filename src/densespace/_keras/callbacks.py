@@ -1,14 +1,16 @@
-"""Callbacks densespace adds to training: the epoch reports of the progress display, and fresh
-copies of the user's callbacks for each model."""
+"""Callbacks densespace adds to training: the epoch reports of the progress display, median
+pruning, and fresh copies of the user's callbacks for each model."""
 
 from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
+
+from densespace._budgets import worse_than_median
 
 #: Called with the epochs done and the epochs planned, at the start and end of every epoch.
 EpochReport = Callable[[int, int], None]
@@ -45,3 +47,28 @@ def fresh_copies(
         if isinstance(callback, keras.callbacks.TensorBoard):
             callback.log_dir = os.path.join(str(callback.log_dir), run)
     return copies
+
+
+class MedianPruning(keras.callbacks.Callback):
+    """``search.pruning``'s median rule: stops training after an epoch where the objective is worse
+    than the median of the earlier trials at that epoch (``densespace._budgets.worse_than_median``).
+
+    ``pruned_at`` is the epoch (1-based) it stopped after, None while the trial runs on.
+    """
+
+    def __init__(self, objective: str, medians: Mapping[int, float], *, warmup_epochs: int) -> None:
+        super().__init__()
+        self.objective = objective
+        self.medians = dict(medians)
+        self.warmup_epochs = warmup_epochs
+        self.pruned_at: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        value = (logs or {}).get(self.objective)
+        if value is None or self.pruned_at is not None:
+            return
+        if worse_than_median(
+            float(value), epoch + 1, self.medians, objective=self.objective, warmup_epochs=self.warmup_epochs
+        ):
+            self.pruned_at = epoch + 1
+            self.model.stop_training = True

@@ -12,9 +12,11 @@ import keras
 import keras_tuner
 import numpy as np
 
-from densespace._keras.callbacks import EpochCallback, EpochReport
+from densespace import _space
+from densespace._budgets import Limits, median_by_epoch
+from densespace._keras.callbacks import EpochCallback, EpochReport, MedianPruning
 from densespace._keras.hypermodel import FINGERPRINT, DenseHyperModel
-from densespace._results import Status, TrialRecord
+from densespace._results import Status, StopReason, TrialRecord
 from densespace._tasks import direction
 from densespace._tuners import TUNERS
 
@@ -49,6 +51,11 @@ class _Tuner:
 
     ``on_epoch`` hears every epoch of every execution (the progress display);
     ``board`` logs each trial's first execution and its HParams session.
+
+    With ``search.pruning``, each execution trains with a ``MedianPruning`` callback
+    against the earlier trials' first-execution histories; once it prunes, the trial's
+    remaining executions are skipped and the trial reports an extra ``pruned`` metric
+    of 1 (keras-tuner scores it as completed; densespace records it as pruned).
     """
 
     def __init__(
@@ -64,18 +71,42 @@ class _Tuner:
         self._board = board
         self._reported: dict[str, float] = {}
         self._execution = 0
+        self._pruned: keras.callbacks.History | None = None
         super().__init__(*args, **kwargs)
 
     def _build_and_fit_model(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
         # keras-tuner calls this once per execution, with that execution's copies of the callbacks.
         execution, self._execution = self._execution, self._execution + 1
+        if execution == 0:
+            self._pruned = None
+        if self._pruned is not None:  # an earlier execution was pruned: the trial is over
+            return self._pruned
         extra: list[keras.callbacks.Callback] = []
+        pruning = self._pruning(trial.trial_id)
+        if pruning is not None:
+            extra.append(pruning)
         if self._on_epoch is not None:
             extra.append(EpochCallback(self._on_epoch))
         if self._board is not None and execution == 0:
             extra.append(self._board.epochs(self._board.trial_run(trial.trial_id)))
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), *extra]
-        return super()._build_and_fit_model(trial, *args, **kwargs)  # type: ignore[misc]
+        history = super()._build_and_fit_model(trial, *args, **kwargs)  # type: ignore[misc]
+        if pruning is not None and pruning.pruned_at is not None:
+            self._pruned = history
+        return history
+
+    def _pruning(self, trial_id: str) -> MedianPruning | None:
+        """The median rule's callback for a trial, None without ``search.pruning``."""
+        pruning = self.hypermodel.spec.search.pruning  # type: ignore[attr-defined]
+        if pruning is None:
+            return None
+        objective = self.oracle.objective.name  # type: ignore[attr-defined]
+        histories = [
+            history
+            for other, history in ended_histories(self.oracle, objective)  # type: ignore[attr-defined]
+            if other != trial_id
+        ]
+        return MedianPruning(objective, median_by_epoch(histories), warmup_epochs=pruning.warmup_epochs)
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
         self._reported = {}
@@ -90,6 +121,7 @@ class _Tuner:
             # keras-tuner runs it again on resume instead of recording it as failed.
             raise EnvironmentFailure(exc) from exc
         histories = histories if isinstance(histories, list) else [histories]
+        histories = list({id(h): h for h in histories}.values())  # executions skipped after pruning
         for history in histories:
             for epoch, loss in enumerate(history.history.get("loss", [])):
                 if not math.isfinite(loss):
@@ -98,6 +130,8 @@ class _Tuner:
         metrics["seconds"] = time.monotonic() - start
         metrics["epochs"] = float(sum(len(h.epoch) for h in histories))
         metrics.update(first_execution(histories[0], self.oracle.objective))  # type: ignore[attr-defined]
+        if self._pruned is not None:
+            metrics[PRUNED] = 1.0
         self._reported = metrics
         return metrics
 
@@ -110,6 +144,7 @@ class _Tuner:
             # A worker's copy of the trial: the chief scores it, so use what was reported.
             record = record.model_copy(
                 update={
+                    "status": "pruned" if self._reported.get(PRUNED) else record.status,
                     "score": self._reported[self.oracle.objective.name],  # type: ignore[attr-defined]
                     "seconds": self._reported["seconds"],
                     "epochs": int(self._reported["epochs"]),
@@ -135,6 +170,31 @@ def _best_epoch_metrics(histories: list[keras.callbacks.History], objective: Any
 
 #: The prefix of the extra metrics that hold a trial's history: ``history/<metric>/<epoch>``.
 HISTORY = "history/"
+#: The extra metric of a pruned trial (1).
+PRUNED = "pruned"
+#: The most trials a worker asks its chief for, to prune against (``max_trials``' bound).
+MAX_TRIALS = 100_000
+
+
+def ended_histories(oracle: Any, objective: str) -> list[tuple[str, dict[int, float]]]:
+    """The first-execution history of ``objective`` of every ended trial (pruned ones too), as
+    ``(trial id, {epoch: value})``; on a worker, of the trials its chief has scored."""
+    try:
+        trials = list(oracle.trials.values())
+    except AttributeError:  # a worker's client of the chief's oracle
+        trials = oracle.get_best_trials(MAX_TRIALS)
+    prefix = f"{HISTORY}{objective}/"
+    result = []
+    for trial in trials:
+        if trial.status != "COMPLETED":
+            continue
+        history = {
+            int(name[len(prefix) :]): float(trial.metrics.get_last_value(name))
+            for name in trial.metrics.metrics
+            if name.startswith(prefix)
+        }
+        result.append((trial.trial_id, history))
+    return result
 
 
 def first_execution(history: keras.callbacks.History, objective: Any) -> dict[str, float]:
@@ -202,11 +262,18 @@ def make_tuner(
     on_trial_end: Any = None,
     on_epoch: EpochReport | None = None,
     board: Board | None = None,
+    limits: Limits | None = None,
 ) -> keras_tuner.Tuner:
-    """The keras-tuner tuner that ``spec.search`` describes, storing its state in ``directory``."""
+    """The keras-tuner tuner that ``spec.search`` describes, storing its state in ``directory``.
+
+    ``limits`` (on a single machine or the chief) stop the search early; ``limits.stopped``
+    says why it stopped once it has, whatever stopped it.
+    """
     search = spec.search
-    options = search.model_dump(exclude={"tuner", "objective", "constraints"})
-    return TUNER_CLASSES[search.tuner](  # type: ignore[attr-defined]
+    options = search.model_dump(exclude={"tuner", "objective", "constraints", "pruning"})
+    if options.get("seed") == 0:
+        options["seed"] = SEED_ZERO
+    tuner = TUNER_CLASSES[search.tuner](  # type: ignore[attr-defined]
         hypermodel,
         objective=keras_tuner.Objective(search.objective, direction(search.objective)),
         directory=directory,
@@ -218,6 +285,140 @@ def make_tuner(
         max_consecutive_failed_trials=1 << 30,  # a failed trial never stops the search
         **options,
     )
+    if search.constraints.active:
+        _propose_feasible_only(tuner.oracle, spec)
+    if limits is not None:
+        _honour_limits(tuner.oracle, limits)
+    return tuner
+
+
+def _honour_limits(oracle: Any, limits: Limits) -> None:
+    """Makes the oracle answer STOPPED (keras-tuner's "no more trials") once ``limits`` say no new
+    trial may start, and records in ``limits.stopped`` why the search stopped.
+
+    A tuner's unfinished trial is still handed back to it (a restarted worker takes it over).
+    """
+    create = oracle.create_trial
+
+    def create_trial(tuner_id: str) -> Any:
+        if tuner_id not in oracle.ongoing_trials:
+            reason = limits.reason(_scored(oracle) if limits.target is not None else ())
+            if reason is not None:
+                limits.stopped = reason
+                oracle.tuner_ids.discard(tuner_id)  # as keras-tuner does when it stops a tuner
+                return keras_tuner.engine.trial.Trial(
+                    oracle.get_space(), status=keras_tuner.engine.trial.TrialStatus.STOPPED
+                )
+        trial = create(tuner_id)
+        if trial.status == keras_tuner.engine.trial.TrialStatus.STOPPED and limits.stopped is None:
+            limits.stopped = _why_stopped(oracle)
+        return trial
+
+    oracle.create_trial = create_trial
+
+
+def _scored(oracle: Any) -> list[tuple[str, dict[str, float]]]:
+    """The metrics of the completed, unpruned trials (values at each trial's best epoch)."""
+    return [
+        (t.trial_id, {name: t.metrics.get_last_value(name) for name in t.metrics.metrics})
+        for t in oracle.trials.values()
+        if t.status == "COMPLETED" and not t.metrics.exists(PRUNED)
+    ]
+
+
+def _why_stopped(oracle: Any) -> StopReason:
+    """Why keras-tuner's oracle stopped handing out trials: its plan done (``max_trials`` trials, or
+    Hyperband's brackets), or no configuration left to try."""
+    if oracle.max_trials and len(oracle.trials) >= oracle.max_trials:
+        return "budget"
+    iterations = getattr(oracle, "hyperband_iterations", None)
+    if (
+        iterations is not None
+        and oracle._current_bracket == 0
+        and oracle._current_iteration + 1 == iterations
+    ):
+        return "budget"
+    return "exhausted"
+
+
+#: keras-tuner takes a seed of 0 for "no seed" (``seed or random.randint(...)``); densespace's
+#: seed 0 is passed as this one instead, so that a search of seed 0 is reproducible too.
+SEED_ZERO = 2**32 - 1
+#: Draws of random values a proposal may take before the search stops for want of a feasible one.
+MAX_DRAWS = 10_000
+
+
+def _propose_feasible_only(oracle: Any, spec: Spec) -> None:
+    """Makes the oracle propose only configurations that satisfy ``search.constraints``.
+
+    Random values (every random proposal of RandomSearch, the initial points of
+    BayesianOptimization, each new model of Hyperband) are drawn again until
+    feasible, each infeasible draw recorded as tried so it never comes back; a
+    Gaussian-process proposal that is infeasible is replaced by a feasible random
+    one. A grid search skips to the next feasible point of its grid instead (never
+    a random one), each skipped point recorded as tried. So no trial is built,
+    trained or failed for a model outside the constraints.
+    """
+    if isinstance(oracle, keras_tuner.oracles.GridSearchOracle):
+        _skip_infeasible_grid_points(oracle, spec)
+        return
+    draw, populate = oracle._random_values, oracle.populate_space
+
+    def feasible_values() -> dict[str, Any] | None:
+        for _ in range(MAX_DRAWS):
+            values = draw()
+            if values is None or _space.feasible(spec, values):
+                return values
+            oracle._tried_so_far.add(oracle._compute_values_hash(values))
+        return None
+
+    def feasible_populate(trial_id: str) -> dict[str, Any]:
+        proposal: dict[str, Any] = populate(trial_id)
+        if proposal.get("status") != "RUNNING" or _space.feasible(spec, proposal["values"]):
+            return proposal
+        values = feasible_values()
+        return (
+            {"status": "STOPPED", "values": None}
+            if values is None
+            else {"status": "RUNNING", "values": values}
+        )
+
+    oracle._random_values = feasible_values
+    oracle.populate_space = feasible_populate
+
+
+def _skip_infeasible_grid_points(oracle: Any, spec: Spec) -> None:
+    """Makes a grid oracle step over the grid points outside ``search.constraints``.
+
+    keras-tuner's grid proposes each point as the one after a trial's values
+    (``_get_next_combination``), and the first trial at every default; both are
+    moved on to the next feasible point in grid order, so the search runs exactly
+    the feasible configurations (at most ``max_trials``) and stops after the last.
+    """
+    step, populate = oracle._get_next_combination, oracle.populate_space
+
+    def next_feasible(values: dict[str, Any]) -> dict[str, Any] | None:
+        while True:
+            values = step(values)
+            if values is None or _space.feasible(spec, values):
+                return values
+            oracle._tried_so_far.add(oracle._compute_values_hash(values))
+
+    def feasible_populate(trial_id: str) -> dict[str, Any]:
+        proposal: dict[str, Any] = populate(trial_id)
+        if proposal.get("status") != "RUNNING" or _space.feasible(spec, proposal["values"]):
+            return proposal
+        # only the first trial's defaults come here unchecked
+        oracle._tried_so_far.add(oracle._compute_values_hash(proposal["values"]))
+        values = next_feasible(proposal["values"])
+        return (
+            {"status": "STOPPED", "values": None}
+            if values is None
+            else {"status": "RUNNING", "values": values}
+        )
+
+    oracle._get_next_combination = next_feasible
+    oracle.populate_space = feasible_populate
 
 
 def trial_record(trial: Any) -> TrialRecord:
@@ -230,10 +431,11 @@ def trial_record(trial: Any) -> TrialRecord:
         return metrics.get_last_value(name) if metrics.exists(name) else None
 
     epochs = metric("epochs")
+    status = STATUSES.get(trial.status, "stopped")
     return TrialRecord(
         id=trial.trial_id,
         values=dict(trial.hyperparameters.values),
-        status=STATUSES.get(trial.status, "stopped"),
+        status="pruned" if status == "completed" and metric(PRUNED) else status,
         score=trial.score if trial.status == "COMPLETED" else None,
         seconds=metric("seconds"),
         epochs=None if epochs is None else int(epochs),
@@ -246,7 +448,7 @@ def ended_trials(tuner: keras_tuner.Tuner) -> list[TrialRecord]:
     """The trials of the tuner's project that have ended: on a resumed search, those an
     earlier run finished."""
     records = [trial_record(t) for t in tuner.oracle.trials.values()]
-    return [r for r in records if r.status in ("completed", "failed")]
+    return [r for r in records if r.status in ("completed", "failed", "pruned")]
 
 
 def chief_fingerprint(tuner: keras_tuner.Tuner) -> str | None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from densespace._files import write_bytes
-from densespace._results import Results, better
+from densespace._results import Results, better, front
 
 PLOT_FILE = "scores.png"
 
@@ -25,35 +24,6 @@ def best_so_far(results: Results) -> list[float | None]:
             best = score
         curve.append(best)
     return curve
-
-
-def front(points: Sequence[tuple[int, float]], *, objective: str) -> list[bool]:
-    """Which points no smaller model beats: the accuracy/size front.
-
-    A point (parameters, score) is on the front unless another point with fewer
-    parameters, or as many and earlier in ``points``, has a better or equal score.
-
-    Args:
-        points: (trainable parameters, score) of each trial, in trial order.
-        objective: The objective the scores are of (it says whether lower is better).
-
-    Returns:
-        One flag per point, in the order given.
-
-    Examples:
-        >>> front([(100, 0.5), (50, 0.6), (200, 0.7), (200, 0.7)], objective="val_accuracy")
-        [False, True, True, False]
-        >>> front([(100, 1.0), (50, 1.2), (400, 1.2)], objective="val_loss")
-        [True, True, False]
-    """
-    flags = [False] * len(points)
-    best: float | None = None
-    for i in sorted(range(len(points)), key=lambda i: (points[i][0], i)):
-        score = points[i][1]
-        if best is None or better(score, best, objective):
-            flags[i] = True
-            best = score
-    return flags
 
 
 def trial_parameters(results: Results) -> list[int | None]:

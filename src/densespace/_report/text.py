@@ -42,7 +42,7 @@ def trials_csv(results: Results) -> str:
 
 
 def summary(results: Results) -> str:
-    """The table of retrained models and the run's cost, as plain text."""
+    """The table of retrained models, the run's cost and its accuracy/size front, as plain text."""
     trials = results.trials
     completed = sum(t.status == "completed" for t in trials)
     cost, data = results.cost, results.data
@@ -71,6 +71,12 @@ def summary(results: Results) -> str:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
             lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if results.front:
+        points = (
+            f"trial {p.trial} ({p.parameters:,} parameters, {results.objective} {p.score:.4f})"
+            for p in results.front
+        )
+        lines += ["", "front (smaller and better): " + ", ".join(points)]
     return "\n".join(lines) + "\n"
 
 

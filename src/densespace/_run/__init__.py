@@ -6,7 +6,14 @@ Nothing here imports TensorFlow at import time; the search phase imports
 
 from densespace._run.options import Distributed, TuneOptions, apply_overrides
 from densespace._run.progress import planned_budget
-from densespace._run.tune import TunerFunction, bayesian_optimization, hyperband, random_search, tune
+from densespace._run.tune import (
+    TunerFunction,
+    bayesian_optimization,
+    grid_search,
+    hyperband,
+    random_search,
+    tune,
+)
 
 __all__ = [
     "Distributed",
@@ -14,6 +21,7 @@ __all__ = [
     "TunerFunction",
     "apply_overrides",
     "bayesian_optimization",
+    "grid_search",
     "hyperband",
     "planned_budget",
     "random_search",

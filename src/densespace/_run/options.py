@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from densespace._budgets import Target, check_target, check_time_limit
 from densespace._errors import OptionError
 from densespace._results import TrialRecord
 from densespace._spec import Spec, validate_spec
@@ -110,6 +111,8 @@ class TuneOptions:
         keep_checkpoints: which search checkpoints to keep once the search is over.
         with_optimizer: save the retrained models with their optimizer state.
         retrain: retrain even when ``out`` holds this search finished.
+        time_limit: seconds after which no new trial starts; None: no limit.
+        stop_at: the score that ends the search once a completed trial reaches it; None: none.
     """
 
     spec: Spec
@@ -125,6 +128,8 @@ class TuneOptions:
     keep_checkpoints: KeepCheckpoints = "best"
     with_optimizer: bool = False
     retrain: bool = False
+    time_limit: float | None = None
+    stop_at: Target | None = None
 
     @classmethod
     def create(
@@ -149,6 +154,8 @@ class TuneOptions:
         keep_checkpoints: KeepCheckpoints = "best",
         with_optimizer: bool = False,
         retrain: bool = False,
+        time_limit: float | None = None,
+        stop_at: tuple[str, float] | Target | None = None,
     ) -> TuneOptions:
         """Checks ``tune``'s options (see there) and applies the overrides to the spec.
 
@@ -182,7 +189,9 @@ class TuneOptions:
                 "keep_checkpoints",
             )
         checked = check_callbacks(callbacks)
+        seconds = check_time_limit(time_limit)
         spec = apply_overrides(spec, tuner=tuner, max_trials=max_trials, epochs=epochs, seed=seed)
+        target = check_target(stop_at, spec.task)
         folder = Path(out) if out is not None else Path("runs") / spec.name
         return cls(
             spec,
@@ -198,6 +207,8 @@ class TuneOptions:
             keep_checkpoints=keep_checkpoints,
             with_optimizer=bool(with_optimizer),
             retrain=bool(retrain),
+            time_limit=seconds,
+            stop_at=target,
         )
 
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from densespace import _space
 from densespace._report import show
 from densespace._results import TrialRecord, better, clean_values
 
@@ -19,13 +20,18 @@ if TYPE_CHECKING:
 def planned_budget(spec: Spec) -> tuple[int, int]:
     """The most trials and training epochs the search will run (before retraining).
 
+    A grid search's budget is the exact number of configurations ``search.constraints``
+    allow, at most ``max_trials``; the others' follow from their options alone.
+
     Examples:
         >>> import densespace
         >>> spec = densespace.load_spec("examples/cifar10-dense.json")
         >>> densespace.planned_budget(spec)
         (23, 75)
     """
-    return spec.search.budget(spec.training.epochs)
+    search = spec.search
+    configurations = _space.feasible_configurations(spec) if search.EXHAUSTIVE else None
+    return search.budget(spec.training.epochs, configurations)
 
 
 class Progress:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from densespace import _space, datasets
+from densespace._budgets import Limits, Target
 from densespace._errors import (
     DensespaceError,
     ResourceError,
@@ -82,6 +83,8 @@ def tune(
     keep_checkpoints: KeepCheckpoints = "best",
     with_optimizer: bool = False,
     retrain: bool = False,
+    time_limit: float | None = None,
+    stop_at: tuple[str, float] | Target | None = None,
 ) -> TuneResult:
     """Searches the space with keras-tuner, then retrains and tests the best configurations.
 
@@ -126,6 +129,12 @@ def tune(
         with_optimizer: Save ``best-K.keras`` with the optimizer's state (to train on);
             by default without it, which makes the files smaller.
         retrain: Retrain even when ``out`` holds this search, finished and retrained.
+        time_limit: Seconds after which no new trial starts (the running one finishes, and
+            retraining still runs), counted from the start of this call: a resumed search
+            gets the whole limit again.
+        stop_at: ``(metric, value)``, such as ``("val_accuracy", 0.9)``: no new trial starts once
+            a completed trial's value of the metric (an objective of the spec's task, at the
+            trial's best epoch) reaches ``value`` (at least it, or at most it for a loss or error).
 
     Returns:
         The results, with the retrained models in memory; on a worker, only
@@ -168,6 +177,8 @@ def tune(
         keep_checkpoints=keep_checkpoints,
         with_optimizer=with_optimizer,
         retrain=retrain,
+        time_limit=time_limit,
+        stop_at=stop_at,
     )
     return run(options, data)
 
@@ -238,6 +249,7 @@ def _write(search: _Search, trials: list[TrialRecord], best: list[BestModel]) ->
         best,
         seconds=time.monotonic() - search.start,
         versions=versions(),
+        stopped=search.limits.stopped,
     )
     write_results(options.out, results)
     write_report(options.out, results)
@@ -259,6 +271,7 @@ class _Search:
     train: Batches
     validation: Batches
     board: Board | None = None
+    limits: Limits = dataclasses.field(default_factory=Limits)
 
 
 def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, live: bool = False) -> _Search:
@@ -313,6 +326,7 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
     progress = shown(
         spec, verbose=options.verbose, start=start, then=options.on_trial_end, estimate=this_role == "single"
     )
+    limits = Limits(time_limit=options.time_limit, target=options.stop_at)
     board = None
     if options.tensorboard:
         board = logs.Board(options.out / logs.FOLDER, spec)
@@ -325,6 +339,7 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         on_trial_end=progress,
         on_epoch=progress.epoch,
         board=board,
+        limits=None if this_role == "worker" else limits,
     )
     if this_role == "worker":
         _check_chief(tuners.chief_fingerprint(tuner), hypermodel.fingerprint)  # type: ignore[arg-type]
@@ -343,6 +358,7 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         train=batches.Batches(*data.train, seed=spec.search.seed),
         validation=batches.Batches(*data.validation),
         board=board,
+        limits=limits,
     )
 
 
@@ -447,7 +463,7 @@ def _finished(search: _Search, trials: list[TrialRecord]) -> TuneResult | None:
         return None
     if options.verbose:
         print(
-            f"{out} holds this search, finished: nothing to retrain (--retrain, retrain=True, retrains)",
+            f"{out} holds this search, finished: nothing to retrain; pass --retrain (retrain=True) to retrain",
             file=sys.stderr,
         )
     best = [
@@ -555,6 +571,8 @@ class TunerFunction(Protocol):
         keep_checkpoints: KeepCheckpoints = "best",
         with_optimizer: bool = False,
         retrain: bool = False,
+        time_limit: float | None = None,
+        stop_at: tuple[str, float] | Target | None = None,
     ) -> TuneResult: ...
 
 
@@ -581,3 +599,5 @@ bayesian_optimization = shortcut("bayesian")
 """``tune`` with keras-tuner's BayesianOptimization; takes ``tune``'s options but ``tuner``."""
 hyperband = shortcut("hyperband")
 """``tune`` with keras-tuner's Hyperband; takes ``tune``'s options but ``tuner``."""
+grid_search = shortcut("grid")
+"""``tune`` with keras-tuner's GridSearch; takes ``tune``'s options but ``tuner``."""

@@ -144,6 +144,7 @@ _CUSTOM = {
     "task_loss",
     "task_smoothing",
     "task_metric",
+    "tuner_space",
 }
 
 

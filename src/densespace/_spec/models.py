@@ -414,6 +414,14 @@ class Spec(Strict):
         return self
 
     @model_validator(mode="after")
+    def _tuner_fits_space(self) -> Spec:
+        """A tuner that cannot search the space refuses it (a grid search, a continuous range)."""
+        problem = self.search.unsearchable(self)
+        if problem is not None:
+            raise _located("search.tuner", "tuner_space", problem)
+        return self
+
+    @model_validator(mode="after")
     def _feasible(self) -> Spec:
         """A space whose ``search.constraints`` allow no configuration is refused (counted only
         when constraints are set)."""
