@@ -280,7 +280,7 @@ def test_constraints_survive_a_switch_of_tuner():
 def test_constraint_errors_are_located(constraints, problem):
     """Out-of-bounds, misordered or unsatisfiable constraints give one located problem."""
     with pytest.raises(SpecError) as info:
-        validate_spec(spec_dict(search={"constraints": constraints}))
+        validate_spec(spec_dict(input={"shape": [32, 32, 3]}, search={"constraints": constraints}))
     assert [str(p) for p in info.value.problems] == [problem]
 
 
@@ -288,8 +288,21 @@ def test_an_impossible_funnel_is_located():
     """A block always wider than the one before it leaves no funnel."""
     hidden = [{"units": 8}, {"units": {"values": [16, 32]}}]
     with pytest.raises(SpecError) as info:
-        validate_spec(spec_dict(hidden=hidden, search={"constraints": {"funnel": True}}))
+        validate_spec(
+            spec_dict(input={"shape": [32, 32, 3]}, hidden=hidden, search={"constraints": {"funnel": True}})
+        )
     assert [(str(p), p.kind) for p in info.value.problems] == [(FUNNEL_MESSAGE, "constraints")]
+
+
+def test_constraints_wait_for_the_data_when_the_shape_is_left_to_it():
+    """A spec that leaves input.shape to the data is counted against the data's shape, not a default."""
+    patch = {"hidden": {"layers": 2, "units": {"values": [2, 64]}}, "task": "binary"}
+    constraints = {"funnel": True, "max_parameters": 100}
+    spec = validate_spec(spec_dict(**patch, search={"constraints": constraints}))  # no shape: not counted yet
+    with pytest.raises(SpecError, match="no funnel configuration"):
+        validate_spec(spec_dict(**patch, input={"shape": [32, 32, 3]}, search={"constraints": constraints}))
+    fitted = validate_spec({**spec.model_dump(), "input": {**spec.model_dump()["input"], "shape": [4]}})
+    assert densespace.feasible_configurations(fitted) == 1
 
 
 def test_a_funnel_outside_the_parameter_range_names_the_funnels_range():

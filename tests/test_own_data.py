@@ -1040,3 +1040,18 @@ def test_empty_test_csv_is_refused(tmp_path: Path) -> None:
     assert error_of(load_csv, train, target="species", test=test) == (
         f"{test}: no rows after the header; the test split needs at least one example"
     )
+
+
+def test_regression_targets_are_read_as_numbers(tmp_path):
+    """For a regression, whole-number targets stay numbers and a text target is refused."""
+    ages = tmp_path / "ages.csv"
+    ages.write_text("a,b,age\n" + "".join(f"{i},{i % 7},{20 + i % 41}\n" for i in range(60)))
+    data = load(str(ages), target="age", numbers=True)
+    assert data.train[1].dtype == np.float32 and data.class_names is None
+    colors = tmp_path / "colors.csv"
+    colors.write_text("a,color\n1,red\n2,blue\n3,green\n")
+    with pytest.raises(DatasetError) as info:
+        load(str(colors), target="color", numbers=True)
+    assert str(info.value) == (
+        f"{colors.resolve()}: column 'color' holds text ('red'); the target of a regression must be numbers"
+    )

@@ -175,8 +175,22 @@ def test_a_full_disk_while_writing_results_is_one_resource_error(tmp_path, monke
     assert len(_tune(tmp_path, retrain_top=0).trials) == 3
 
 
-def test_a_full_disk_during_a_trial_is_retried_on_resume(tmp_path, monkeypatch):
-    """A trial stopped by ENOSPC is not recorded as failed: the same call again runs it."""
+def _out_of_memory():
+    import tensorflow as tf
+
+    return tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+
+@pytest.mark.parametrize(
+    ("error", "what"),
+    [
+        (lambda: OSError(errno.ENOSPC, "No space left on device"), "the disk is full"),
+        (_out_of_memory, "out of memory"),
+    ],
+    ids=["disk-full", "tensorflow-out-of-memory"],
+)
+def test_a_machine_failure_during_a_trial_is_retried_on_resume(tmp_path, monkeypatch, error, what):
+    """A trial stopped by a full disk or exhausted memory is not recorded as failed: the same call again runs it."""
     from densespace._keras.hypermodel import DenseHyperModel
 
     fit, calls = DenseHyperModel.fit, []
@@ -184,11 +198,11 @@ def test_a_full_disk_during_a_trial_is_retried_on_resume(tmp_path, monkeypatch):
     def flaky(self, *args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
-            raise OSError(errno.ENOSPC, "No space left on device")
+            raise error()
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(DenseHyperModel, "fit", flaky)
-    with pytest.raises(ResourceError, match=r"^the disk is full"):
+    with pytest.raises(ResourceError, match=f"^{what} "):
         _tune(tmp_path, retrain_top=0)
     monkeypatch.undo()
     result = _tune(tmp_path, retrain_top=0)
@@ -196,16 +210,26 @@ def test_a_full_disk_during_a_trial_is_retried_on_resume(tmp_path, monkeypatch):
     assert [t.id for t in result.trials] == sorted(t.id for t in result.trials)
 
 
-def test_a_damaged_state_file_is_named_with_what_to_do(tmp_path):
-    """A truncated keras-tuner trial file blocks resuming with one line naming it."""
+@pytest.mark.parametrize(
+    ("name", "damage", "problem"),
+    [
+        ("trial_0/trial.json", lambda text: text[:20], "line 1, column "),
+        ("trial_0/trial.json", lambda text: "{}", "not keras-tuner's state (no trial_id, status)"),
+        ("oracle.json", lambda text: "[]", "not keras-tuner's state (a JSON list)"),
+        ("tuner0.json", lambda text: "garbage", "line 1, column 1: invalid JSON"),
+    ],
+    ids=["truncated-trial", "empty-trial", "list-oracle", "garbage-tuner"],
+)
+def test_a_damaged_state_file_is_named_with_what_to_do(tmp_path, name, damage, problem):
+    """A damaged keras-tuner state file blocks resuming with one line naming it and what to do."""
     _tune(tmp_path, retrain_top=0)
-    damaged = tmp_path / "search" / "trial_0" / "trial.json"
-    damaged.write_text(damaged.read_text()[:20])
+    damaged = tmp_path / "search" / name
+    damaged.write_text(damage(damaged.read_text()))
     with pytest.raises(RunFolderError) as info:
         _tune(tmp_path, retrain_top=0)
-    assert str(info.value).startswith(f"{damaged}: line 1, column ")
+    assert str(info.value).startswith(f"{damaged}: {problem}")
     assert str(info.value).endswith(
-        f"; the file is damaged; keras-tuner cannot resume the search in {tmp_path} from it: run again with "
+        f"the file is damaged; keras-tuner cannot resume the search in {tmp_path} from it: run again with "
         "--overwrite (overwrite=True) to start over"
     )
 
@@ -315,3 +339,53 @@ def test_a_run_folder_of_an_earlier_version_resumes(tmp_path):
     del record["spec"]["task"]
     (tmp_path / "run.json").write_text(json.dumps(record))
     assert len(_tune(tmp_path, retrain_top=0).trials) == 3
+
+
+def test_a_lock_file_that_is_a_link_is_never_followed(tmp_path):
+    """A .densespace.lock planted as a symbolic link is refused, and the file it points to is untouched."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".densespace.lock").symlink_to(victim)
+    with pytest.raises(RunFolderError, match=r"\.densespace\.lock: cannot use it as densespace's lock"):
+        _tune(out)
+    assert victim.read_text() == "precious"
+
+
+def test_retraining_cut_short_keeps_the_earlier_models(tmp_path, monkeypatch):
+    """A retraining interrupted after its first model leaves the earlier models and results as they were."""
+    _tune(tmp_path, retrain_top=2)
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("best-*")}
+    from densespace._keras import training
+
+    retrain, calls = training.retrain, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return retrain(*args, **kwargs)
+
+    monkeypatch.setattr(training, "retrain", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _tune(tmp_path, retrain_top=2, retrain=True)
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("best-*")} == before
+    monkeypatch.undo()
+    result = _tune(tmp_path, retrain_top=2, retrain=True)
+    assert sorted(p.name for p in tmp_path.glob("*best-*")) == [
+        "best-1.keras",
+        "best-1.spec.json",
+        "best-2.keras",
+        "best-2.spec.json",
+    ]
+    assert [b.rank for b in result.best] == [1, 2]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    """Atomic writes do not leave results readable by their owner alone (temporary files start at 0600)."""
+    _tune(tmp_path, retrain_top=1)
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("results.json", "report.md", "best-1.keras", "best-1.spec.json", "run.json"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import pydantic
 import pytest
 from helpers import EXAMPLES, spec_dict
 from helpers.corpus import INVALID
@@ -113,7 +114,7 @@ def test_defaults():
 def test_specs_are_immutable():
     """A spec cannot be changed after validation."""
     spec = validate_spec(spec_dict())
-    with pytest.raises(Exception, match="frozen"):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         spec.name = "other"  # type: ignore[misc]
 
 
@@ -309,3 +310,19 @@ def test_a_million_bad_values_print_twenty_problems_and_a_count():
         "hidden.units.values[1]: must be >= 1 (received 0)",
     ]
     assert len(lines) == 21 and lines[-1] == "and 980 more problems"
+
+
+@pytest.mark.parametrize(
+    ("key", "location"),
+    [
+        ("a\nfake.json: ok (1 configuration)", "'a\\nfake.json: ok (1 configuration)'"),
+        ("k" * 5000, "k" * 197 + "..."),
+    ],
+    ids=["line-break", "huge"],
+)
+def test_unknown_keys_are_quoted_in_locations(key, location):
+    """An unknown key with a line break cannot forge an output line, and a huge one is cut."""
+    with pytest.raises(SpecError) as info:
+        validate_spec(spec_dict(**{key: 1}))
+    assert [p.location for p in info.value.problems] == [location]
+    assert "\n" not in str(info.value)

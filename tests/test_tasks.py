@@ -137,3 +137,26 @@ def test_rescale_of_data_that_is_not_uint8_warns(tmp_path):
     spec = tiny("binary", input={"preprocessing": "rescale"}, search={"max_trials": 1})
     with pytest.warns(SearchWarning, match=r"^input.preprocessing is 'rescale' \(divide by 255"):
         densespace.tune(spec, data=arrays(lambda x: (x[:, 0] > 0).astype(np.int64)), out=tmp_path, verbose=0)
+
+
+def test_class_ids_stored_as_floats_train_with_label_smoothing(tmp_path):
+    """Whole-number class ids in a float array are class ids, also for the one-hot labels of smoothing."""
+    spec = tiny("classification", training={"epochs": 1, "batch_size": 32, "label_smoothing": 0.1})
+    data = arrays(lambda x: np.digitize(x[:, 0], [-0.5, 0.5]).astype(np.float32))
+    result = densespace.tune(spec, data=data, out=tmp_path, verbose=0)
+    assert all(t.status == "completed" for t in result.trials)
+
+
+def test_a_failed_trial_prints_no_traceback(tmp_path, capfd, monkeypatch):
+    """keras-tuner's traceback of a failed trial stays hidden unless verbose is 2."""
+    from densespace._keras.hypermodel import DenseHyperModel
+
+    def broken(*args, **kwargs):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(DenseHyperModel, "fit", broken)
+    spec = tiny("classification", search={"max_trials": 1, "seed": 1})
+    with pytest.raises(densespace.TuningError, match="boom"):
+        densespace.tune(spec, data=arrays(lambda x: np.arange(len(x)) % 3), out=tmp_path, verbose=1)
+    err = capfd.readouterr().err
+    assert "failed (ValueError: boom)" in err and "Traceback" not in err

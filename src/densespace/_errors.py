@@ -7,6 +7,7 @@ also subclasses the builtin a caller would catch without knowing densespace
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -120,6 +121,26 @@ class TuningError(DensespaceError, RuntimeError):
 
 class ResourceError(TuningError):
     """The machine ran out of disk or memory; the run folder keeps its last complete state."""
+
+
+#: errno values that say the machine, not the run, failed: a full disk or quota, exhausted memory.
+ENVIRONMENTAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.ENOMEM})
+
+
+def environmental(exc: BaseException) -> bool:
+    """Whether ``exc`` says the machine ran out of disk or memory (not that the code or data
+    failed): ``MemoryError``, an ``OSError`` of ``ENVIRONMENTAL_ERRNOS``, or TensorFlow's
+    ``ResourceExhaustedError`` (recognised by name: no TensorFlow import here)."""
+    if isinstance(exc, MemoryError):
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno in ENVIRONMENTAL_ERRNOS
+    return any(kind.__name__ == "ResourceExhaustedError" for kind in type(exc).__mro__)
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether an ``environmental`` error is about memory rather than disk."""
+    return not isinstance(exc, OSError) or exc.errno == errno.ENOMEM
 
 
 class SearchWarning(UserWarning):

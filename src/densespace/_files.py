@@ -23,6 +23,7 @@ def write_bytes(path: Path, data: bytes) -> None:
     """Replaces ``path`` with ``data`` atomically (temporary file, fsync, rename)."""
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(descriptor, shareable_mode())
         with os.fdopen(descriptor, "wb") as stream:
             stream.write(data)
             stream.flush()
@@ -31,6 +32,14 @@ def write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def shareable_mode() -> int:
+    """The mode a plain ``open`` would give a new file (0o666 less the umask): temporary files
+    start at 0o600, and the files they become should not."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_text(path: Path, text: str) -> None:

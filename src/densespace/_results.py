@@ -18,11 +18,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from densespace._errors import RunFolderError, quote
 from densespace._files import read_json, write_text
-from densespace._tasks import direction
+from densespace._tasks import DIRECTIONS, direction
 from densespace._version import __version__
 
 if TYPE_CHECKING:
@@ -441,4 +441,18 @@ def load_results(out: str | Path) -> Results:
         raise RunFolderError(
             f"{path}: not a densespace results file: {where or 'top level'}: {quote(error.message)}"
         )
-    return Results.model_validate(data)
+    try:
+        results = Results.model_validate(data)
+    except ValidationError as exc:  # what JSON Schema cannot say: NaN where a number is needed
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "top level"
+        raise RunFolderError(
+            f"{path}: not a densespace results file: {where}: {quote(error['msg'])}"
+        ) from None
+    metric = results.objective.removeprefix("val_")
+    if metric not in DIRECTIONS:
+        raise RunFolderError(
+            f"{path}: not a densespace results file: objective: {quote(results.objective)} is no metric "
+            "densespace records"
+        )
+    return results

@@ -8,7 +8,7 @@ import numpy as np
 
 
 class Batches:
-    """A split kept once in memory as uint8 tensors, served as batched ``tf.data`` pipelines.
+    """A split kept once in memory as tensors (inputs as given), served as batched ``tf.data`` pipelines.
 
     One ``Batches`` serves every trial: each trial only asks for a pipeline
     with its own batch size, shuffled (training) or not (validation).
@@ -34,7 +34,9 @@ class Batches:
 
         def gather(index: Any) -> tuple[Any, Any]:
             labels = tf.gather(self.y, index)
-            return tf.gather(self.x, index), labels if classes is None else tf.one_hot(labels, classes)
+            return tf.gather(self.x, index), labels if classes is None else tf.one_hot(
+                tf.cast(labels, tf.int32), classes
+            )
 
         batches = indices.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
         return batches.prefetch(tf.data.AUTOTUNE)

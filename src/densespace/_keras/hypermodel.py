@@ -138,7 +138,9 @@ def _needed(array: np.ndarray | None, because: str, so: str) -> np.ndarray:
 
 
 def _one_hot(labels: Any, classes: int | None) -> Any:
-    return labels if classes is None else np.eye(classes, dtype=np.float32)[np.asarray(labels)]
+    return (
+        labels if classes is None else np.eye(classes, dtype=np.float32)[np.asarray(labels).astype(np.int64)]
+    )
 
 
 def build_hypermodel(

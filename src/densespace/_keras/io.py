@@ -11,6 +11,8 @@ import keras
 import keras_tuner
 import numpy as np
 
+from densespace._files import shareable_mode
+
 
 def download_cifar10() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Returns ``keras.datasets.cifar10.load_data()`` (downloads once, then cached)."""
@@ -37,6 +39,7 @@ def save_model(model: keras.Model, path: Path, *, optimizer: bool = True) -> Non
         (model if optimizer else without_optimizer(model)).save(temporary)
         with open(temporary, "rb") as stream:
             os.fsync(stream.fileno())
+        os.chmod(temporary, shareable_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

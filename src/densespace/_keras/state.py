@@ -37,17 +37,32 @@ def atomic_state() -> Iterator[None]:
         kt_utils.save_json = original
 
 
+#: Keys keras-tuner's state files must hold for it to resume from them.
+_EXPECTED_KEYS = {"oracle.json": ("ongoing_trials", "tried_so_far"), "trial.json": ("trial_id", "status")}
+
+
 def check_state(project: Path) -> None:
     """Reads every state file of a keras-tuner project folder before keras-tuner does.
 
     Raises:
-        RunFolderError: A file is damaged; the message names it and what to do.
+        RunFolderError: A file is damaged (not JSON, or not the object keras-tuner
+            wrote); the message names it and what to do.
     """
-    for path in sorted([project / "oracle.json", *project.glob("trial_*/trial.json")]):
+    paths = [project / "oracle.json", *project.glob("tuner*.json"), *project.glob("trial_*/trial.json")]
+    for path in sorted(paths):
         if not path.exists():
             continue
         try:
-            read_json(path, limit=MAX_STATE_BYTES)
+            state = read_json(path, limit=MAX_STATE_BYTES)
+            if not isinstance(state, dict):
+                raise RunFolderError(
+                    f"{path}: not keras-tuner's state (a JSON {type(state).__name__}); the file is damaged"
+                )
+            missing = [key for key in _EXPECTED_KEYS.get(path.name, ()) if key not in state]
+            if missing:
+                raise RunFolderError(
+                    f"{path}: not keras-tuner's state (no {', '.join(missing)}); the file is damaged"
+                )
         except RunFolderError as exc:
             raise RunFolderError(
                 f"{exc}; keras-tuner cannot resume the search in {project.parent} from it: run again with "

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import keras_tuner
 import numpy as np
+from keras_tuner.src import config as kt_config
 
 from densespace import _space
 from densespace._errors import TuningError
@@ -42,13 +43,17 @@ def search(
     if hypermodel.spec.search.seed is not None:  # the models' initial weights, trial after trial
         keras.utils.set_random_seed(hypermodel.spec.search.seed)
     hypermodel.epochs = hypermodel.spec.search.longest_training(hypermodel.spec.training.epochs)
-    tuner.search(
-        train,
-        epochs=epochs,
-        validation_data=validation,
-        callbacks=[*_callbacks(hypermodel.spec), *callbacks],
-        verbose=_fit_verbosity(verbose),
-    )
+    debug, kt_config.DEBUG = kt_config.DEBUG, verbose > 1  # keras-tuner prints failed trials' tracebacks
+    try:
+        tuner.search(
+            train,
+            epochs=epochs,
+            validation_data=validation,
+            callbacks=[*_callbacks(hypermodel.spec), *callbacks],
+            verbose=_fit_verbosity(verbose),
+        )
+    finally:
+        kt_config.DEBUG = debug
     hypermodel.epochs = hypermodel.spec.training.epochs
     if worker:
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import math
 import time
 from collections.abc import Mapping
@@ -14,6 +13,7 @@ import numpy as np
 
 from densespace import _space
 from densespace._budgets import Limits, median_by_epoch
+from densespace._errors import environmental
 from densespace._keras.callbacks import EpochCallback, EpochReport, MedianPruning
 from densespace._keras.hypermodel import FINGERPRINT, DenseHyperModel
 from densespace._results import Status, StopReason, TrialRecord
@@ -23,10 +23,6 @@ from densespace._tuners import TUNERS
 if TYPE_CHECKING:
     from densespace._keras.tensorboard import Board
     from densespace._spec import Spec
-
-
-#: errno values that say the machine, not the trial, failed (disk full, quota, out of memory).
-ENVIRONMENTAL = {errno.ENOSPC, errno.EDQUOT, errno.ENOMEM}
 
 
 class EnvironmentFailure(keras_tuner.errors.FatalError):
@@ -114,8 +110,8 @@ class _Tuner:
         start = time.monotonic()
         try:
             histories = super().run_trial(trial, *args, **kwargs)  # type: ignore[misc]
-        except (MemoryError, OSError) as exc:
-            if isinstance(exc, OSError) and exc.errno not in ENVIRONMENTAL:
+        except Exception as exc:
+            if not environmental(exc):
                 raise
             # Not the configuration's fault: end the run with the trial unfinished, so that
             # keras-tuner runs it again on resume instead of recording it as failed.

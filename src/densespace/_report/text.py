@@ -47,7 +47,7 @@ def summary(results: Results) -> str:
     completed = sum(t.status == "completed" for t in trials)
     cost, data = results.cost, results.data
     lines = [
-        f"{results.spec['name']}: {results.tuner} search, {len(trials)} trials "
+        f"{results.spec.get('name', '(unnamed)')}: {results.tuner} search, {len(trials)} trials "
         f"({completed} completed), objective {results.objective}"
         + ("" if results.task == "classification" else f", task {results.task}"),
         f"data: {data.source} (train {data.train}, validation {data.validation}, test {data.test})",
@@ -83,7 +83,7 @@ def summary(results: Results) -> str:
 def report_markdown(results: Results) -> str:
     """``report.md``: the summary, the retrained models, every trial and the plot."""
     lines = [
-        f"# {results.spec['name']}",
+        f"# {results.spec.get('name', '(unnamed)')}",
         "",
         "```",
         summary(results).rstrip(),

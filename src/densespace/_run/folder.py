@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ LOCK_FILE = ".densespace.lock"
 MAX_RUN_BYTES = 16 << 20
 #: What densespace writes into a results folder, and so what ``overwrite`` may delete.
 OWNED = (RUN_FILE, "results.json", "trials.csv", "report.md", "scores.png", "search", "tensorboard")
-OWNED_PATTERNS = ("best-*.keras", "best-*.spec.json", ".*.tmp", ".*.keras")
+OWNED_PATTERNS = ("best-*.keras", "best-*.spec.json", ".*.tmp", ".*.keras", ".pending-best-*")
 #: keras-tuner's checkpoint files in a trial folder (``checkpoint.weights.h5`` under Keras 3;
 #: TensorFlow's ``checkpoint``, ``checkpoint.index``, ``checkpoint.data-*`` before).
 CHECKPOINTS = "checkpoint*"
@@ -174,7 +175,17 @@ def _refuse_dangerous(out: Path) -> None:
 
 def _claim(out: Path) -> Claim:
     """Locks ``out`` for this process, or says which process holds it."""
-    descriptor = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    lock = out / LOCK_FILE
+    try:  # never through a link: the lock's content is rewritten
+        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as exc:
+        raise RunFolderError(
+            f"{lock}: cannot use it as densespace's lock ({exc.strerror or exc}); it is not a file densespace "
+            "wrote: remove it, or choose another --out"
+        ) from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise RunFolderError(f"{lock}: not a regular file; remove it, or choose another --out")
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -208,4 +219,5 @@ def _differences(old: Any, new: Any, path: str = "") -> list[str]:
             for key in sorted(set(old) | set(new))
             for change in _differences(old.get(key), new.get(key), f"{path}.{key}" if path else key)
         ]
-    return [] if old == new else [f"{path}: {quote(json.dumps(old), 100)} -> {quote(json.dumps(new), 100)}"]
+    where = quote(path if path.isprintable() else repr(path), 100)
+    return [] if old == new else [f"{where}: {quote(json.dumps(old), 100)} -> {quote(json.dumps(new), 100)}"]

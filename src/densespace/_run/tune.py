@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import hashlib
 import io
 import os
@@ -29,6 +28,8 @@ from densespace._errors import (
     RunFolderError,
     SearchWarning,
     TuningError,
+    environmental,
+    out_of_memory,
     quote,
 )
 from densespace._files import write_text
@@ -214,23 +215,15 @@ def run(options: TuneOptions, data: Data, *, live: bool = False) -> TuneResult:
                 return finished
             best = _retrain(search, trials)
             results = _write(search, trials, best)
-        except (OSError, MemoryError) as exc:
-            if isinstance(exc, OSError) and exc.errno not in ENVIRONMENTAL:
+        except Exception as exc:
+            if not environmental(exc):
                 raise
             raise _resource_error(exc, options.out) from exc
     return TuneResult(out=options.out, record=results, trials=trials, best=best)
 
 
-#: errno values that say the machine, not the run, failed (disk full, quota, out of memory).
-ENVIRONMENTAL = {errno.ENOSPC, errno.EDQUOT, errno.ENOMEM}
-
-
 def _resource_error(exc: BaseException, out: Path) -> ResourceError:
-    what = (
-        "out of memory"
-        if isinstance(exc, MemoryError) or getattr(exc, "errno", None) == errno.ENOMEM
-        else ("the disk is full")
-    )
+    what = "out of memory" if out_of_memory(exc) else "the disk is full"
     return ResourceError(
         f"{what} ({type(exc).__name__}: {quote(str(exc))}); {out} keeps the last complete state: "
         "make room and run the same command again to resume"
@@ -396,8 +389,8 @@ def _retrain(search: _Search, trials: list[TrialRecord]) -> list[BestModel]:
     from densespace._keras import training
 
     options, spec, out = search.options, search.options.spec, search.options.out
-    for stale in [*out.glob("best-*.keras"), *out.glob("best-*.spec.json")]:
-        stale.unlink()
+    for leftover in out.glob(f"{PENDING}*"):  # of a retraining cut short
+        leftover.unlink()
     best: list[BestModel] = []
     top = ranked(trials, spec.search.objective)[: options.retrain_top]
     for rank, trial in enumerate(top, 1):
@@ -424,9 +417,18 @@ def _retrain(search: _Search, trials: list[TrialRecord]) -> list[BestModel]:
         frozen = _space.freeze(spec, trial.values)
         parameters = _space.parameter_bounds(frozen)[0]
         best.append(BestModel(rank, trial.id, trial.values, metrics, model, frozen, parameters, trained))
-        model_io.save_model(model, out / model_file(rank), optimizer=options.with_optimizer)
-        write_text(out / frozen_spec_file(rank), frozen.model_dump_json(indent=2) + "\n")
+        # written aside: until every model is retrained, the folder keeps the earlier ones
+        model_io.save_model(model, out / (PENDING + model_file(rank)), optimizer=options.with_optimizer)
+        write_text(out / (PENDING + frozen_spec_file(rank)), frozen.model_dump_json(indent=2) + "\n")
+    for stale in [*out.glob("best-*.keras"), *out.glob("best-*.spec.json")]:
+        stale.unlink()
+    for pending in out.glob(f"{PENDING}*"):
+        os.replace(pending, out / pending.name.removeprefix(PENDING))
     return best
+
+
+#: The prefix of retrained models and frozen specs written before the last one is done.
+PENDING = ".pending-"
 
 
 def _prune(search: _Search, trials: list[TrialRecord]) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, get_args, get_origin
 from pydantic import Tag, ValidationError
 
 from densespace._domains import Strict
-from densespace._errors import Problem, show
+from densespace._errors import Problem, quote, show
 from densespace._spec.models import Spec
 from densespace._tuners import TUNERS
 
@@ -35,11 +35,12 @@ def _location(loc: tuple[Any, ...], ctx: dict[str, Any] | None = None) -> str:
         annotation = None if annotation is None else _step(annotation, part)
         if tagged:
             continue
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+        name = str(part) if str(part).isprintable() else repr(part)  # a key's line breaks stay visible
+        text += f"[{part}]" if isinstance(part, int) else f".{name}" if text else name
     field = (ctx or {}).get("field")
     if field:
         text = f"{text}.{field}" if text else field
-    return text or "top level"
+    return quote(text) or "top level"
 
 
 def _tags(annotation: Any) -> list[str]:

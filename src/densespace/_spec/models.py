@@ -424,8 +424,9 @@ class Spec(Strict):
     @model_validator(mode="after")
     def _feasible(self) -> Spec:
         """A space whose ``search.constraints`` allow no configuration is refused (counted only
-        when constraints are set)."""
-        if not self.search.constraints.active:
+        when constraints are set, and only once the input shape is known: a spec that leaves it
+        to the data is counted when the data fits it in)."""
+        if not self.search.constraints.active or self.input.shape is None:
             return self
         try:
             feasible = _space.feasible_space(self)

@@ -187,15 +187,19 @@ def assemble(
     feature_names: tuple[str, ...] | None = None,
     target_names: tuple[str, ...] | None = None,
     hint: str = "",
+    numbers: bool = False,
 ) -> Dataset:
     """Checks the parts read from a source, then holds out, subsets and returns the ``Dataset``.
 
     ``where`` (``"data.npz: "``) starts every error; ``noun`` (``"rows"``)
     counts examples in them; ``hint`` ends the error about classes too small
-    to stratify. Options must have passed ``check_options``.
+    to stratify; ``numbers`` reads integer labels as numbers to predict (a
+    ``regression`` task), not class ids. Options must have passed ``check_options``.
     """
     parts = [train] + [part for part in (validation, test) if isinstance(part, Part)]
     splits = [_arrays(part, where) for part in parts]
+    if numbers:
+        splits = [(x, y.astype(np.float32)) for x, y in splits]
     classes = splits[0][1].dtype.kind in "biu" and splits[0][1].ndim == 1
     for part, (x, y) in zip(parts[1:], splits[1:], strict=True):
         _check_alike(part, x, y, train, splits[0], classes, where)

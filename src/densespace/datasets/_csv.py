@@ -317,6 +317,12 @@ def _target(
         labels = [np.searchsorted(classes, values).astype(np.int64) for values in values_of]
         hint = f"; column {name!r} holds whole numbers, read as class labels"
         return labels, tuple(str(int(value)) for value in classes), hint
+    if numbers:
+        found = next((cell for column in cells for cell in column if not _is_number(cell)), "")
+        raise DatasetError(
+            f"{tables[0].where}column {name!r} holds text ({quote(found, 40)!r}); the target of a regression "
+            "must be numbers"
+        )
     text = np.unique(np.concatenate([np.array(column, dtype=str) for column in cells]))
     labels = [np.searchsorted(text, np.array(column, dtype=str)).astype(np.int64) for column in cells]
     hint = ""

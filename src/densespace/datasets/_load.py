@@ -46,8 +46,8 @@ def load(
             validation, or ``"test"`` to validate on the test split.
         limit: keep at most this many examples in each split, a stratified subset.
         seed: fixes which examples each split and each subset gets.
-        numbers: a CSV's one target column of whole numbers holds numbers to
-            predict (a ``regression`` task), not class labels.
+        numbers: the labels of a CSV or ``.npz`` source are numbers to predict
+            (a ``regression`` task) even when they are whole numbers, not class labels.
 
     Returns:
         The loader's ``Dataset``.
@@ -89,7 +89,12 @@ def load(
             )
         assert text is not None
         return load_npz(
-            text, validation=validation, test=0.2 if test is None else test, limit=limit, seed=seed
+            text,
+            validation=validation,
+            test=0.2 if test is None else test,
+            limit=limit,
+            seed=seed,
+            numbers=numbers,
         )
     if test is not None:
         raise OptionError(

@@ -33,6 +33,7 @@ def load_npz(
     test: float = 0.2,
     limit: int | None = None,
     seed: int = 0,
+    numbers: bool = False,
 ) -> Dataset:
     """Loads arrays saved with ``numpy.savez`` (or ``savez_compressed``) and splits them three ways.
 
@@ -51,6 +52,7 @@ def load_npz(
         test: the share of all examples held out for testing when the file holds no ``x_test``.
         limit: keep at most this many examples in each split, a stratified subset.
         seed: fixes which examples each split and each subset gets.
+        numbers: integer labels are numbers to predict (a ``regression`` task), not class ids.
 
     Returns:
         A ``Dataset`` of kind ``"npz"`` whose source is the resolved path.
@@ -88,6 +90,7 @@ def load_npz(
         source=str(where),
         kind="npz",
         where=f"{where}: ",
+        numbers=numbers,
     )
 
 
