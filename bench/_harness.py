@@ -416,8 +416,9 @@ def retrain(hypermodel: Any, values: dict[str, Any], data: Any, *, epochs: int, 
     )
 
 
-def for_evaluation(model: Any) -> Any:
+def for_evaluation(model: Any, spec: Any, values: dict[str, Any]) -> Any:
     """The model compiled with plain sparse cross-entropy (no label smoothing), as densespace tests it."""
+    import densespace
     from densespace._keras.hypermodel import for_evaluation
 
-    return for_evaluation(model)
+    return for_evaluation(model, spec, densespace.resolve(spec, values))

@@ -255,7 +255,12 @@ def fake_keras(monkeypatch: pytest.MonkeyPatch, download: Callable[[], Any]) -> 
     package = types.ModuleType("densespace._keras")
     package.__path__ = []  # type: ignore[attr-defined]  # a package, so that .io imports from it
     module = types.ModuleType("densespace._keras.io")
-    module.download_cifar10 = download  # type: ignore[attr-defined]
+
+    def download_dataset(name: str) -> Any:
+        assert name == "cifar10"
+        return download()
+
+    module.download_dataset = download_dataset  # type: ignore[attr-defined]
     package.io = module  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "densespace._keras", package)
     monkeypatch.setitem(sys.modules, "densespace._keras.io", module)

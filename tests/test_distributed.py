@@ -205,3 +205,11 @@ def test_the_environment_of_a_role():
         "KERASTUNER_ORACLE_PORT": "9",
         "KERASTUNER_TUNER_ID": "w-1",
     }
+
+
+def test_braces_in_a_received_value_stay_as_they_are():
+    """An option error quoting a received value with braces shows it, instead of failing to format."""
+    with pytest.raises(densespace.OptionError) as info:
+        Distributed.from_options(chief="{a}:{b}", worker=None, worker_id=None)
+    assert info.value.for_cli() == "--chief: expected HOST:PORT, such as 127.0.0.1:8000 (received '{a}:{b}')"
+    assert str(info.value) == "chief: expected HOST:PORT, such as 127.0.0.1:8000 (received '{a}:{b}')"

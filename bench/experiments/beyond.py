@@ -125,7 +125,7 @@ def _efficiency(args: argparse.Namespace, source: Path) -> tuple[Figures, list[s
 
     class TestAccuracy(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            model = _harness.for_evaluation(keras.models.clone_model(self.model))
+            model = _harness.for_evaluation(keras.models.clone_model(self.model), spec, best["values"])
             model.set_weights(self.model.get_weights())
             accuracy = model.evaluate(*data.test, batch_size=1024, verbose=0, return_dict=True)["accuracy"]
             history.append((epoch + 1, time.monotonic() - start, accuracy))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from densespace._errors import OptionError
-from densespace._results import StopReason
+from densespace._results import StopReason, better
 from densespace._tasks import TASKS, direction
 
 #: The clock of the time limit (seconds; replaced in tests).
@@ -46,15 +46,9 @@ def parse_duration(text: str) -> float:
         return float(cleaned) if re.fullmatch(r"\d+(\.\d+)?", cleaned) else _units(cleaned)
     except ValueError:
         raise OptionError(
-            "{time_limit}: expected a duration such as 90, 90s, 15m, 2h or 1h30m "
-            f"(received {_braces(repr(text[:80]))})",
+            f"{{time_limit}}: expected a duration such as 90, 90s, 15m, 2h or 1h30m (received {text[:80]!r})",
             "time_limit",
         ) from None
-
-
-def _braces(text: str) -> str:
-    """A received value, safe inside an ``OptionError`` template."""
-    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _units(text: str) -> float:
@@ -120,7 +114,7 @@ def parse_target(text: str) -> tuple[str, float]:
         return metric.strip(), float(value)
     except ValueError:
         raise OptionError(
-            f"{{stop_at}}: expected METRIC=VALUE, such as val_accuracy=0.9 (received {_braces(repr(text[:80]))})",
+            f"{{stop_at}}: expected METRIC=VALUE, such as val_accuracy=0.9 (received {text[:80]!r})",
             "stop_at",
         ) from None
 
@@ -148,13 +142,13 @@ def check_target(stop_at: Any, task: str) -> Target | None:
     ):
         raise OptionError(
             "{stop_at} must be a (metric, value) pair such as ('val_accuracy', 0.9) "
-            f"(received {_braces(repr(stop_at)[:80])})",
+            f"(received {repr(stop_at)[:80]})",
             "stop_at",
         )
     objectives = TASKS[task].objectives()
     if metric not in objectives:
         raise OptionError(
-            f"{{stop_at}}: {task} records no metric {_braces(repr(metric[:80]))}; expected one of: "
+            f"{{stop_at}}: {task} records no metric {metric[:80]!r}; expected one of: "
             f"{', '.join(objectives)}",
             "stop_at",
         )
@@ -226,4 +220,4 @@ def worse_than_median(
     median = medians.get(epoch)
     if epoch <= warmup_epochs or median is None or not math.isfinite(value):
         return False
-    return value > median if direction(objective) == "min" else value < median
+    return better(median, value, objective)

@@ -21,6 +21,7 @@ from densespace import _space
 from densespace._errors import DensespaceError, OptionError, SearchWarning, SpecError, TuningError, quote
 from densespace._report import REPORT_FILE, summary
 from densespace._results import load_results, results_schema_text
+from densespace._run.options import KEEP_CHECKPOINTS
 from densespace._spec import Spec, load_spec, schema_text
 from densespace._tuners import TUNERS
 from densespace._version import __version__
@@ -269,8 +270,8 @@ def _parser() -> argparse.ArgumentParser:
 
     tune = commands.add_parser(
         "tune",
-        help="search a space on CIFAR-10, retrain the best and test them",
-        description="Search a space with keras-tuner on CIFAR-10, retrain the best configurations "
+        help="search a space on CIFAR-10 or your own data, retrain the best and test them",
+        description="Search a space with keras-tuner on CIFAR-10 or your own data, retrain the best configurations "
         "from scratch and evaluate them once on the test split. Options override the spec's "
         "search and training sections; the spec file is never edited. Running again on the "
         "same --out resumes an interrupted search.",
@@ -358,7 +359,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     tune.add_argument(
         "--keep-checkpoints",
-        choices=["all", "best", "none"],
+        choices=list(KEEP_CHECKPOINTS),
         default="best",
         help="search checkpoints to keep once the search is over: those of the retrained "
         "configurations (best, the default), all, or none",
@@ -406,26 +407,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             if getattr(args, "quiet", False):
                 warnings.simplefilter("ignore")
             return run(args)
-    except SpecError as exc:
-        if args.debug:
-            raise
-        _print_problems(exc)
-        return EXIT_BAD_INPUT
-    except OptionError as exc:
-        if args.debug:
-            raise
-        print(f"densespace: error: {exc.for_cli()}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except TuningError as exc:
-        if args.debug:
-            raise
-        print(f"densespace: error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
     except DensespaceError as exc:
         if args.debug:
             raise
-        print(f"densespace: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        if isinstance(exc, SpecError):
+            _print_problems(exc)
+        else:
+            print(
+                f"densespace: error: {exc.for_cli() if isinstance(exc, OptionError) else exc}",
+                file=sys.stderr,
+            )
+        return EXIT_FAILURE if isinstance(exc, TuningError) else EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("densespace: interrupted", file=sys.stderr)
         return 130

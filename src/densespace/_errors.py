@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,11 +96,19 @@ class OptionError(DensespaceError, ValueError):
     def __init__(self, template: str, *options: str) -> None:
         self.template = template
         self.options = options
-        super().__init__(template.format(**{name: name for name in options}))
+        super().__init__(self._written(lambda name: name))
 
     def for_cli(self) -> str:
         """The message with each option written as its command-line flag."""
-        return self.template.format(**{name: "--" + name.replace("_", "-") for name in self.options})
+        return self._written(lambda name: "--" + name.replace("_", "-"))
+
+    def _written(self, spelling: Callable[[str], str]) -> str:
+        """The template with each ``{option}`` spelled out; nothing else in it is a placeholder,
+        so braces in a received value stay as they are."""
+        text = self.template
+        for name in self.options:
+            text = text.replace("{" + name + "}", spelling(name))
+        return text
 
 
 class DatasetError(DensespaceError, ValueError):

@@ -245,13 +245,13 @@ class TuneResult:
         return trials_dataframe(self.trials)
 
 
-def model_file(rank: int) -> str:
-    """File name of the retrained model of a rank."""
+def model_file(rank: int | str) -> str:
+    """File name of the retrained model of a rank (``"*"``: the pattern of them all)."""
     return f"best-{rank}.keras"
 
 
-def frozen_spec_file(rank: int) -> str:
-    """File name of the frozen spec of a rank."""
+def frozen_spec_file(rank: int | str) -> str:
+    """File name of the frozen spec of a rank (``"*"``: the pattern of them all)."""
     return f"best-{rank}.spec.json"
 
 

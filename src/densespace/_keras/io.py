@@ -14,11 +14,6 @@ import numpy as np
 from densespace._files import shareable_mode
 
 
-def download_cifar10() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Returns ``keras.datasets.cifar10.load_data()`` (downloads once, then cached)."""
-    return keras.datasets.cifar10.load_data()
-
-
 def download_dataset(name: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Returns ``keras.datasets.<name>.load_data()`` (downloads once, then cached).
 

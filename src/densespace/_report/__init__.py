@@ -6,10 +6,18 @@ from pathlib import Path
 
 from densespace._files import write_text
 from densespace._report.plot import PLOT_FILE, plot
-from densespace._report.text import REPORT_FILE, TRIALS_FILE, report_markdown, show, summary, trials_csv
+from densespace._report.text import (
+    REPORT_FILE,
+    TRIALS_FILE,
+    report_markdown,
+    show,
+    show_values,
+    summary,
+    trials_csv,
+)
 from densespace._results import Results
 
-__all__ = ["PLOT_FILE", "REPORT_FILE", "TRIALS_FILE", "show", "summary", "write_report"]
+__all__ = ["PLOT_FILE", "REPORT_FILE", "TRIALS_FILE", "show", "show_values", "summary", "write_report"]
 
 
 def write_report(out: Path, results: Results) -> None:

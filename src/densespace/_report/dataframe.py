@@ -50,7 +50,7 @@ def trials_dataframe(trials: list[TrialRecord]) -> pandas.DataFrame:
     names: list[str] = []
     for trial in trials:
         names += [n for n in trial.values if n not in names and n not in COLUMNS]
-    extras = [name for name in EXTRA_COLUMNS if name in TrialRecord.model_fields]
+    extras = list(EXTRA_COLUMNS)
     rows = [
         {
             **{name: _cell(getattr(trial, name)) for name in COLUMNS},

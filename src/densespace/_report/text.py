@@ -20,8 +20,15 @@ def show(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _values(values: dict[str, Any]) -> str:
+def show_values(values: dict[str, Any]) -> str:
+    """Hyperparameter values as ``name=value`` words."""
     return " ".join(f"{k}={show(v)}" for k, v in values.items())
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    """Rows of cells as aligned text lines (the first row the header)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
 def _metric(value: float | None) -> str:
@@ -64,13 +71,11 @@ def summary(results: Results) -> str:
                 *(_metric(b.test_metrics.get(n)) for n in names),
                 f"{b.parameters:,}",
                 b.model,
-                _values(b.values),
+                show_values(b.values),
             ]
             for b in results.best
         ]
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        lines += _table([header, *rows])
     if results.front:
         points = (
             f"trial {p.trial} ({p.parameters:,} parameters, {results.objective} {p.score:.4f})"
@@ -100,7 +105,7 @@ def report_markdown(results: Results) -> str:
         score = "" if t.score is None else f"{t.score:.4f}"
         seconds = "" if t.seconds is None else f"{t.seconds:.1f}"
         epochs = "" if t.epochs is None else f"{t.epochs:g}"
-        lines.append(f"| {t.id} | {t.status} | {score} | {seconds} | {epochs} | {_values(t.values)} |")
+        lines.append(f"| {t.id} | {t.status} | {score} | {seconds} | {epochs} | {show_values(t.values)} |")
     versions = ", ".join(f"{k} {v}" for k, v in results.versions.items())
     lines += ["", f"densespace {results.densespace}, {versions}; {results.created}", ""]
     return "\n".join(lines)
@@ -165,6 +170,4 @@ def compare(results_list: list[Results], *, labels: list[str] | None = None) -> 
                 f"{cost.seconds:.0f}",
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    return "\n".join(lines) + "\n"
+    return "\n".join(_table(rows)) + "\n"

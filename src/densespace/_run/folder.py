@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from densespace._errors import RunFolderError, SpecError, quote
 from densespace._files import read_json, write_text
-from densespace._results import DataRecord
+from densespace._report import PLOT_FILE, REPORT_FILE, TRIALS_FILE
+from densespace._results import RESULTS_FILE, DataRecord, frozen_spec_file, model_file
 from densespace._spec import validate_spec
 
 RUN_FILE = "run.json"
@@ -32,8 +33,10 @@ LOCK_FILE = ".densespace.lock"
 #: The largest ``run.json`` densespace reads (a spec and a data description).
 MAX_RUN_BYTES = 16 << 20
 #: What densespace writes into a results folder, and so what ``overwrite`` may delete.
-OWNED = (RUN_FILE, "results.json", "trials.csv", "report.md", "scores.png", "search", "tensorboard")
-OWNED_PATTERNS = ("best-*.keras", "best-*.spec.json", ".*.tmp", ".*.keras", ".pending-best-*")
+#: The prefix of retrained models and frozen specs written before the last one is done.
+PENDING = ".pending-"
+OWNED = (RUN_FILE, RESULTS_FILE, TRIALS_FILE, REPORT_FILE, PLOT_FILE, "search", "tensorboard")
+OWNED_PATTERNS = (model_file("*"), frozen_spec_file("*"), ".*.tmp", ".*.keras", f"{PENDING}best-*")
 #: keras-tuner's checkpoint files in a trial folder (``checkpoint.weights.h5`` under Keras 3;
 #: TensorFlow's ``checkpoint``, ``checkpoint.index``, ``checkpoint.data-*`` before).
 CHECKPOINTS = "checkpoint*"

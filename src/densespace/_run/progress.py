@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from densespace import _space
-from densespace._report import show
+from densespace._report import show_values
 from densespace._results import TrialRecord, better, clean_values
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class Progress:
 
     def _line(self, trial: TrialRecord) -> str:
         elapsed = time.monotonic() - self.start
-        values = " ".join(f"{k}={show(v)}" for k, v in trial.values.items())
+        values = show_values(trial.values)
         outcome = (
             f"{self.spec.search.objective}={trial.score:.4f}"
             if trial.score is not None

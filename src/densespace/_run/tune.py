@@ -50,6 +50,7 @@ from densespace._results import (
 )
 from densespace._run import folder, peers
 from densespace._run.fit import fit_to_data
+from densespace._run.folder import PENDING
 from densespace._run.options import KeepCheckpoints, Role, TuneOptions, Verbosity, role
 from densespace._run.progress import LiveProgress, Progress, planned_budget
 from densespace._spec import Spec, load_spec
@@ -420,15 +421,11 @@ def _retrain(search: _Search, trials: list[TrialRecord]) -> list[BestModel]:
         # written aside: until every model is retrained, the folder keeps the earlier ones
         model_io.save_model(model, out / (PENDING + model_file(rank)), optimizer=options.with_optimizer)
         write_text(out / (PENDING + frozen_spec_file(rank)), frozen.model_dump_json(indent=2) + "\n")
-    for stale in [*out.glob("best-*.keras"), *out.glob("best-*.spec.json")]:
+    for stale in [*out.glob(model_file("*")), *out.glob(frozen_spec_file("*"))]:
         stale.unlink()
     for pending in out.glob(f"{PENDING}*"):
         os.replace(pending, out / pending.name.removeprefix(PENDING))
     return best
-
-
-#: The prefix of retrained models and frozen specs written before the last one is done.
-PENDING = ".pending-"
 
 
 def _prune(search: _Search, trials: list[TrialRecord]) -> None:

@@ -165,10 +165,10 @@ def _check_options(validation: object, limit: object) -> None:
 
 def _download() -> tuple[Split, Split]:
     """Keras' copy of CIFAR-10, with labels flattened and images made contiguous."""
-    from densespace._keras.io import download_cifar10  # imports Keras: only this path needs it
+    from densespace._keras.io import download_dataset  # imports Keras: only this path needs it
 
     try:
-        (x_train, y_train), (x_test, y_test) = download_cifar10()
+        (x_train, y_train), (x_test, y_test) = download_dataset("cifar10")
     except Exception as exc:  # keras reports a failed download as a bare Exception
         raise DatasetError(
             f"cannot download CIFAR-10 through keras ({exc}); point densespace at a local copy "

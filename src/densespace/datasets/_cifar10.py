@@ -32,6 +32,7 @@ from typing import Any, BinaryIO, Literal
 import numpy as np
 
 from densespace._errors import DatasetError, quote
+from densespace.datasets._local import file_kind
 
 CLASS_NAMES: tuple[str, ...] = (
     "airplane", "automobile", "bird", "cat", "deer",
@@ -141,7 +142,7 @@ def _read(path: Path, *, look_inside: bool) -> tuple[Split, Split, str]:
         elif stat.S_ISREG(mode):
             batches, layout = _read_archive(path)
         else:
-            raise DatasetError(f"{path}: it is {_file_kind(mode)}, not a regular file or folder; {_EXPECTED}")
+            raise DatasetError(f"{path}: it is {file_kind(mode)}, not a regular file or folder; {_EXPECTED}")
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise DatasetError(f"{exc.filename or path}: {_LOOP}") from None
@@ -152,17 +153,6 @@ def _read(path: Path, *, look_inside: bool) -> tuple[Split, Split, str]:
 
 
 _LOOKED_FOR = (*_FILES["binary"], *_FILES["python"], *_INNER)
-
-
-def _file_kind(mode: int) -> str:
-    """What a file that is neither regular nor a folder is, in words."""
-    kinds = [
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ]
-    return next((kind for test, kind in kinds if test(mode)), f"of file type {stat.S_IFMT(mode):#o}")
 
 
 def _pick_layout(names: set[str], where: str) -> _Layout | None:
@@ -218,14 +208,14 @@ def _open_regular(path: Path) -> tuple[io.BufferedReader, int]:
     """``path`` opened for reading, and its size; refuses anything but a regular file unopened."""
     mode = path.stat().st_mode  # follows symbolic links, as the open does
     if not stat.S_ISREG(mode):
-        raise DatasetError(f"{path}: it is {_file_kind(mode)}, not a regular file")
+        raise DatasetError(f"{path}: it is {file_kind(mode)}, not a regular file")
     # O_NONBLOCK: should the file become a FIFO after the stat, the open does not wait for a writer
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     stream = os.fdopen(fd, "rb")
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         stream.close()
-        raise DatasetError(f"{path}: it is {_file_kind(info.st_mode)}, not a regular file")
+        raise DatasetError(f"{path}: it is {file_kind(info.st_mode)}, not a regular file")
     return stream, info.st_size
 
 

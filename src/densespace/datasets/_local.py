@@ -76,11 +76,15 @@ def _check_regular(path: Path, mode: int, expected: str) -> None:
         return
     if stat.S_ISDIR(mode):
         raise DatasetError(f"{path}: it is a folder; expected {expected}")
+    raise DatasetError(f"{path}: it is {file_kind(mode)}, not a regular file; expected {expected}")
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is neither regular nor a folder is, in words."""
     kinds = [
         (stat.S_ISFIFO, "a FIFO"),
         (stat.S_ISCHR, "a character device"),
         (stat.S_ISBLK, "a block device"),
         (stat.S_ISSOCK, "a socket"),
     ]
-    kind = next((kind for test, kind in kinds if test(mode)), f"of file type {stat.S_IFMT(mode):#o}")
-    raise DatasetError(f"{path}: it is {kind}, not a regular file; expected {expected}")
+    return next((kind for test, kind in kinds if test(mode)), f"of file type {stat.S_IFMT(mode):#o}")
