@@ -21,8 +21,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -384,21 +383,9 @@ def preload_tune() -> None:
     from densespace._keras import training, tuners  # noqa: F401
 
 
-@contextmanager
-def added_callbacks(*callbacks: Any) -> Iterator[None]:
-    """Inside: densespace's trials and retraining also run ``callbacks`` (keras-tuner
-    deep-copies a trial's callbacks: keep what they record outside the instances)."""
-    from densespace._keras import training
-
-    plain = training._callbacks
-    training._callbacks = lambda spec: [*plain(spec), *callbacks]
-    try:
-        yield
-    finally:
-        training._callbacks = plain
-
-
-def retrain(hypermodel: Any, values: dict[str, Any], data: Any, *, epochs: int, seed: int) -> Any:
+def retrain(
+    hypermodel: Any, values: dict[str, Any], data: Any, *, epochs: int, seed: int, callbacks: Any = ()
+) -> Any:
     """One configuration rebuilt from scratch, trained on ``data.train`` (shuffled with
     ``seed``) as ``tune``'s retraining does, and tested once: (model, test metrics, epochs)."""
     from densespace._keras import training
@@ -413,6 +400,7 @@ def retrain(hypermodel: Any, values: dict[str, Any], data: Any, *, epochs: int, 
         epochs=epochs,
         seed=seed,
         verbose=0,
+        callbacks=callbacks,
     )
 
 

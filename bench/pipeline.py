@@ -98,8 +98,8 @@ def _worker(side: str, epochs: int, work: str) -> list[float]:
     spec = densespace.validate_spec({**SPEC, "training": {**SPEC["training"], "epochs": epochs}})
     timer = EpochTimer()
     if side == "densespace":
-        with _harness.added_callbacks(timer), tempfile.TemporaryDirectory() as out:
-            densespace.tune(spec, data=data, out=out, retrain_top=0, verbose=0)
+        with tempfile.TemporaryDirectory() as out:  # the timer records into SECONDS: copies may run it
+            densespace.tune(spec, data=data, out=out, retrain_top=0, verbose=0, callbacks=[timer])
     else:
         hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
         model = hypermodel.build(keras_tuner.HyperParameters())

@@ -131,8 +131,10 @@ def _efficiency(args: argparse.Namespace, source: Path) -> tuple[Figures, list[s
             history.append((epoch + 1, time.monotonic() - start, accuracy))
 
     hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
-    with _harness.added_callbacks(TestAccuracy()):
-        _harness.retrain(hypermodel, best["values"], data, epochs=args.retrain_epochs, seed=1)
+    # TestAccuracy records into ``history``: the copy retraining makes records there too
+    _harness.retrain(
+        hypermodel, best["values"], data, epochs=args.retrain_epochs, seed=1, callbacks=[TestAccuracy()]
+    )
     reached = next((h for h in history if h[2] >= POST_BEST), None)
     figures = {
         "values": best["values"],
