@@ -21,6 +21,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -167,6 +168,43 @@ def start(script: str, **options: Any) -> Fresh:
 def fresh(script: str, **options: Any) -> Any:
     """``start``, then wait for the result."""
     return start(script, **options).result()
+
+
+# ------------------------------------------------------------------ profiles
+
+
+class Profile:
+    """Exclusive wall seconds and call counts of a few functions, patched in place."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = tuple(names)
+        self.seconds = dict.fromkeys(self.names, 0.0)
+        self.calls = dict.fromkeys(self.names, 0)
+        self._stack: list[float] = []
+
+    def patch(self, owner: Any, attribute: str, name: str) -> None:
+        """Replaces ``owner.attribute`` by a wrapper that counts its time under ``name``."""
+        original = getattr(owner, attribute)
+        profile = self
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            profile._stack.append(0.0)
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - start
+                nested = profile._stack.pop()
+                profile.seconds[name] += elapsed - nested
+                profile.calls[name] += 1
+                if profile._stack:
+                    profile._stack[-1] += elapsed
+
+        setattr(owner, attribute, timed)
+
+    def record(self) -> dict[str, dict[str, float]]:
+        """Each name's exclusive seconds (rounded) and calls."""
+        return {n: {"seconds": round(self.seconds[n], 3), "calls": self.calls[n]} for n in self.names}
 
 
 # ------------------------------------------------------------------ targets

@@ -136,34 +136,6 @@ def main() -> int:
 # ------------------------------------------------------------------ worker side
 
 
-class _Profile:
-    """Exclusive wall seconds and call counts of a few functions, patched in place."""
-
-    def __init__(self) -> None:
-        self.seconds = dict.fromkeys(PROFILED, 0.0)
-        self.calls = dict.fromkeys(PROFILED, 0)
-        self._stack: list[float] = []
-
-    def patch(self, owner: Any, attribute: str, name: str) -> None:
-        original = getattr(owner, attribute)
-        profile = self
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            profile._stack.append(0.0)
-            start = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                elapsed = time.perf_counter() - start
-                nested = profile._stack.pop()
-                profile.seconds[name] += elapsed - nested
-                profile.calls[name] += 1
-                if profile._stack:
-                    profile._stack[-1] += elapsed
-
-        setattr(owner, attribute, timed)
-
-
 def _worker(
     side: str, spec: str, work: str, run_dir: str, trials: int, epochs: int, retrain: int
 ) -> dict[str, Any]:
@@ -178,7 +150,7 @@ def _worker(
     _harness.preload_tune()  # on both sides, untimed
     data = _harness.load_prepared(Path(work))
     loaded = densespace.load_spec(_harness.ROOT / "examples" / f"{spec}.json")
-    profile = _Profile()
+    profile = _harness.Profile(PROFILED)
     for attribute in ("fit", "evaluate", "save_weights", "save"):
         profile.patch(keras.Model, attribute, attribute)
     profile.patch(keras.backend, "clear_session", "clear_session")
@@ -214,10 +186,7 @@ def _worker(
         "seconds": end - start,
         "search_seconds": search_end - start,
         "retrain_seconds": end - search_end,
-        "profile": {
-            name: {"seconds": round(profile.seconds[name], 3), "calls": profile.calls[name]}
-            for name in PROFILED
-        },
+        "profile": profile.record(),
         "trials": tried,
         "test": test,
     }

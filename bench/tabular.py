@@ -141,37 +141,6 @@ def make_data(rows: int, features: int, seed: int = 0) -> SimpleNamespace:
     )
 
 
-class _Profile:
-    """Exclusive wall seconds and call counts of a few functions, patched in place."""
-
-    def __init__(self) -> None:
-        self.seconds = dict.fromkeys(PROFILED, 0.0)
-        self.calls = dict.fromkeys(PROFILED, 0)
-        self._stack: list[float] = []
-
-    def patch(self, owner: Any, attribute: str, name: str) -> None:
-        original = getattr(owner, attribute)
-        profile = self
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            profile._stack.append(0.0)
-            start = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                elapsed = time.perf_counter() - start
-                nested = profile._stack.pop()
-                profile.seconds[name] += elapsed - nested
-                profile.calls[name] += 1
-                if profile._stack:
-                    profile._stack[-1] += elapsed
-
-        setattr(owner, attribute, timed)
-
-    def record(self) -> dict[str, dict[str, float]]:
-        return {n: {"seconds": round(self.seconds[n], 3), "calls": self.calls[n]} for n in PROFILED}
-
-
 def _worker(
     side: str,
     rows: int,
@@ -198,7 +167,7 @@ def _worker(
             "search": {**SPEC["search"], "max_trials": trials},
         }
     )
-    profile = _Profile()
+    profile = _harness.Profile(PROFILED)
     for attribute in ("fit", "save_weights"):
         profile.patch(keras.Model, attribute, attribute)
     profile.patch(keras.backend, "clear_session", "clear_session")
