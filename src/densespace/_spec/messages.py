@@ -146,6 +146,7 @@ _CUSTOM = {
     "task_smoothing",
     "task_metric",
     "tuner_space",
+    "hyperband_pruning",
 }
 
 
