@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import random
 from types import SimpleNamespace
+from typing import get_args
 
 import keras
 import keras_tuner as kt
@@ -26,6 +27,10 @@ from densespace import (
 from densespace._keras.data import Batches
 from densespace._keras.hypermodel import build_model
 from densespace._space import plan_parameters, resolve
+from densespace._spec import Activation, OptimizerName
+
+ACTIVATIONS = get_args(Activation)
+OPTIMIZERS = get_args(OptimizerName)
 
 ACTIVATIONS = ["relu", "tanh", "elu", "selu", "swish"]
 
@@ -303,43 +308,25 @@ def test_every_allowed_activation_and_optimizer_builds():
         spec_dict(
             input={"shape": [4]},
             hidden={
-                "layers": 15,
+                "layers": len(ACTIVATIONS),
                 "units": 2,
-                "activation": {
-                    "values": [
-                        "relu",
-                        "relu6",
-                        "leaky_relu",
-                        "elu",
-                        "selu",
-                        "gelu",
-                        "silu",
-                        "swish",
-                        "mish",
-                        "tanh",
-                        "sigmoid",
-                        "hard_sigmoid",
-                        "softplus",
-                        "softsign",
-                        "linear",
-                    ]
-                },
+                "activation": {"values": list(ACTIVATIONS)},
             },
-            optimizer={"name": {"values": ["adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad"]}},
+            optimizer={"name": {"values": list(OPTIMIZERS)}},
         )
     )
     hypermodel = build_hypermodel(spec)
     hp = kt.HyperParameters()
     hypermodel.declare(hp)
-    activations = [v for h in hp.space if h.name.startswith("activation") for v in h.values]
-    hp.values.update({f"activation_{i}": a for i, a in enumerate(activations[:15])})
-    for name in ["adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad"]:
+    assert all(h.values == list(ACTIVATIONS) for h in hp.space if h.name.startswith("activation"))
+    hp.values.update({f"activation_{i}": a for i, a in enumerate(ACTIVATIONS)})
+    for name in OPTIMIZERS:
         hp.values["optimizer"] = name
         model = hypermodel.build(hp)
         assert type(model.optimizer).__name__.lower() == name
     assert [
         layer.get_config()["activation"] for layer in model.layers if isinstance(layer, keras.layers.Dense)
-    ][:15] == [keras.activations.serialize(keras.activations.get(a)) for a in activations[:15]]
+    ][: len(ACTIVATIONS)] == [keras.activations.serialize(keras.activations.get(a)) for a in ACTIVATIONS]
 
 
 class _CountBatches(keras.callbacks.Callback):
