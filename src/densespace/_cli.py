@@ -153,6 +153,8 @@ def _tune(args: argparse.Namespace) -> int:
         retrain=args.retrain,
         time_limit=None if args.time_limit is None else parse_duration(args.time_limit),
         stop_at=None if args.stop_at is None else parse_target(args.stop_at),
+        enqueue=args.enqueue,
+        warm_start=args.warm_start,
     )
     downloads = args.data is None or args.data.startswith("keras:")  # Keras loads with the data
     if not args.verbose and downloads:
@@ -313,6 +315,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="METRIC=VALUE",
         help="start no new trial once a completed trial reaches VALUE of METRIC, an objective of the "
         "spec's task (such as val_accuracy=0.9, or val_loss=0.3: at most it for a loss or error)",
+    )
+    tune.add_argument(
+        "--enqueue",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FILE",
+        help="evaluate these models first (after search.initial_points): frozen spec files, such as "
+        "best-1.spec.json, or results folders (their retrained best); random and bayesian searches",
+    )
+    tune.add_argument(
+        "--warm-start",
+        metavar="RUN_DIR",
+        help="start from the scored trials of an earlier search of the same space and data (its "
+        "results folder), without training them again; random and bayesian searches",
     )
     tune.add_argument(
         "--retrain-top",

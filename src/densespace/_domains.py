@@ -147,11 +147,50 @@ class _Range(Strict):
             value = hi + lo - lo * math.pow(step, index)
         return self._cast(value)
 
+    def member(self, value: Any) -> Any:
+        """The range's own value equal to ``value``, or None when it has none.
+
+        A stepped range's values are the ones keras-tuner computes (``value_at``): a
+        float matches one within rounding (1e-9 relative) and the range's own is
+        returned, so that it is the exact value keras-tuner would have sampled.
+        """
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return None
+        if not isinstance(value, self._kinds):  # a float for an integer range
+            return None
+        if self._effective_step() is None:  # continuous, or every integer of a log range
+            return self._cast(value) if self.min <= value <= self.max else None
+        guess = self._index(value)
+        size = self.size()
+        assert size is not None  # a range with a step has a count
+        for index in () if guess is None else (guess - 1, guess, guess + 1):
+            if 0 <= index < size:
+                own = self.value_at(index)
+                if own == value or (isinstance(own, float) and math.isclose(own, value, rel_tol=1e-9)):
+                    return own
+        return None
+
+    def _index(self, value: float) -> int | None:
+        """The index whose value is nearest ``value`` (by the inverse of ``value_at``), None if none."""
+        lo, hi, step = self.min, self.max, self._effective_step()
+        assert step is not None
+        if self.sampling == "linear":
+            where = (value - lo) / step
+        else:
+            rest = value if self.sampling == "log" else hi + lo - value
+            if rest <= 0:
+                return None
+            where = math.log(rest / lo, step)
+        return round(where) if math.isfinite(where) else None
+
+    #: The Python types of the range's values.
+    _kinds: ClassVar[tuple[type, ...]] = (int, float)
+
     def _effective_step(self) -> float | None:
         return self.step
 
     def _cast(self, value: float) -> Any:
-        return value
+        return float(value)
 
 
 def _ratio(hi: float, lo: float) -> float:
@@ -194,6 +233,8 @@ class IntRange(_Range):
         if self.step is None:
             return list(range(self.min, self.max + 1))
         return super().expand()
+
+    _kinds: ClassVar[tuple[type, ...]] = (int,)
 
     def _cast(self, value: float) -> int:
         return int(value)
@@ -324,6 +365,10 @@ class Choice(Strict):
         """The smallest and largest value."""
         return min(self.values), max(self.values)
 
+    def member(self, value: Any) -> Any:
+        """The listed value equal to ``value`` (of the same kind), or None when none is."""
+        return next((own for own in self.values if same(own, value)), None)
+
 
 class _BoolChoice(Choice):
     @field_validator("values")
@@ -422,6 +467,46 @@ def size(value: Any) -> int | None:
 def bounds(value: Any) -> tuple[Any, Any]:
     """The smallest and largest value of a field value."""
     return value.bounds() if is_tunable(value) else (value, value)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Whether two values of a field are the same value: equal, and both booleans, both integers
+    or both not (``1.0`` is a float's value, not an integer's; ``True`` is not ``1``).
+
+    Examples:
+        >>> same(0.5, 0.5), same(1, 1.0), same(1.0, 1), same(True, 1)
+        (True, False, True, False)
+    """
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, int) and not isinstance(b, int):
+        return False
+    return bool(a == b)
+
+
+def exact(field: Any, value: Any) -> Any:
+    """The value of a field value (a constant, range or choice) that equals ``value``: the
+    constant itself, or the domain's own (see ``_Range.member``).
+
+    Raises:
+        ValueError: ``value`` is not one of the field's values.
+
+    Examples:
+        >>> exact(FloatRange(min=0.0, max=0.5, step=0.1), 0.3)
+        0.30000000000000004
+        >>> exact("elu", "relu")
+        Traceback (most recent call last):
+        ...
+        ValueError: 'relu' is not the constant 'elu'
+    """
+    if not is_tunable(field):
+        if same(field, value):
+            return field
+        raise ValueError(f"{_show(value)} is not the constant {_show(field)}")
+    own = field.member(value)
+    if own is None:
+        raise ValueError(f"{_show(value)} is not one of its values")
+    return own
 
 
 def values(value: Any) -> list[Any]:

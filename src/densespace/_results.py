@@ -60,9 +60,11 @@ class TrialRecord(_Record):
         description="The objective at the best epoch (of a pruned trial: of the epochs it trained); "
         "null unless completed or pruned."
     )
-    seconds: float | None = Field(description="Wall seconds of the trial.")
-    epochs: int | None = Field(description="Epochs actually trained.")
-    message: str | None = Field(description="Why the trial failed (the last line of the message).")
+    seconds: float | None = Field(description="Wall seconds of the trial (0 for a warm-start trial).")
+    epochs: int | None = Field(description="Epochs actually trained (0 for a warm-start trial).")
+    message: str | None = Field(
+        description="Why the trial failed (the last line of the message); where a warm-start trial was scored."
+    )
     history: dict[str, list[float]] | None = Field(
         None,
         description="Per-epoch values of every training and validation metric (the first execution's); "
@@ -72,6 +74,11 @@ class TrialRecord(_Record):
         None, ge=1, description="1-based position in history of the epoch the score came from."
     )
     parameters: int | None = Field(None, ge=0, description="Trainable parameters of the trial's model.")
+    warm_start: bool = Field(
+        False,
+        description="true: scored by an earlier run (--warm-start) and fed to this search's tuner, not "
+        "trained in it; its history, score and parameters are the earlier run's.",
+    )
 
     def __getitem__(self, key: str) -> Any:
         """Deprecated: ``record["score"]``, from when trials were dicts; use ``record.score``."""

@@ -342,7 +342,8 @@ def freeze(spec: Spec, values: Mapping[str, Any]) -> Spec:
     configuration, the chosen model. A model whose layers alternate has more
     runs than a searched spec may have blocks: the spec format accepts lists
     of constant blocks (``is_constant``) up to one block per layer. The frozen
-    spec keeps ``search.constraints``, which its one model satisfies.
+    spec keeps ``search.constraints``, which its one model satisfies, and drops
+    ``search.initial_points`` (values of the searched space's hyperparameters).
 
     Raises:
         KeyError: An active hyperparameter has no value.
@@ -373,6 +374,7 @@ def freeze(spec: Spec, values: Mapping[str, Any]) -> Spec:
             blocks.append({"layers": 1, **fields})
     data = spec.model_dump()
     data["hidden"] = blocks or [{"layers": 0, "units": 1}]
+    data["search"]["initial_points"] = []  # points of the searched space, not of the frozen one
     for name, location in GLOBAL_FIELDS:
         *sections, field = location.split(".")
         functools.reduce(dict.__getitem__, sections, data)[field] = getattr(plan, name)

@@ -30,6 +30,8 @@ TunerName = Literal["random", "bayesian", "hyperband", "grid"]
 #: Most trainable parameters of a model of the space (``densespace._spec.MAX_PARAMETERS``; defined here,
 #: where ``Constraints`` bounds its fields by it).
 MAX_PARAMETERS = 100_000_000
+#: Most entries of ``search.initial_points``.
+MAX_POINTS = 1000
 
 
 class Constraints(Strict):
@@ -118,6 +120,13 @@ class SearchSection(Strict):
         description="Stop trials that fall behind the earlier ones (random and bayesian searches); "
         "null: every trial trains its epochs. densespace's own; not a keras-tuner argument.",
     )
+    initial_points: list[dict[str, int | float | str | bool]] = Field(
+        [],
+        max_length=MAX_POINTS,
+        description="Hyperparameter values to evaluate first, in order (random and bayesian "
+        "searches): each maps every active hyperparameter's name (as `densespace inspect` lists "
+        "them) to one of its values. densespace's own; not a keras-tuner argument.",
+    )
 
     #: Options kept when an override switches to another tuner.
     COMMON: ClassVar[tuple[str, ...]] = (
@@ -126,10 +135,26 @@ class SearchSection(Strict):
         "executions_per_trial",
         "constraints",
         "pruning",
+        "initial_points",
     )
+    #: Why this tuner cannot evaluate given points before its own (None: it can); refuses
+    #: ``initial_points``, ``--enqueue`` and ``--warm-start``.
+    NO_POINTS: ClassVar[str | None] = None
     #: Whether the budget depends on how many configurations the space has (an exhaustive
     #: search's does): ``planned_budget`` counts them only then.
     EXHAUSTIVE: ClassVar[bool] = False
+
+    @field_validator("initial_points")
+    @classmethod
+    def _points_allowed(cls, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if points and cls.NO_POINTS is not None:
+            raise PydanticCustomError("tuner_points", cls.points_refused("search.initial_points"))
+        return points
+
+    @classmethod
+    def points_refused(cls, what: str) -> str:
+        """Why ``what`` (a spec field or an option) cannot be used with this tuner."""
+        return f"{cls.NO_POINTS}: remove {what}, or use the random or bayesian tuner"
 
     def budget(self, epochs: int, configurations: int | None = None) -> tuple[int, int]:
         """The most trials and training epochs the search runs, for ``epochs`` per model.
@@ -219,6 +244,8 @@ class HyperbandSearch(SearchSection):
         1, ge=1, le=100, description="Times the whole Hyperband algorithm is run."
     )
 
+    NO_POINTS: ClassVar[str | None] = "Hyperband draws every bracket's models itself"
+
     @field_validator("pruning")
     @classmethod
     def _no_pruning(cls, pruning: Pruning | None) -> Pruning | None:
@@ -271,6 +298,7 @@ class GridSearch(_CountedTrials, SearchSection):
     )
 
     EXHAUSTIVE: ClassVar[bool] = True
+    NO_POINTS: ClassVar[str | None] = "a grid search tries every configuration in grid order"
 
     def budget(self, epochs: int, configurations: int | None = None) -> tuple[int, int]:
         """One trial per configuration (``configurations``), at most ``max_trials``.

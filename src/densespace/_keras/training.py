@@ -60,9 +60,12 @@ def search(
     return sorted((trial_record(t) for t in tuner.oracle.trials.values()), key=_creation_order)
 
 
-def _creation_order(trial: TrialRecord) -> tuple[int, str]:
-    """keras-tuner's trial ids count up (zero-padded); a resumed oracle lists them unordered."""
-    return (int(trial.id), "") if trial.id.isdigit() else (1 << 62, trial.id)
+def _creation_order(trial: TrialRecord) -> tuple[int, int, str]:
+    """Warm-start trials first, as fed; then keras-tuner's, whose ids count up (zero-padded): a
+    resumed oracle lists them unordered."""
+    if trial.warm_start:
+        return (0, 0, trial.id)
+    return (1, int(trial.id), "") if trial.id.isdigit() else (2, 0, trial.id)
 
 
 def _fit_verbosity(verbose: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -168,6 +168,10 @@ def _best_epoch_metrics(histories: list[keras.callbacks.History], objective: Any
 HISTORY = "history/"
 #: The extra metric of a pruned trial (1).
 PRUNED = "pruned"
+#: The extra metric of a trial an earlier run scored, fed to the oracle by ``feed_earlier`` (1).
+WARM = "warm_start"
+#: The start of a warm-start trial's id: ``warm-<its id in the earlier run>``.
+WARM_ID = "warm-"
 #: The most trials a worker asks its chief for, to prune against (``max_trials``' bound).
 MAX_TRIALS = 100_000
 
@@ -259,14 +263,17 @@ def make_tuner(
     on_epoch: EpochReport | None = None,
     board: Board | None = None,
     limits: Limits | None = None,
+    points: Sequence[Mapping[str, Any]] = (),
 ) -> keras_tuner.Tuner:
     """The keras-tuner tuner that ``spec.search`` describes, storing its state in ``directory``.
 
     ``limits`` (on a single machine or the chief) stop the search early; ``limits.stopped``
-    says why it stopped once it has, whatever stopped it.
+    says why it stopped once it has, whatever stopped it. ``points`` (checked points of the
+    space, on a single machine or the chief) are evaluated before the tuner's own proposals.
+    Warm-start trials the project holds (``feed_earlier``) do not count against ``max_trials``.
     """
     search = spec.search
-    options = search.model_dump(exclude={"tuner", "objective", "constraints", "pruning"})
+    options = search.model_dump(exclude={"tuner", "objective", "constraints", "pruning", "initial_points"})
     if options.get("seed") == 0:
         options["seed"] = SEED_ZERO
     tuner = TUNER_CLASSES[search.tuner](  # type: ignore[attr-defined]
@@ -283,9 +290,89 @@ def make_tuner(
     )
     if search.constraints.active:
         _propose_feasible_only(tuner.oracle, spec)
+    if points:
+        _evaluate_first(tuner.oracle, points)
+    if tuner.oracle.max_trials:
+        tuner.oracle.max_trials += sum(trial_id.startswith(WARM_ID) for trial_id in tuner.oracle.trials)
     if limits is not None:
         _honour_limits(tuner.oracle, limits)
     return tuner
+
+
+def _evaluate_first(oracle: Any, points: Sequence[Mapping[str, Any]]) -> None:
+    """Makes the oracle propose ``points``, in order, before its own proposals.
+
+    A point is due until a trial of the project has exactly its values (so a resumed search
+    goes on with the next one, and a warm-start trial's configuration is not trained again).
+    """
+    populate = oracle.populate_space
+
+    def populate_space(trial_id: str) -> dict[str, Any]:
+        first = next(iter(due(oracle, points)), None)
+        if first is None:
+            return populate(trial_id)
+        return {"status": "RUNNING", "values": first}
+
+    oracle.populate_space = populate_space
+
+
+def due(oracle: Any, points: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The ``points`` no trial of the oracle has the values of yet, in order."""
+    evaluated = [dict(t.hyperparameters.values) for t in oracle.trials.values()]
+    return [dict(p) for p in points if dict(p) not in evaluated]
+
+
+def feed_earlier(tuner: keras_tuner.Tuner, trials: Sequence[TrialRecord], source: str) -> int:
+    """Hands an earlier run's scored trials to the oracle as completed trials of this search,
+    without training them: each keeps its score (and history, for pruning's medians), and the
+    search's ``max_trials`` new trials come on top. On a resumed search that holds them already,
+    nothing is fed again.
+
+    Returns:
+        How many warm-start trials the oracle holds.
+
+    Raises:
+        ValueError: The project holds trials of its own but no warm-start ones (a search
+            under way cannot be warm-started).
+    """
+    oracle = tuner.oracle
+    held = sum(trial_id.startswith(WARM_ID) for trial_id in oracle.trials)
+    if held or not trials:
+        return held
+    if oracle.trials:
+        raise ValueError(f"its folder holds {len(oracle.trials)} trials of this search already")
+    objective = oracle.objective
+    for record in trials:
+        hyperparameters = oracle.get_space()
+        hyperparameters.values = dict(record.values)
+        trial = keras_tuner.engine.trial.Trial(
+            hyperparameters,
+            trial_id=WARM_ID + record.id,
+            status=keras_tuner.engine.trial.TrialStatus.COMPLETED,
+        )
+        metrics = {objective.name: record.score, "epochs": 0.0, "seconds": 0.0, WARM: 1.0}
+        if record.status == "pruned":
+            metrics[PRUNED] = 1.0
+        if record.best_epoch is not None:
+            metrics["best_epoch"] = float(record.best_epoch)
+        if record.parameters is not None:
+            metrics["parameters"] = float(record.parameters)
+        for name, series in (record.history or {}).items():
+            metrics.update({f"{HISTORY}{name}/{epoch}": value for epoch, value in enumerate(series, 1)})
+        for name, value in metrics.items():
+            trial.metrics.register(name, direction=objective.direction if name == objective.name else "min")
+            trial.metrics.update(name, value)
+        trial.score, trial.best_step = record.score, 0
+        trial.message = f"scored in {source} (trial {record.id}); not trained in this search"
+        oracle.trials[trial.trial_id] = trial
+        oracle.start_order.append(trial.trial_id)
+        oracle.end_order.append(trial.trial_id)
+        oracle._record_values(trial)
+        oracle._save_trial(trial)
+    if oracle.max_trials:
+        oracle.max_trials += len(trials)
+    oracle.save()
+    return len(trials)
 
 
 def _honour_limits(oracle: Any, limits: Limits) -> None:
@@ -432,6 +519,7 @@ def trial_record(trial: Any) -> TrialRecord:
         id=trial.trial_id,
         values=dict(trial.hyperparameters.values),
         status="pruned" if status == "completed" and metric(PRUNED) else status,
+        warm_start=bool(metric(WARM)),
         score=trial.score if trial.status == "COMPLETED" else None,
         seconds=metric("seconds"),
         epochs=None if epochs is None else int(epochs),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from densespace._budgets import Target, check_target, check_time_limit
-from densespace._errors import OptionError
+from densespace._errors import OptionError, show
 from densespace._results import TrialRecord
 from densespace._spec import Spec, validate_spec
 from densespace._tuners import TUNERS, TunerName
@@ -113,6 +113,8 @@ class TuneOptions:
         retrain: retrain even when ``out`` holds this search finished.
         time_limit: seconds after which no new trial starts; None: no limit.
         stop_at: the score that ends the search once a completed trial reaches it; None: none.
+        enqueue: frozen specs and results folders whose models are evaluated first.
+        warm_start: a results folder whose scored trials the search starts from; None: none.
     """
 
     spec: Spec
@@ -130,6 +132,8 @@ class TuneOptions:
     retrain: bool = False
     time_limit: float | None = None
     stop_at: Target | None = None
+    enqueue: tuple[Path, ...] = ()
+    warm_start: Path | None = None
 
     @classmethod
     def create(
@@ -156,6 +160,8 @@ class TuneOptions:
         retrain: bool = False,
         time_limit: float | None = None,
         stop_at: tuple[str, float] | Target | None = None,
+        enqueue: Sequence[str | os.PathLike[str]] = (),
+        warm_start: str | os.PathLike[str] | None = None,
     ) -> TuneOptions:
         """Checks ``tune``'s options (see there) and applies the overrides to the spec.
 
@@ -192,6 +198,7 @@ class TuneOptions:
         seconds = check_time_limit(time_limit)
         spec = apply_overrides(spec, tuner=tuner, max_trials=max_trials, epochs=epochs, seed=seed)
         target = check_target(stop_at, spec.task)
+        starts = _check_warm(spec, enqueue, warm_start, worker=worker is not None)
         folder = Path(out) if out is not None else Path("runs") / spec.name
         return cls(
             spec,
@@ -209,7 +216,43 @@ class TuneOptions:
             retrain=bool(retrain),
             time_limit=seconds,
             stop_at=target,
+            enqueue=starts[0],
+            warm_start=starts[1],
         )
+
+
+def _check_warm(
+    spec: Spec,
+    enqueue: Sequence[str | os.PathLike[str]],
+    warm_start: str | os.PathLike[str] | None,
+    *,
+    worker: bool,
+) -> tuple[tuple[Path, ...], Path | None]:
+    """``enqueue`` and ``warm_start`` as paths, for a tuner and a role that take them (their
+    contents are read once the data is known: ``_run.warm``).
+
+    Raises:
+        OptionError: Either is given to a worker or a tuner that cannot evaluate given points
+            first, ``enqueue`` is not a list of paths, or a path is empty.
+    """
+    if isinstance(enqueue, (str, bytes)) or not isinstance(enqueue, (list, tuple)):
+        raise OptionError(
+            f"{{enqueue}} must be a list of paths (received {type(enqueue).__name__})", "enqueue"
+        )
+    named = [(f"{{enqueue}}[{i}]", p) for i, p in enumerate(enqueue)]
+    for where, path in [*named, *([("{warm_start}", warm_start)] if warm_start is not None else [])]:
+        if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+            raise OptionError(f"{where} must be a path (received {show(path)})", "enqueue", "warm_start")
+    paths = tuple(Path(p) for p in enqueue)
+    folder = None if warm_start is None else Path(warm_start)
+    for name, given in (("enqueue", bool(paths)), ("warm_start", folder is not None)):
+        if not given:
+            continue
+        if worker:
+            raise OptionError(f"{{{name}}} is for the chief or a single machine, not a worker", name)
+        if spec.search.NO_POINTS is not None:
+            raise OptionError(spec.search.points_refused("{" + name + "}"), name)
+    return paths, folder
 
 
 def check_callbacks(callbacks: Sequence[Any] | None) -> tuple[Any, ...]:

@@ -24,6 +24,7 @@ from densespace import _space, datasets
 from densespace._budgets import Limits, Target
 from densespace._errors import (
     DensespaceError,
+    OptionError,
     ResourceError,
     RunFolderError,
     SearchWarning,
@@ -48,7 +49,7 @@ from densespace._results import (
     ranked,
     write_results,
 )
-from densespace._run import folder, peers
+from densespace._run import folder, peers, warm
 from densespace._run.fit import fit_to_data
 from densespace._run.folder import PENDING
 from densespace._run.options import KeepCheckpoints, Role, TuneOptions, Verbosity, role
@@ -87,6 +88,8 @@ def tune(
     retrain: bool = False,
     time_limit: float | None = None,
     stop_at: tuple[str, float] | Target | None = None,
+    enqueue: Sequence[str | os.PathLike[str]] = (),
+    warm_start: str | os.PathLike[str] | None = None,
 ) -> TuneResult:
     """Searches the space with keras-tuner, then retrains and tests the best configurations.
 
@@ -137,6 +140,15 @@ def tune(
         stop_at: ``(metric, value)``, such as ``("val_accuracy", 0.9)``: no new trial starts once
             a completed trial's value of the metric (an objective of the spec's task, at the
             trial's best epoch) reaches ``value`` (at least it, or at most it for a loss or error).
+        enqueue: Frozen spec files (``best-1.spec.json``, or any spec without tuned values) and
+            results folders (their retrained best models): their models are evaluated first, after
+            ``search.initial_points``, each as the values of this space that build it (random and
+            bayesian searches; a model that is not in this space is refused).
+        warm_start: A results folder of an earlier search of the same space (the spec outside
+            ``search``, and the objective) on the same data: its scored trials are handed to the
+            tuner as trials of this search, without training them, and the search's ``max_trials``
+            new trials come on top (random and bayesian searches). Its best configuration is
+            retrained here if it stays the best.
 
     Returns:
         The results, with the retrained models in memory; on a worker, only
@@ -144,7 +156,8 @@ def tune(
 
     Raises:
         SpecError: An override is invalid.
-        OptionError: Another option is.
+        OptionError: Another option is, or an ``enqueue`` file or the ``warm_start`` folder cannot
+            be used (the message says why).
         RunFolderError: ``out`` holds a different search and ``overwrite`` is False,
             something that is not a densespace search, or is in use by another run.
         PeerError: A worker's chief did not answer, or a chief's port is taken.
@@ -181,6 +194,8 @@ def tune(
         retrain=retrain,
         time_limit=time_limit,
         stop_at=stop_at,
+        enqueue=enqueue,
+        warm_start=warm_start,
     )
     return run(options, data)
 
@@ -287,6 +302,8 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         feature_names=_names(data, "feature_names"),
         target_names=_names(data, "target_names"),
     )
+    points = warm.first_points(spec, options.enqueue) if this_role != "worker" else []
+    earlier = [] if options.warm_start is None else warm.earlier_trials(spec, data_record, options.warm_start)
     if this_role == "chief":
         peers.check_port_free(os.environ["KERASTUNER_ORACLE_IP"], int(os.environ["KERASTUNER_ORACLE_PORT"]))
     run_record = folder.RunRecord(spec=spec.model_dump(mode="json"), data=data_record)
@@ -334,11 +351,22 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         on_epoch=progress.epoch,
         board=board,
         limits=None if this_role == "worker" else limits,
+        points=points,
     )
     if this_role == "worker":
         _check_chief(tuners.chief_fingerprint(tuner), hypermodel.fingerprint)  # type: ignore[arg-type]
+    if options.warm_start is not None:
+        _feed(tuner, earlier, options)
+    first = tuners.due(tuner.oracle, points) if points else []
+    if first and options.verbose:
+        skipped = len(points) - len(first)
+        print(
+            f"first: {len(first)} given points (search.initial_points, then enqueue)"
+            + (f"; {skipped} more evaluated already" if skipped else ""),
+            file=sys.stderr,
+        )
     if this_role == "single":
-        progress.resume(tuners.ended_trials(tuner))
+        progress.resume(t for t in tuners.ended_trials(tuner) if not t.warm_start)
     claimed.enter_context(progress.showing())
     return _Search(
         options=options,
@@ -354,6 +382,26 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         board=board,
         limits=limits,
     )
+
+
+def _feed(tuner: Any, earlier: list[TrialRecord], options: TuneOptions) -> None:
+    """Hands the warm-start trials to the tuner (``_keras.tuners.feed_earlier``), saying so."""
+    from densespace._keras import tuners
+
+    try:
+        held = tuners.feed_earlier(tuner, earlier, str(options.warm_start))
+    except ValueError as exc:
+        raise OptionError(
+            f"{{warm_start}} starts a new search, and {options.out}: {exc} (run again without "
+            "{warm_start} to resume it, or with {overwrite} to start over)",
+            "warm_start",
+            "overwrite",
+        ) from None
+    if options.verbose:
+        print(
+            f"warm start: {held} trials scored in {options.warm_start}, handed to the tuner without training",
+            file=sys.stderr,
+        )
 
 
 def _search(search: _Search) -> list[TrialRecord] | None:
@@ -572,6 +620,8 @@ class TunerFunction(Protocol):
         retrain: bool = False,
         time_limit: float | None = None,
         stop_at: tuple[str, float] | Target | None = None,
+        enqueue: Sequence[str | os.PathLike[str]] = (),
+        warm_start: str | os.PathLike[str] | None = None,
     ) -> TuneResult: ...
 
 

@@ -147,6 +147,13 @@ _CUSTOM = {
     "task_metric",
     "tuner_space",
     "hyperband_pruning",
+    "tuner_points",
+    "initial_points",
+    "point_name",
+    "point_inactive",
+    "point_missing",
+    "point_value",
+    "point_infeasible",
 }
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from densespace import _domains, _space
+from densespace import _domains, _points, _space
 from densespace._domains import Choice, FloatRange, IntRange, Strict, tunable
 from densespace._errors import SpecError, show
 from densespace._tasks import TASKS, LossName, Task, TaskName
@@ -435,6 +435,32 @@ class Spec(Strict):
             raise _located(problem.location, problem.kind, problem.message) from None
         if feasible.parameters is None:
             raise _located("search.constraints", "constraints", _infeasible(self))
+        return self
+
+    @model_validator(mode="after")
+    def _initial_points(self) -> Spec:
+        """Each of ``search.initial_points`` is a point of the space (``_points.check_point``),
+        none twice, and there are no more of them than trials."""
+        points = self.search.initial_points
+        trials = getattr(self.search, "max_trials", len(points))
+        if len(points) > trials:
+            raise _located(
+                "search.initial_points",
+                "initial_points",
+                f"{len(points)} points, more than search.max_trials ({trials})",
+            )
+        seen: dict[str, int] = {}
+        for i, values in enumerate(points):
+            location = f"search.initial_points[{i}]"
+            try:
+                point = _points.check_point(self, values, location=location)
+            except SpecError as exc:
+                problem = exc.problems[0]
+                raise _located(problem.location, problem.kind, problem.message) from None
+            key = repr(sorted(point.items()))
+            if key in seen:
+                raise _located(location, "duplicate", f"the same point as search.initial_points[{seen[key]}]")
+            seen[key] = i
         return self
 
 
