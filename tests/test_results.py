@@ -44,6 +44,7 @@ RESULTS = {
             "history": {"loss": [1.9, 1.6], "val_loss": [1.7, 1.5]},
             "best_epoch": 2,
             "parameters": 100,
+            "warm_start": False,
         }
     ],
     "best": [

@@ -101,3 +101,26 @@ class TestTunerContract:
         assert result.trials and all(t.status == "completed" for t in result.trials)
         assert all(densespace.feasible(spec, t.values) for t in result.trials)
         assert result.best[0].parameters <= 600
+
+    @pytest.mark.slow
+    def test_initial_points_come_first_or_are_refused(self, entry, tmp_path):
+        """A tuner that takes given points trains them first, in order; one that cannot refuses them at their field."""
+        search = {"tuner": entry.name, "seed": 0, **OPTIONS[entry.name], "initial_points": [{"units_0": 8}]}
+        data = spec_dict(
+            input={"shape": [4, 4, 3]},
+            hidden={"units": {"values": [4, 8]}},
+            training={"epochs": 1, "batch_size": 32},
+            search=search,
+        )
+        if entry.section.NO_POINTS is not None:
+            with pytest.raises(densespace.SpecError) as caught:
+                densespace.validate_spec(data)
+            assert str(caught.value) == (
+                f"search.initial_points: {entry.section.NO_POINTS}: remove search.initial_points, "
+                "or use the random or bayesian tuner"
+            )
+            return
+        result = getattr(densespace, entry.function)(
+            densespace.validate_spec(data), data=synthetic_data(), out=tmp_path, retrain_top=0, verbose=0
+        )
+        assert result.trials[0].values == {"units_0": 8}

@@ -151,8 +151,8 @@ class _Range(Strict):
         """The range's own value equal to ``value``, or None when it has none.
 
         A stepped range's values are the ones keras-tuner computes (``value_at``): a
-        float matches one within rounding (1e-9 relative) and the range's own is
-        returned, so that it is the exact value keras-tuner would have sampled.
+        float matches the nearest one within rounding (1e-9 relative) and the range's
+        own is returned, so that it is the exact value keras-tuner would have sampled.
         """
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return None
@@ -160,28 +160,27 @@ class _Range(Strict):
             return None
         if self._effective_step() is None:  # continuous, or every integer of a log range
             return self._cast(value) if self.min <= value <= self.max else None
-        guess = self._index(value)
-        size = self.size()
-        assert size is not None  # a range with a step has a count
-        for index in () if guess is None else (guess - 1, guess, guess + 1):
-            if 0 <= index < size:
-                own = self.value_at(index)
-                if own == value or (isinstance(own, float) and math.isclose(own, value, rel_tol=1e-9)):
-                    return own
+        own = self._nearest(value)
+        if own == value or (isinstance(own, float) and math.isclose(own, value, rel_tol=1e-9)):
+            return own
         return None
 
-    def _index(self, value: float) -> int | None:
-        """The index whose value is nearest ``value`` (by the inverse of ``value_at``), None if none."""
-        lo, hi, step = self.min, self.max, self._effective_step()
-        assert step is not None
-        if self.sampling == "linear":
-            where = (value - lo) / step
-        else:
-            rest = value if self.sampling == "log" else hi + lo - value
-            if rest <= 0:
-                return None
-            where = math.log(rest / lo, step)
-        return round(where) if math.isfinite(where) else None
+    def _nearest(self, value: float) -> Any:
+        """The range's value nearest ``value``, by bisection: a stepped range's values
+        rise with their index (fall with ``reverse_log``)."""
+        size = self.size()
+        assert size is not None  # a range with a step has a count
+        rising = self.sampling != "reverse_log"
+        low, high = 0, size - 1
+        while low < high:  # the first index whose value is at or past ``value``
+            middle = (low + high) // 2
+            at = self.value_at(middle)
+            if at < value if rising else at > value:
+                low = middle + 1
+            else:
+                high = middle
+        near = [self.value_at(i) for i in (low - 1, low) if i >= 0]
+        return min(near, key=lambda v: abs(v - value))
 
     #: The Python types of the range's values.
     _kinds: ClassVar[tuple[type, ...]] = (int, float)

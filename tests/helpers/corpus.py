@@ -225,8 +225,7 @@ INVALID = [
     Invalid(
         "option-of-other-tuner",
         spec_dict(search={"tuner": "random", "num_initial_points": 2}),
-        "search.num_initial_points: unknown key (allowed: objective, seed, executions_per_trial, "
-        "constraints, pruning, tuner, max_trials)",
+        "search.num_initial_points: unknown key: an option of tuner 'bayesian', not of 'random'",
         True,
     ),
     Invalid(
@@ -393,9 +392,8 @@ INVALID = [
     Invalid(
         "search-key-named-like-a-tuner",
         spec_dict(search={"tuner": "bayesian", "bayesian": 1}),
-        "search.bayesian: unknown key (allowed: objective, seed, executions_per_trial, constraints, pruning, tuner, "
-        "max_trials, "
-        "num_initial_points)",
+        "search.bayesian: unknown key (allowed: objective, seed, executions_per_trial, constraints, pruning, "
+        "initial_points, tuner, max_trials, num_initial_points)",
         True,
     ),
     Invalid(
@@ -484,4 +482,74 @@ INVALID = [
         True,
     ),
     Invalid("top-level-list", [1], "top level: expected an object, received [1]", True),
+    Invalid(
+        "initial-point-unknown-name",
+        spec_dict(search={"initial_points": [{"unit": 8}]}, hidden={"units": {"values": [8, 16]}}),
+        "search.initial_points[0].unit: not a hyperparameter of this space (did you mean 'units_0'?)",
+        False,
+    ),
+    Invalid(
+        "initial-point-value",
+        spec_dict(
+            search={"initial_points": [{"units_0": 12}]}, hidden={"units": {"min": 8, "max": 16, "step": 8}}
+        ),
+        "search.initial_points[0].units_0: 12 is not a value of hidden.units (int 8..16 step 8)",
+        False,
+    ),
+    Invalid(
+        "initial-point-missing",
+        spec_dict(
+            search={"initial_points": [{"layers": 2, "units_0": 8}]},
+            hidden={"layers": {"min": 1, "max": 2}, "units": {"min": 8, "max": 16, "step": 8}},
+        ),
+        "search.initial_points[0]: no value for units_1 (hidden.units, int 8..16 step 8)",
+        False,
+    ),
+    Invalid(
+        "initial-point-inactive",
+        spec_dict(
+            search={"initial_points": [{"layers": 1, "units_0": 8, "units_1": 8}]},
+            hidden={"layers": {"min": 1, "max": 2}, "units": {"values": [8, 16]}},
+        ),
+        "search.initial_points[0].units_1: not used when layers is 1 (active when layers = 2); leave it out",
+        False,
+    ),
+    Invalid(
+        "initial-point-infeasible",
+        spec_dict(
+            input={"shape": [10]},
+            search={"initial_points": [{"units_0": 16}], "constraints": {"max_parameters": 200}},
+            hidden={"units": {"values": [8, 16]}},
+        ),
+        "search.initial_points[0]: selects a model outside search.constraints (346 trainable parameters, "
+        "hidden widths [16])",
+        False,
+    ),
+    Invalid(
+        "initial-point-twice",
+        spec_dict(
+            search={"initial_points": [{"units_0": 8}, {"units_0": 8}]}, hidden={"units": {"values": [8, 16]}}
+        ),
+        "search.initial_points[1]: the same point as search.initial_points[0]",
+        False,
+    ),
+    Invalid(
+        "initial-points-beyond-max-trials",
+        spec_dict(
+            search={"max_trials": 1, "initial_points": [{"units_0": 8}, {"units_0": 16}]},
+            hidden={"units": {"values": [8, 16]}},
+        ),
+        "search.initial_points: 2 points, more than search.max_trials (1)",
+        False,
+    ),
+    Invalid(
+        "initial-points-with-hyperband",
+        spec_dict(
+            search={"tuner": "hyperband", "initial_points": [{"units_0": 8}]},
+            hidden={"units": {"values": [8, 16]}},
+        ),
+        "search.initial_points: Hyperband draws every bracket's models itself: remove search.initial_points, "
+        "or use the random or bayesian tuner",
+        False,
+    ),
 ]

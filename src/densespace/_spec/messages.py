@@ -80,6 +80,10 @@ def _message(err: Any) -> str:
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1])
         options = [f.alias or n for n, f in model.model_fields.items()] if model else []  # $schema
+        owners = [t.name for t in TUNERS.values() if loc[-1] in t.section.model_fields]
+        this = next((t.name for t in TUNERS.values() if t.section is model), None)
+        if this is not None and owners:
+            return f"unknown key: an option of tuner {' and '.join(map(repr, owners))}, not of {this!r}"
         hint = _suggest(loc[-1], options) or f" (allowed: {', '.join(options)})"
         return f"unknown key{hint}"
     if kind == "missing":
