@@ -350,6 +350,37 @@ def _active(values: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------ report
 
 
+def _shared_configurations(sides: dict[str, Any]) -> list[str]:
+    """Lines saying where one side's best configuration was also tried by another side, with both
+    val_accuracies (the sides train and validate alike but shuffle differently)."""
+    lines = []
+    pairs = [
+        (a, b)
+        for side in SIDES
+        if side != "densespace"
+        for a, b in (("densespace", side), (side, "densespace"))
+    ]
+    for chooser, other in pairs:
+        best = sides[chooser]["best_values"]
+        mine = sides[chooser]["best_val_accuracy"]
+        same = [t for t in sides[other]["trials"] if t["values"] == best and t["score"] is not None]
+        if best is not None and same:
+            lines.append(
+                f"- {chooser}'s best ({_values(best)}, val_accuracy {_number(mine)}) was {other}'s "
+                f"trial {same[0]['id']} too, at val_accuracy {_number(same[0]['score'])}"
+            )
+    if not lines:
+        return []
+    return [
+        "",
+        "Configurations both searches trained (the same model and data; densespace trains from a "
+        "seeded tf.data pipeline and validates in batches of 1,024, keras-tuner from numpy arrays "
+        "with Keras' shuffling, so one configuration scores differently on the two sides):",
+        "",
+        *lines,
+    ]
+
+
 def _number(value: Any, digits: int = 4) -> str:
     if value is None:
         return "—"
@@ -421,6 +452,7 @@ def _markdown(figures: dict[str, Any]) -> list[str]:
         f"(budget {budget:,}); largest model any densespace trial trained: "
         f"{_number(dense['largest_model_trained'])}.",
     ]
+    lines += _shared_configurations(sides)
     for side, label in SIDES.items():
         s = sides[side]
         lines += [

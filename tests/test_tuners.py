@@ -124,3 +124,48 @@ class TestTunerContract:
             densespace.validate_spec(data), data=synthetic_data(), out=tmp_path, retrain_top=0, verbose=0
         )
         assert result.trials[0].values == {"units_0": 8}
+
+
+@pytest.mark.parametrize(
+    ("tried", "proposal", "expected"),
+    [
+        (set(), {"status": "RUNNING", "values": {"u": 4}}, {"status": "RUNNING", "values": {"u": 4}}),
+        ({"u=4"}, {"status": "RUNNING", "values": {"u": 4}}, {"status": "RUNNING", "values": {"u": 8}}),
+        ({"u=4", "u=8"}, {"status": "RUNNING", "values": {"u": 4}}, {"status": "STOPPED", "values": None}),
+        ({"u=4"}, {"status": "STOPPED", "values": None}, {"status": "STOPPED", "values": None}),
+    ],
+)
+def test_a_bayesian_proposal_already_tried_becomes_a_random_untried_one(tried, proposal, expected):
+    """A Gaussian-process proposal whose values a trial has is replaced by an untried random one, or the search stops."""
+    from types import SimpleNamespace
+
+    from densespace._keras.tuners import _no_repeats
+
+    def key(values):
+        return ",".join(f"{k}={v}" for k, v in sorted(values.items()))
+
+    def random_values():
+        return next(({"u": u} for u in (4, 8) if f"u={u}" not in tried), None)
+
+    oracle = SimpleNamespace(
+        populate_space=lambda trial_id: proposal,
+        _duplicate=lambda values: key(values) in tried,
+        _random_values=random_values,
+    )
+    _no_repeats(oracle)
+    assert oracle.populate_space("0") == expected
+
+
+@pytest.mark.slow
+def test_a_bayesian_search_of_a_small_space_trains_each_configuration_once(tmp_path):
+    """With as many trials as configurations, every trial of a Bayesian search is a different one."""
+    spec = densespace.validate_spec(
+        spec_dict(
+            input={"shape": [4, 4, 3]},
+            hidden={"units": {"values": [4, 8, 16, 32]}},
+            training={"epochs": 1, "batch_size": 32},
+            search={"tuner": "bayesian", "max_trials": 4, "num_initial_points": 1, "seed": 0},
+        )
+    )
+    result = densespace.tune(spec, data=synthetic_data(), out=tmp_path, retrain_top=0, verbose=0)
+    assert sorted(t.values["units_0"] for t in result.trials) == [4, 8, 16, 32]

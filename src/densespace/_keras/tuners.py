@@ -290,6 +290,8 @@ def make_tuner(
     )
     if search.constraints.active:
         _propose_feasible_only(tuner.oracle, spec)
+    if isinstance(tuner.oracle, keras_tuner.oracles.BayesianOptimizationOracle):
+        _no_repeats(tuner.oracle)
     if points:
         _evaluate_first(tuner.oracle, points)
     if tuner.oracle.max_trials:
@@ -468,6 +470,27 @@ def _propose_feasible_only(oracle: Any, spec: Spec) -> None:
 
     oracle._random_values = feasible_values
     oracle.populate_space = feasible_populate
+
+
+def _no_repeats(oracle: Any) -> None:
+    """Makes a Bayesian oracle replace a proposal that a trial has the values of already by a
+    random one never tried (keras-tuner's Gaussian process proposes the optimum of its fit,
+    which may be a configuration it trained, or a warm-start trial's: training it again would
+    waste the trial). Stops the search when no untried configuration is left."""
+    populate = oracle.populate_space
+
+    def populate_space(trial_id: str) -> dict[str, Any]:
+        proposal: dict[str, Any] = populate(trial_id)
+        if proposal.get("status") != "RUNNING" or not oracle._duplicate(proposal["values"]):
+            return proposal
+        values = oracle._random_values()
+        return (
+            {"status": "STOPPED", "values": None}
+            if values is None
+            else {"status": "RUNNING", "values": values}
+        )
+
+    oracle.populate_space = populate_space
 
 
 def _skip_infeasible_grid_points(oracle: Any, spec: Spec) -> None:
