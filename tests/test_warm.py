@@ -17,6 +17,7 @@ from densespace import OptionError, SpecError, validate_spec
 from densespace._cli import main
 from densespace._domains import Choice, FloatRange, IntRange, exact, same
 from densespace._points import check_point, point_of
+from densespace._report import summary
 from densespace._run.options import TuneOptions
 
 # ------------------------------------------------------------------ domain membership
@@ -338,6 +339,10 @@ def test_a_warm_start_feeds_the_earlier_trials_without_training_them(tmp_path, e
         json.dumps(t.values, sort_keys=True) for t in warm
     )
     assert result.record is not None and result.record.cost.search_epochs == 3
+    fed = len(warm)
+    assert summary(result.record).splitlines()[0] == (
+        f"t: random search, {fed + 3} trials ({fed + 3} completed, {fed} from a warm start), objective val_loss"
+    )
 
 
 def test_a_resumed_warm_start_does_not_feed_twice(tmp_path, earlier):
@@ -457,3 +462,28 @@ def test_initial_points_spec_errors_locate_the_point():
         str(caught.value)
         == "search.initial_points[1].units_0: 5 is not a value of hidden.units (choice 4|8|16)"
     )
+
+
+def test_a_warm_start_folder_that_is_not_a_run_is_one_line_on_the_command_line(tmp_path, capsys):
+    """densespace tune --warm-start names the flag and the missing results file, exit 2."""
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(TINY))
+    data = tmp_path / "data.npz"
+    _write_npz(data)
+    code = main(
+        [
+            "tune",
+            str(spec),
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "run"),
+            "--warm-start",
+            str(tmp_path),
+        ]
+    )
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"densespace: error: --warm-start: {tmp_path}/results.json does not exist: "
+        "is this a finished densespace tune --out folder?"
+    ]

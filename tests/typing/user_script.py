@@ -11,3 +11,6 @@ accuracy: float = result.test_metrics[0]["accuracy"]
 shortcut = densespace.hyperband(spec, data=load_cifar10(limit=1000), epochs=2, out="runs/x")
 trials: list[densespace.TrialRecord] = shortcut.trials
 best = densespace.load_results("runs/x").best[0].test_metrics
+warm = densespace.bayesian_optimization(
+    spec, data=load_cifar10(), warm_start="runs/x", enqueue=["runs/x/best-1.spec.json", "runs/y"]
+)

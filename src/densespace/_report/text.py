@@ -52,10 +52,11 @@ def summary(results: Results) -> str:
     """The table of retrained models, the run's cost and its accuracy/size front, as plain text."""
     trials = results.trials
     completed = sum(t.status == "completed" for t in trials)
+    warm = sum(t.warm_start for t in trials)
     cost, data = results.cost, results.data
     lines = [
         f"{results.spec.get('name', '(unnamed)')}: {results.tuner} search, {len(trials)} trials "
-        f"({completed} completed), objective {results.objective}"
+        f"({completed} completed{f', {warm} from a warm start' if warm else ''}), objective {results.objective}"
         + ("" if results.task == "classification" else f", task {results.task}"),
         f"data: {data.source} (train {data.train}, validation {data.validation}, test {data.test})",
         f"cost: {cost.search_epochs:g} search + {cost.retrain_epochs} retraining epochs, {cost.seconds:.0f} s",
