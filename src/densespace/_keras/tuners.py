@@ -294,7 +294,7 @@ def make_tuner(
         _no_repeats(tuner.oracle)
     if points:
         _evaluate_first(tuner.oracle, points)
-    if tuner.oracle.max_trials:
+    if isinstance(tuner.oracle, keras_tuner.Oracle) and tuner.oracle.max_trials:  # not a worker's client
         tuner.oracle.max_trials += sum(trial_id.startswith(WARM_ID) for trial_id in tuner.oracle.trials)
     if limits is not None:
         _honour_limits(tuner.oracle, limits)
