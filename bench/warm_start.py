@@ -91,6 +91,7 @@ def _figures(args: Any, sizes: dict[str, int], sides: dict[str, dict[str, Any]])
         for side in curves
     }
     return {
+        "repeats": _repeats(sides),
         "data": sizes,
         "options": {"earlier_trials": args.earlier_trials, "trials": args.trials, "epochs": args.epochs},
         "earlier_best": earlier_best,
@@ -99,6 +100,31 @@ def _figures(args: Any, sizes: dict[str, int], sides: dict[str, dict[str, Any]])
         "best_of_new_trials": new_best,
         "sides": sides,
     }
+
+
+def _repeats(sides: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The configurations trained in more than one search, with each search's score: how far
+    one configuration's score moves between runs (its initial weights differ)."""
+    seen: dict[str, list[tuple[str, float]]] = {}
+    for side, result in sides.items():
+        for trial in result["trials"]:
+            if trial["score"] is not None:
+                seen.setdefault(_harness.show(_active(trial["values"])), []).append((side, trial["score"]))
+    return [
+        {
+            "values": key,
+            "scores": dict(scores),
+            "spread": max(s for _, s in scores) - min(s for _, s in scores),
+        }
+        for key, scores in seen.items()
+        if len(scores) > 1
+    ]
+
+
+def _active(values: dict[str, Any]) -> dict[str, Any]:
+    """The values a model uses (keras-tuner's hand-written side also keeps units of layers it
+    does not build)."""
+    return {k: v for k, v in values.items() if not k.startswith("units_") or int(k[6:]) < values["layers"]}
 
 
 def _best_so_far(trials: list[dict[str, Any]], *, start: float | None) -> list[tuple[int, float | None]]:
@@ -140,6 +166,17 @@ def _markdown(args: Any, figures: dict[str, Any]) -> list[str]:
             f"{score(row['keras-tuner cold'])} | {'no' if row['warm_behind'] else 'yes'} |"
         )
     new = figures["best_of_new_trials"]
+    repeats = figures["repeats"]
+    if repeats:
+        lines += [
+            "",
+            "Training noise: configurations trained in more than one search, with their scores "
+            "(differences between the columns above smaller than these spreads are noise):",
+            "",
+        ]
+        for repeat in repeats:
+            scores = ", ".join(f"{side} {score(value)}" for side, value in repeat["scores"].items())
+            lines.append(f"- {repeat['values']}: {scores} (spread {repeat['spread']:.4f})")
     lines += [
         "",
         "Best validation loss among the new trials alone (what each search's own proposals found): "
