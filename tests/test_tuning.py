@@ -135,6 +135,7 @@ OVERRIDES = [
             "executions_per_trial": 1,
             "constraints": NO_CONSTRAINTS,
             "pruning": None,
+            "initial_points": [],
             "max_trials": 10,
             "num_initial_points": None,
         },
@@ -148,6 +149,7 @@ OVERRIDES = [
             "executions_per_trial": 1,
             "constraints": NO_CONSTRAINTS,
             "pruning": None,
+            "initial_points": [],
             "max_epochs": 100,
             "factor": 3,
             "hyperband_iterations": 1,
@@ -162,6 +164,7 @@ OVERRIDES = [
             "executions_per_trial": 1,
             "constraints": NO_CONSTRAINTS,
             "pruning": None,
+            "initial_points": [],
             "max_trials": 5,
         },
     ),
@@ -183,8 +186,8 @@ def test_overrides_replace_search_options(options, search):
         ({"epochs": 0}, "overrides: training.epochs: must be >= 1 (received 0)"),
         (
             {"tuner": "hyperband", "max_trials": 3},
-            "overrides: search.max_trials: unknown key (allowed: objective, seed, "
-            "executions_per_trial, constraints, pruning, tuner, max_epochs, factor, hyperband_iterations)",
+            "overrides: search.max_trials: unknown key: an option of tuners 'random', 'bayesian' and "
+            "'grid'; this search's tuner is 'hyperband'",
         ),
     ],
 )

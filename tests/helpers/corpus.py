@@ -225,7 +225,7 @@ INVALID = [
     Invalid(
         "option-of-other-tuner",
         spec_dict(search={"tuner": "random", "num_initial_points": 2}),
-        "search.num_initial_points: unknown key: an option of tuner 'bayesian', not of 'random'",
+        "search.num_initial_points: unknown key: an option of tuner 'bayesian'; this search's tuner is 'random'",
         True,
     ),
     Invalid(

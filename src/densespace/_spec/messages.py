@@ -83,7 +83,10 @@ def _message(err: Any) -> str:
         owners = [t.name for t in TUNERS.values() if loc[-1] in t.section.model_fields]
         this = next((t.name for t in TUNERS.values() if t.section is model), None)
         if this is not None and owners:
-            return f"unknown key: an option of tuner {' and '.join(map(repr, owners))}, not of {this!r}"
+            names = [repr(name) for name in owners]
+            listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+            plural = "s" if len(names) > 1 else ""
+            return f"unknown key: an option of tuner{plural} {listed}; this search's tuner is {this!r}"
         hint = _suggest(loc[-1], options) or f" (allowed: {', '.join(options)})"
         return f"unknown key{hint}"
     if kind == "missing":
