@@ -167,11 +167,23 @@ def test_the_pruning_callback_stops_training_and_says_when():
 
     callback = MedianPruning("val_loss", {2: 1.0, 3: 0.8}, warmup_epochs=1)
     callback.set_model(SimpleNamespace(stop_training=False))
+    callback.set_params({"epochs": 4})
     callback.on_epoch_end(0, {"val_loss": 5.0})  # within the warm-up
     callback.on_epoch_end(1, {"val_loss": 0.9})  # better than the median
     assert (callback.pruned_at, callback.model.stop_training) == (None, False)
     callback.on_epoch_end(2, {"val_loss": 0.85})
     assert (callback.pruned_at, callback.model.stop_training) == (3, True)
+
+
+def test_the_last_epoch_is_never_pruned():
+    """A trial worse than the median at its last epoch has trained fully: it is not pruned."""
+    from densespace._keras.callbacks import MedianPruning
+
+    callback = MedianPruning("val_loss", {2: 1.0}, warmup_epochs=1)
+    callback.set_model(SimpleNamespace(stop_training=False))
+    callback.set_params({"epochs": 2})
+    callback.on_epoch_end(1, {"val_loss": 5.0})
+    assert (callback.pruned_at, callback.model.stop_training) == (None, False)
 
 
 def test_pruned_trials_are_never_ranked():

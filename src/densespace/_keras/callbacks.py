@@ -4,6 +4,7 @@ pruning, and fresh copies of the user's callbacks for each model."""
 from __future__ import annotations
 
 import copy
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -53,7 +54,9 @@ class MedianPruning(keras.callbacks.Callback):
     """``search.pruning``'s median rule: stops training after an epoch where the objective is worse
     than the median of the earlier trials at that epoch (``densespace._budgets.worse_than_median``).
 
-    ``pruned_at`` is the epoch (1-based) it stopped after, None while the trial runs on.
+    ``pruned_at`` is the epoch (1-based) it stopped after, None while the trial runs on. The last
+    epoch (Keras' ``params["epochs"]``) is never pruned: stopping there saves nothing, and the
+    trial, fully trained, is ranked like any other.
     """
 
     def __init__(self, objective: str, medians: Mapping[int, float], *, warmup_epochs: int) -> None:
@@ -65,7 +68,7 @@ class MedianPruning(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         value = (logs or {}).get(self.objective)
-        if value is None or self.pruned_at is not None:
+        if value is None or self.pruned_at is not None or epoch + 1 >= self.params.get("epochs", math.inf):
             return
         if worse_than_median(
             float(value), epoch + 1, self.medians, objective=self.objective, warmup_epochs=self.warmup_epochs
