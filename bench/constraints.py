@@ -180,7 +180,7 @@ def _worker(side: str, work: str, run_dir: str, trials: int, epochs: int, budget
     data = _harness.load_prepared(Path(work))
     spec = _spec(budget)
 
-    class Recorder(keras.callbacks.Callback):  # type: ignore[misc]
+    class Recorder(keras.callbacks.Callback):
         """Appends every fit to ``FITS``: the model's trainable parameters and its epochs."""
 
         def on_train_begin(self, logs: Any = None) -> None:
@@ -202,7 +202,7 @@ def _worker(side: str, work: str, run_dir: str, trials: int, epochs: int, budget
             verbose=0,
             callbacks=[Recorder()],
         )
-        records = [
+        records: list[dict[str, Any]] = [
             {
                 "id": t.id,
                 "values": t.values,

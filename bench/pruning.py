@@ -266,7 +266,7 @@ def _hand_written(data: Any, run_dir: Path, trials: int, epochs: int) -> list[di
         )
         return model
 
-    class Recorder(keras.callbacks.Callback):  # type: ignore[misc]
+    class Recorder(keras.callbacks.Callback):
         """Appends every fit's per-epoch objective to ``HISTORIES``."""
 
         def on_train_begin(self, logs: Any = None) -> None:
@@ -336,6 +336,24 @@ def _values(values: dict[str, Any] | None) -> str:
     return " ".join(f"{k}={_harness.show(v)}" for k, v in values.items())
 
 
+def _contrast(pruned: dict[str, Any], unpruned: dict[str, Any], epochs: int) -> str:
+    """What pruning changed within B, against the same configurations unpruned: the epochs it saved
+    on them, the extra trials it ran with those, and whether the best trial is the same."""
+    n = unpruned["within"]
+    first = pruned["trials"][:n]
+    spent = sum(t["epochs"] if t["epochs"] is not None else epochs for t in first)
+    extra = pruned["trials"][n : pruned["within"]]
+    extras = ", ".join(f"{t['id']} ({t['status']} after {t['epochs']} epochs)" for t in extra) or "none"
+    same = pruned["best_values"] is not None and pruned["best_values"] == unpruned["best_values"]
+    return (
+        f"Against the same configurations unpruned: the first {n} trials took {spent} epochs with "
+        f"pruning instead of {unpruned['epochs_within']} ({sum(t['status'] == 'pruned' for t in first)} "
+        f"pruned); the extra trials within B: {extras}. The best completed trial within B is trial "
+        f"{pruned['best_trial']} with pruning and trial {unpruned['best_trial']} without"
+        f"{', the same configuration' if same else ''}."
+    )
+
+
 def _markdown(figures: dict[str, Any]) -> list[str]:
     """The budget, the sides' table, each side's trials and what the numbers mean."""
     b, sides = figures["budget"], figures["sides"]
@@ -383,6 +401,8 @@ def _markdown(figures: dict[str, Any]) -> list[str]:
             f"of the {budget} epochs**: its count within B is a lower bound (rerun with a larger "
             "`--max-trials`).",
         ]
+    if "densespace-unpruned" in sides:
+        lines += ["", _contrast(pruned, sides["densespace-unpruned"], epochs)]
     late = [
         t["id"]
         for t in pruned["trials"]
