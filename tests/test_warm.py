@@ -308,7 +308,8 @@ def test_an_enqueued_model_outside_the_constraints_is_refused(tmp_path, earlier)
     with pytest.raises(OptionError) as caught:
         _tune(tmp_path / "run", spec, enqueue=[earlier])
     assert str(caught.value) == (
-        f"enqueue: {earlier} (best #1): its model ({parameters:,} trainable parameters) is outside search.constraints"
+        f"enqueue: {earlier} (best #1): its model ({parameters:,} trainable parameters here) is outside "
+        "search.constraints"
     )
 
 
@@ -487,3 +488,107 @@ def test_a_warm_start_folder_that_is_not_a_run_is_one_line_on_the_command_line(t
         f"densespace: error: --warm-start: {tmp_path}/results.json does not exist: "
         "is this a finished densespace tune --out folder?"
     ]
+
+
+def test_points_are_compared_without_bookkeeping_values():
+    """A trial whose values carry a distributed search's fingerprint still counts as the point's."""
+    from types import SimpleNamespace
+
+    from densespace._keras.tuners import due
+
+    trial = SimpleNamespace(
+        hyperparameters=SimpleNamespace(values={"units_0": 8, "densespace/fingerprint": "f"})
+    )
+    oracle = SimpleNamespace(trials={"0": trial})
+    assert due(oracle, [{"units_0": 8}, {"units_0": 4}]) == [{"units_0": 4}]
+
+
+def _edited_copy(earlier, tmp_path, edit):
+    """A copy of the earlier run folder whose results.json ``edit`` changed."""
+    import shutil
+
+    copy = tmp_path / "edited"
+    shutil.copytree(earlier, copy)
+    record = json.loads((copy / "results.json").read_text())
+    edit(record)
+    (copy / "results.json").write_text(json.dumps(record))
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        (
+            {"layers": 1, "units_0": 5},
+            "trials[0].values.units_0: 5 is not a value of hidden.units (choice 4|8|16)",
+        ),
+        ({"layers": 1}, "trials[0].values: no value for units_0 (hidden.units, choice 4|8|16)"),
+        (
+            {"layers": 1, "units_0": 4, "bogus": 1},
+            "trials[0].values.bogus: not a hyperparameter of this space (its hyperparameters: layers, units_0, "
+            "units_1)",
+        ),
+    ],
+)
+def test_a_warm_start_from_a_damaged_results_file_is_one_line(tmp_path, earlier, values, problem):
+    """Trial values that are no point of the space are refused, naming the file and the place."""
+
+    def damage(record):
+        record["trials"][0]["values"] = values
+
+    copy = _edited_copy(earlier, tmp_path, damage)
+    with pytest.raises(OptionError) as caught:
+        _tune(tmp_path / "run", warm_start=copy)
+    assert str(caught.value) == f"warm_start: {copy}/results.json: {problem}"
+
+
+def test_warm_start_trials_outside_the_constraints_are_left_out(tmp_path, earlier):
+    """Only the earlier trials within this search's constraints are fed."""
+    trials = [t for t in densespace.load_results(earlier).trials if t.status == "completed"]
+    smallest = min(t.parameters for t in trials)
+    spec = spec_dict(**{**TINY, "search": {**TINY["search"], "constraints": {"max_parameters": smallest}}})
+    result = _tune(tmp_path / "run", spec, warm_start=earlier)
+    assert {t.id for t in result.trials if t.warm_start} == {
+        f"warm-{t.id}" for t in trials if t.parameters == smallest
+    }
+
+
+def test_a_warm_started_search_resumes_without_reading_the_earlier_run_again(tmp_path, earlier):
+    """After a cut, the same command resumes even when the earlier folder changed or is gone."""
+    import shutil
+
+    copy = tmp_path / "earlier"
+    shutil.copytree(earlier, copy)
+    with pytest.raises(Cut):
+        _tune(tmp_path / "run", warm_start=copy, on_trial_end=_cut)
+    shutil.rmtree(copy)
+    result = _tune(tmp_path / "run", warm_start=copy)
+    assert sum(not t.warm_start for t in result.trials) == 3
+
+
+def test_the_schema_key_does_not_make_another_space(tmp_path, earlier):
+    """A spec that names its JSON Schema warm-starts from a run whose spec did not."""
+    spec = {**TINY, "$schema": "https://densespace.dev/schemas/densespace-spec-v1.schema.json"}
+    result = _tune(tmp_path / "run", spec, warm_start=earlier)
+    assert any(t.warm_start for t in result.trials)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda record: record["best"][0].update(values={}),
+            "best[0].values: no value for layers (hidden.layers, int 1..2)",
+        ),
+        (
+            lambda record: record["spec"]["hidden"].update(units={"values": [4, 4]}),
+            "spec.hidden.units.values: duplicate value 4",
+        ),
+    ],
+)
+def test_an_enqueued_damaged_results_folder_is_one_line(tmp_path, earlier, edit, message):
+    """A results folder whose best values or spec are damaged is refused, naming the file and the place."""
+    copy = _edited_copy(earlier, tmp_path, edit)
+    with pytest.raises(OptionError) as caught:
+        _tune(tmp_path / "run", enqueue=[copy])
+    assert str(caught.value) == f"enqueue: {copy}/results.json: {message}"

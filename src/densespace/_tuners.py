@@ -14,12 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PlainValidator, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from densespace._domains import FloatRange, IntRange, Strict
+from densespace._errors import show
 
 if TYPE_CHECKING:
     from densespace._spec import Spec
@@ -32,6 +33,21 @@ TunerName = Literal["random", "bayesian", "hyperband", "grid"]
 MAX_PARAMETERS = 100_000_000
 #: Most entries of ``search.initial_points``.
 MAX_POINTS = 1000
+
+
+def _point_value(value: Any) -> Any:
+    """A value of ``search.initial_points``: a number, a string or a boolean, as a spec writes them."""
+    if isinstance(value, (bool, int, str)) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    raise PydanticCustomError(
+        "point_value_type", f"expected a number, a string or true/false, received {show(value)}"
+    )
+
+
+#: A hyperparameter value of ``search.initial_points`` (checked against the space by the spec).
+PointValue = Annotated[
+    Any, PlainValidator(_point_value), WithJsonSchema({"type": ["number", "string", "boolean"]})
+]
 
 
 class Constraints(Strict):
@@ -120,7 +136,7 @@ class SearchSection(Strict):
         description="Stop trials that fall behind the earlier ones (random and bayesian searches); "
         "null: every trial trains its epochs. densespace's own; not a keras-tuner argument.",
     )
-    initial_points: list[dict[str, int | float | str | bool]] = Field(
+    initial_points: list[dict[str, PointValue]] = Field(
         [],
         max_length=MAX_POINTS,
         description="Hyperparameter values to evaluate first, in order (random and bayesian "

@@ -552,4 +552,10 @@ INVALID = [
         "or use the random or bayesian tuner",
         False,
     ),
+    Invalid(
+        "initial-point-null",
+        spec_dict(search={"initial_points": [{"units_0": None}]}, hidden={"units": {"values": [8, 16]}}),
+        "search.initial_points[0].units_0: expected a number, a string or true/false, received null",
+        True,
+    ),
 ]

@@ -16,7 +16,7 @@ from densespace._budgets import Limits, median_by_epoch
 from densespace._errors import environmental
 from densespace._keras.callbacks import EpochCallback, EpochReport, MedianPruning
 from densespace._keras.hypermodel import FINGERPRINT, DenseHyperModel
-from densespace._results import Status, StopReason, TrialRecord
+from densespace._results import Status, StopReason, TrialRecord, clean_values
 from densespace._tasks import direction
 from densespace._tuners import TUNERS
 
@@ -319,8 +319,9 @@ def _evaluate_first(oracle: Any, points: Sequence[Mapping[str, Any]]) -> None:
 
 
 def due(oracle: Any, points: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The ``points`` no trial of the oracle has the values of yet, in order."""
-    evaluated = [dict(t.hyperparameters.values) for t in oracle.trials.values()]
+    """The ``points`` no trial of the oracle has the values of yet, in order (bookkeeping values,
+    such as a distributed search's fingerprint, aside)."""
+    evaluated = [clean_values(t.hyperparameters.values) for t in oracle.trials.values()]
     return [dict(p) for p in points if dict(p) not in evaluated]
 
 
@@ -431,6 +432,8 @@ def _why_stopped(oracle: Any) -> StopReason:
 SEED_ZERO = 2**32 - 1
 #: Draws of random values a proposal may take before the search stops for want of a feasible one.
 MAX_DRAWS = 10_000
+#: Rounds of keras-tuner's random draws ``_no_repeats`` tries for a configuration never tried.
+REDRAWS = 50
 
 
 def _propose_feasible_only(oracle: Any, spec: Spec) -> None:
@@ -476,19 +479,20 @@ def _no_repeats(oracle: Any) -> None:
     """Makes a Bayesian oracle replace a proposal that a trial has the values of already by a
     random one never tried (keras-tuner's Gaussian process proposes the optimum of its fit,
     which may be a configuration it trained, or a warm-start trial's: training it again would
-    waste the trial). Stops the search when no untried configuration is left."""
+    waste the trial). When ``REDRAWS`` rounds of keras-tuner's random draws (each giving up
+    after its own collisions) find no untried configuration, the proposal stands, as in
+    keras-tuner: that says nothing certain about the space being exhausted."""
     populate = oracle.populate_space
 
     def populate_space(trial_id: str) -> dict[str, Any]:
         proposal: dict[str, Any] = populate(trial_id)
         if proposal.get("status") != "RUNNING" or not oracle._duplicate(proposal["values"]):
             return proposal
-        values = oracle._random_values()
-        return (
-            {"status": "STOPPED", "values": None}
-            if values is None
-            else {"status": "RUNNING", "values": values}
-        )
+        for _ in range(REDRAWS):
+            values = oracle._random_values()
+            if values is not None:
+                return {"status": "RUNNING", "values": values}
+        return proposal
 
     oracle.populate_space = populate_space
 

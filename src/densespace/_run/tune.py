@@ -303,7 +303,12 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         target_names=_names(data, "target_names"),
     )
     points = warm.first_points(spec, options.enqueue) if this_role != "worker" else []
-    earlier = [] if options.warm_start is None else warm.earlier_trials(spec, data_record, options.warm_start)
+    resumed = options.warm_start is not None and not options.overwrite and warm.fed_already(options.out)
+    earlier = (
+        []
+        if options.warm_start is None or resumed
+        else warm.earlier_trials(spec, data_record, options.warm_start)
+    )
     if this_role == "chief":
         peers.check_port_free(os.environ["KERASTUNER_ORACLE_IP"], int(os.environ["KERASTUNER_ORACLE_PORT"]))
     run_record = folder.RunRecord(spec=spec.model_dump(mode="json"), data=data_record)

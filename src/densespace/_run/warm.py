@@ -59,9 +59,10 @@ def first_points(spec: Spec, enqueue: Sequence[Path]) -> list[dict[str, Any]]:
                     f"{{enqueue}}: {where}: its model is not in this space: {exc}", "enqueue"
                 ) from None
             if not _space.feasible(spec, point):
+                parameters = _space.plan_parameters(spec, _space.resolve(spec, point))
                 raise OptionError(
-                    f"{{enqueue}}: {where}: its model ({_space.parameter_bounds(model)[0]:,} trainable "
-                    "parameters) is outside search.constraints",
+                    f"{{enqueue}}: {where}: its model ({parameters:,} trainable parameters here) is outside "
+                    "search.constraints",
                     "enqueue",
                 )
             if point not in points:
@@ -82,9 +83,16 @@ def _models(path: Path) -> Iterator[tuple[str, Spec]]:
         results = _results(path, "enqueue")
         if not results.best:
             raise OptionError(f"{{enqueue}}: {path} retrained no model: it has no best entries", "enqueue")
-        searched = validate_spec(results.spec, source=str(path))
-        for best in results.best:
-            yield f"{path} (best #{best.rank})", _space.freeze(searched, best.values)
+        searched = _searched(results, path, "enqueue")
+        for i, best in enumerate(results.best):
+            where = f"{path} (best #{best.rank})"
+            try:
+                point = _points.check_point(searched, best.values, location=f"best[{i}].values")
+            except SpecError as exc:
+                raise OptionError(
+                    f"{{enqueue}}: {path}/results.json: {quote(exc.lines()[0])}", "enqueue"
+                ) from None
+            yield where, _space.freeze(searched, point)
         return
     try:
         model = load_spec(path)
@@ -101,6 +109,17 @@ def _models(path: Path) -> Iterator[tuple[str, Spec]]:
     yield str(path), model
 
 
+def _searched(results: Results, path: Path, option: str) -> Spec:
+    """The spec a results folder's search ran, as this densespace reads it (older files lack
+    fields added since, which take their defaults)."""
+    try:
+        return validate_spec(results.spec)
+    except SpecError as exc:
+        raise OptionError(
+            f"{{{option}}}: {path}/results.json: spec.{quote(exc.lines()[0])}", option
+        ) from None
+
+
 def _results(path: Path, option: str) -> Results:
     try:
         return load_results(path)
@@ -114,8 +133,9 @@ def earlier_trials(spec: Spec, data: DataRecord, warm_start: Path) -> list[Trial
 
     Raises:
         OptionError: ``warm_start`` is not a results folder, searched another space (the spec
-            outside ``search``, the objective) or other data, or is a Hyperband search (its
-            trials trained for different numbers of epochs); the message says which differ.
+            outside ``search``, and the objective) or other data, is a Hyperband search (its
+            trials trained for different numbers of epochs), or lists a trial whose values are
+            not a point of the space; the message says which.
     """
     results = _results(warm_start, "warm_start")
     if results.tuner == "hyperband":
@@ -124,8 +144,8 @@ def earlier_trials(spec: Spec, data: DataRecord, warm_start: Path) -> list[Trial
             "numbers of epochs, so their scores do not compare with this search's",
             "warm_start",
         )
-    theirs, ours = _comparable(results.spec), _comparable(spec.model_dump(mode="json"))
-    differences = list(_differences(theirs, ours, ""))
+    theirs = _comparable(_searched(results, warm_start, "warm_start").model_dump(mode="json"))
+    differences = list(_differences(theirs, _comparable(spec.model_dump(mode="json")), ""))
     if differences:
         shown = "; ".join(
             f"{where} ({show(a)} there, {show(b)} here)" for where, a, b in differences[:MAX_DIFFERENCES]
@@ -147,15 +167,41 @@ def earlier_trials(spec: Spec, data: DataRecord, warm_start: Path) -> list[Trial
         )
     return [
         t
-        for t in results.trials
-        if t.status in ("completed", "pruned") and t.score is not None and _space.feasible(spec, t.values)
+        for i, t in enumerate(results.trials)
+        if t.status in ("completed", "pruned") and t.score is not None and _fits(spec, t, i, warm_start)
     ]
+
+
+def _fits(spec: Spec, trial: TrialRecord, index: int, warm_start: Path) -> bool:
+    """Whether a trial's values are a point within this spec's constraints (False: left out).
+
+    Raises:
+        OptionError: They are not a point of the space at all (a damaged or edited file).
+    """
+    try:
+        _points.check_point(spec, trial.values, location=f"trials[{index}].values")
+    except SpecError as exc:
+        if all(p.kind == "point_infeasible" for p in exc.problems):
+            return False
+        raise OptionError(
+            f"{{warm_start}}: {warm_start}/results.json: {quote(exc.lines()[0])}", "warm_start"
+        ) from None
+    return True
+
+
+def fed_already(out: Path) -> bool:
+    """Whether the search in ``out`` holds warm-start trials: it was warm-started, and resumes
+    without reading the earlier run again (which may have changed, or gone, since)."""
+    from densespace._keras.tuners import PROJECT, WARM_ID
+
+    return any((out / PROJECT).glob(f"trial_{WARM_ID}*"))
 
 
 def _comparable(spec: dict[str, Any]) -> dict[str, Any]:
     """The parts of a spec (as JSON) that give a trial's score its meaning."""
     search = {k: v for k, v in spec["search"].items() if k not in SEARCH_ONLY}
-    return {k: v for k, v in spec.items() if k not in ("name", "description")} | {"search": search}
+    ignored = ("name", "description", "$schema")
+    return {k: v for k, v in spec.items() if k not in ignored} | {"search": search}
 
 
 def _differences(a: Any, b: Any, where: str) -> Iterator[tuple[str, Any, Any]]:

@@ -155,6 +155,7 @@ _CUSTOM = {
     "tuner_space",
     "hyperband_pruning",
     "tuner_points",
+    "point_value_type",
     "initial_points",
     "point_name",
     "point_inactive",
