@@ -15,7 +15,7 @@ from pydantic import ValidationError
 import densespace
 from densespace import OptionError, SpecError, validate_spec
 from densespace._cli import main
-from densespace._domains import Choice, FloatRange, IntRange, exact, same
+from densespace._domains import Choice, FloatRange, IntRange, same
 from densespace._points import check_point, point_of
 from densespace._report import summary
 from densespace._run.options import TuneOptions
@@ -90,13 +90,6 @@ def test_every_stepped_float_value_is_its_own_member(low, step, count, sampling)
 def test_values_are_the_same_only_of_the_same_kind(a, b, expected):
     """same() tells an integer from a float and a boolean from a number."""
     assert same(a, b) is expected
-
-
-def test_a_constant_holds_only_itself():
-    """exact() of a constant field refuses any other value, saying which."""
-    assert exact(0.5, 0.5) == 0.5
-    with pytest.raises(ValueError, match=r"^'relu' is not the constant 'elu'$"):
-        exact("elu", "relu")
 
 
 # ------------------------------------------------------------------ points of a space

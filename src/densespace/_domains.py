@@ -483,31 +483,6 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def exact(field: Any, value: Any) -> Any:
-    """The value of a field value (a constant, range or choice) that equals ``value``: the
-    constant itself, or the domain's own (see ``_Range.member``).
-
-    Raises:
-        ValueError: ``value`` is not one of the field's values.
-
-    Examples:
-        >>> exact(FloatRange(min=0.0, max=0.5, step=0.1), 0.3)
-        0.30000000000000004
-        >>> exact("elu", "relu")
-        Traceback (most recent call last):
-        ...
-        ValueError: 'relu' is not the constant 'elu'
-    """
-    if not is_tunable(field):
-        if same(field, value):
-            return field
-        raise ValueError(f"{_show(value)} is not the constant {_show(field)}")
-    own = field.member(value)
-    if own is None:
-        raise ValueError(f"{_show(value)} is not one of its values")
-    return own
-
-
 def values(value: Any) -> list[Any]:
     """Every value of a finite field value, in order."""
     if isinstance(value, Choice):

@@ -103,17 +103,9 @@ def check_point(spec: Spec, values: Mapping[str, Any], *, location: str) -> dict
                 )
             else:
                 point[h.name] = own
-    if not problems and spec.input.shape is not None and not _space.feasible(spec, point):
-        plan = _space.resolve(spec, point)
-        widths = ", ".join(str(layer.units) for layer in plan.layers)
-        problems.append(
-            Problem(
-                location,
-                "point_infeasible",
-                f"selects a model outside search.constraints ({_space.plan_parameters(spec, plan):,} "
-                f"trainable parameters, hidden widths [{widths}])",
-            )
-        )
+    why = None if problems or spec.input.shape is None else _space.outside_constraints(spec, point)
+    if why is not None:
+        problems.append(Problem(location, "point_infeasible", f"selects {why}"))
     if problems:
         raise SpecError(problems)
     return point

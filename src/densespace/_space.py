@@ -358,13 +358,10 @@ def freeze(spec: Spec, values: Mapping[str, Any]) -> Spec:
         >>> densespace.configurations(frozen), densespace.parameter_bounds(frozen)
         (1, (820874, 820874))
     """
+    why = outside_constraints(spec, values)
+    if why is not None:
+        raise ValueError(f"these values select {why}")
     plan = resolve(spec, values)
-    if not feasible(spec, values):
-        widths = ", ".join(str(layer.units) for layer in plan.layers)
-        raise ValueError(
-            f"these values select a model outside search.constraints ({plan_parameters(spec, plan):,} "
-            f"trainable parameters, hidden widths [{widths}])"
-        )
     blocks: list[dict[str, Any]] = []
     for layer in plan.layers:
         fields = {f: getattr(layer, f) for f in LAYER_FIELDS}
@@ -428,6 +425,19 @@ def feasible(spec: Spec, values: Mapping[str, Any]) -> bool:
     if constraints.funnel and any(b > a for a, b in itertools.pairwise(widths)):
         return False
     return _within(constraints.min_parameters, constraints.max_parameters, plan_parameters(spec, plan))
+
+
+def outside_constraints(spec: Spec, values: Mapping[str, Any]) -> str | None:
+    """What breaks ``search.constraints`` in the model ``values`` select, None when nothing does:
+    ``a model outside search.constraints (N trainable parameters, hidden widths [...])``."""
+    if feasible(spec, values):
+        return None
+    plan = resolve(spec, values)
+    widths = ", ".join(str(layer.units) for layer in plan.layers)
+    return (
+        f"a model outside search.constraints ({plan_parameters(spec, plan):,} trainable parameters, "
+        f"hidden widths [{widths}])"
+    )
 
 
 def _within(low: int | None, high: int | None, parameters: int) -> bool:
