@@ -294,15 +294,17 @@ def _write_npz(path):
 
 def test_an_enqueued_model_outside_the_constraints_is_refused(tmp_path, earlier):
     """A results folder whose best breaks this search's constraints is named with its size."""
-    parameters = densespace.load_results(earlier).best[0].parameters
+    best = densespace.load_results(earlier).best[0]
+    parameters = best.parameters
+    widths = [best.values[f"units_{i}"] for i in range(best.values["layers"])]
     high = densespace.parameter_bounds(validate_spec(TINY))[1]
     bound = {"min_parameters": parameters + 1} if parameters < high else {"max_parameters": parameters - 1}
     spec = spec_dict(**{**TINY, "search": {**TINY["search"], "constraints": bound}})
     with pytest.raises(OptionError) as caught:
         _tune(tmp_path / "run", spec, enqueue=[earlier])
     assert str(caught.value) == (
-        f"enqueue: {earlier} (best #1): its model ({parameters:,} trainable parameters here) is outside "
-        "search.constraints"
+        f"enqueue: {earlier} (best #1) is a model outside search.constraints ({parameters:,} trainable "
+        f"parameters, hidden widths {widths})"
     )
 
 

@@ -53,18 +53,14 @@ def first_points(spec: Spec, enqueue: Sequence[Path]) -> list[dict[str, Any]]:
     for path in enqueue:
         for where, model in _models(path):
             try:
-                point = _points.point_of(spec, _space.resolve(model, {}))
+                point = _points.point_of(spec, model)
             except ValueError as exc:
                 raise OptionError(
                     f"{{enqueue}}: {where}: its model is not in this space: {exc}", "enqueue"
                 ) from None
-            if not _space.feasible(spec, point):
-                parameters = _space.plan_parameters(spec, _space.resolve(spec, point))
-                raise OptionError(
-                    f"{{enqueue}}: {where}: its model ({parameters:,} trainable parameters here) is outside "
-                    "search.constraints",
-                    "enqueue",
-                )
+            why = _space.outside_constraints(spec, point)
+            if why is not None:
+                raise OptionError(f"{{enqueue}}: {where} is {why}", "enqueue")
             if point not in points:
                 points.append(point)
     trials = getattr(spec.search, "max_trials", len(points))
@@ -76,8 +72,8 @@ def first_points(spec: Spec, enqueue: Sequence[Path]) -> list[dict[str, Any]]:
     return points
 
 
-def _models(path: Path) -> Iterator[tuple[str, Spec]]:
-    """The frozen specs a file stands for, each with where it comes from: a spec file's one, or a
+def _models(path: Path) -> Iterator[tuple[str, _space.Plan]]:
+    """The models a file stands for, each with where it comes from: a frozen spec file's one, or a
     results folder's retrained best (rank 1 first)."""
     if path.is_dir():
         results = _results(path, "enqueue")
@@ -92,7 +88,7 @@ def _models(path: Path) -> Iterator[tuple[str, Spec]]:
                 raise OptionError(
                     f"{{enqueue}}: {path}/results.json: {quote(exc.lines()[0])}", "enqueue"
                 ) from None
-            yield where, _space.freeze(searched, point)
+            yield where, _space.resolve(searched, point)
         return
     try:
         model = load_spec(path)
@@ -106,7 +102,7 @@ def _models(path: Path) -> Iterator[tuple[str, Spec]]:
             "or name a results folder)",
             "enqueue",
         )
-    yield str(path), model
+    yield str(path), _space.resolve(model, {})
 
 
 def _searched(results: Results, path: Path, option: str) -> Spec:
