@@ -260,6 +260,24 @@ class Check:
         }
 
 
+# ------------------------------------------------------------------ tables
+
+
+def number(value: Any, digits: int = 4) -> str:
+    """A table cell: a float to ``digits`` places, an integer with thousands separators, "—" for None."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return f"{value:,}"
+
+
+def active_units(values: dict[str, Any]) -> dict[str, Any]:
+    """The values a ``layers``/``units_i`` configuration uses: a plain keras-tuner space keeps
+    every ``units_i`` it has seen, also those of layers the model does not build."""
+    return {k: v for k, v in values.items() if not k.startswith("units_") or int(k[6:]) < values["layers"]}
+
+
 # ------------------------------------------------------------------ results
 
 

@@ -282,7 +282,7 @@ def _hand_written(
         outputs = keras.layers.Dense(10, activation="softmax")(x)
         model = keras.Model(inputs, outputs)
         parameters = _trainable(model)
-        BUILT[json.dumps(_active(hp.values), sort_keys=True)] = parameters
+        BUILT[json.dumps(_harness.active_units(hp.values), sort_keys=True)] = parameters
         if parameters > budget:
             raise keras_tuner.errors.FailedTrialError(
                 f"{parameters:,} trainable parameters, over the budget of {budget:,}"
@@ -322,7 +322,7 @@ def _hand_written(
     records = []
     for key in sorted(tuner.oracle.trials):
         trial = tuner.oracle.trials[key]
-        values = _active(trial.hyperparameters.values)
+        values = _harness.active_units(trial.hyperparameters.values)
         status = {"COMPLETED": "completed", "FAILED": "failed"}.get(trial.status, trial.status.lower())
         records.append(
             {
@@ -338,13 +338,6 @@ def _hand_written(
     best_trials = tuner.oracle.get_best_trials(1)
     best = next((r for r in records if best_trials and r["id"] == best_trials[0].trial_id), None)
     return records, best, aborted
-
-
-def _active(values: dict[str, Any]) -> dict[str, Any]:
-    """The values a configuration uses: ``layers`` and the units of its layers (the plain keras-tuner
-    space keeps every ``units_i`` it has seen, used or not)."""
-    layers = values["layers"]
-    return {"layers": layers, **{f"units_{i}": values[f"units_{i}"] for i in range(layers)}}
 
 
 # ------------------------------------------------------------------ report
@@ -366,8 +359,8 @@ def _shared_configurations(sides: dict[str, Any]) -> list[str]:
         same = [t for t in sides[other]["trials"] if t["values"] == best and t["score"] is not None]
         if best is not None and same:
             lines.append(
-                f"- {chooser}'s best ({_values(best)}, val_accuracy {_number(mine)}) was {other}'s "
-                f"trial {same[0]['id']} too, at val_accuracy {_number(same[0]['score'])}"
+                f"- {chooser}'s best ({_values(best)}, val_accuracy {_harness.number(mine)}) was {other}'s "
+                f"trial {same[0]['id']} too, at val_accuracy {_harness.number(same[0]['score'])}"
             )
     if not lines:
         return []
@@ -379,14 +372,6 @@ def _shared_configurations(sides: dict[str, Any]) -> list[str]:
         "",
         *lines,
     ]
-
-
-def _number(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return f"{value:,}"
 
 
 def _limit(limit: int | None) -> str:
@@ -422,9 +407,9 @@ def _markdown(figures: dict[str, Any]) -> list[str]:
         infeasible = f"{s['over_budget_proposals']} ({s['failed']})"
         lines.append(
             f"| {label} | {s['proposed']} | {infeasible} | {s['models_trained']} | {s['epochs_trained']} "
-            f"| **{s['epochs_on_infeasible']}** | {aborted} | {_number(s['best_val_accuracy'])} "
-            f"| {_values(s['best_values'])} | {_number(s['best_parameters'])} "
-            f"| **{_number(s['test_accuracy'])}** | {_number(s['test_loss'])} | {s['seconds']:.0f} |"
+            f"| **{s['epochs_on_infeasible']}** | {aborted} | {_harness.number(s['best_val_accuracy'])} "
+            f"| {_values(s['best_values'])} | {_harness.number(s['best_parameters'])} "
+            f"| **{_harness.number(s['test_accuracy'])}** | {_harness.number(s['test_loss'])} | {s['seconds']:.0f} |"
         )
     dense = sides["densespace"]
     lines += [
@@ -448,9 +433,9 @@ def _markdown(figures: dict[str, Any]) -> list[str]:
         "measured here), so a small difference either way says little about which search is better; "
         "what the budget changes is how many of the trials train a model at all.",
         "",
-        f"densespace's retrained best: {_number(dense['best_parameters'])} trainable parameters "
+        f"densespace's retrained best: {_harness.number(dense['best_parameters'])} trainable parameters "
         f"(budget {budget:,}); largest model any densespace trial trained: "
-        f"{_number(dense['largest_model_trained'])}.",
+        f"{_harness.number(dense['largest_model_trained'])}.",
     ]
     lines += _shared_configurations(sides)
     for side, label in SIDES.items():
@@ -464,8 +449,8 @@ def _markdown(figures: dict[str, Any]) -> list[str]:
         ]
         for t in s["trials"]:
             lines.append(
-                f"| {t['id']} | {_values(t['values'])} | {_number(t['parameters'])} | {t['status']} "
-                f"| {t['epochs'] or 0} | {_number(t['score'])} |"
+                f"| {t['id']} | {_values(t['values'])} | {_harness.number(t['parameters'])} | {t['status']} "
+                f"| {t['epochs'] or 0} | {_harness.number(t['score'])} |"
             )
         if s["aborted"] is not None:
             lines += ["", f"keras-tuner stopped the search: `{s['aborted']['message']}`"]

@@ -322,14 +322,6 @@ def _hand_written(data: Any, run_dir: Path, trials: int, epochs: int) -> list[di
 # ------------------------------------------------------------------ report
 
 
-def _number(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return f"{value:,}"
-
-
 def _values(values: dict[str, Any] | None) -> str:
     if values is None:
         return "—"
@@ -381,8 +373,8 @@ def _markdown(figures: dict[str, Any]) -> list[str]:
         per_ten = None if s["trials_per_epoch"] is None else 10 * s["trials_per_epoch"]
         lines.append(
             f"| {label} | **{s['within']}** | {s['within_completed']} | {s['within_pruned']} "
-            f"| {s['epochs_within']} | {_number(per_ten, 2)} | **{_number(s['best_score'])}** "
-            f"| {_values(s['best_values'])} | {_number(s['best_score_any'])} "
+            f"| {s['epochs_within']} | {_harness.number(per_ten, 2)} | **{_harness.number(s['best_score'])}** "
+            f"| {_values(s['best_values'])} | {_harness.number(s['best_score_any'])} "
             f"| {len(s['trials'])} ({s['epochs_trained']}) | {s['seconds']:.0f} |"
         )
     pruned = sides["densespace-pruned"]
@@ -440,8 +432,8 @@ def _markdown(figures: dict[str, Any]) -> list[str]:
             counted = counted and used <= budget  # as _within counts: none after the first over B
             history = " ".join(f"{v:.3f}" for v in t["history"] or [])
             lines.append(
-                f"| {t['id']} | {_values(t['values'])} | {t['status']} | {_number(t['epochs'])} | {used} "
-                f"| {'yes' if counted else 'no'} | {history} | {_number(t['score'])} |"
+                f"| {t['id']} | {_values(t['values'])} | {t['status']} | {_harness.number(t['epochs'])} | {used} "
+                f"| {'yes' if counted else 'no'} | {history} | {_harness.number(t['score'])} |"
             )
     return lines
 

@@ -109,7 +109,9 @@ def _repeats(sides: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     for side, result in sides.items():
         for trial in result["trials"]:
             if trial["score"] is not None:
-                seen.setdefault(_harness.show(_active(trial["values"])), []).append((side, trial["score"]))
+                seen.setdefault(_harness.show(_harness.active_units(trial["values"])), []).append(
+                    (side, trial["score"])
+                )
     return [
         {
             "values": key,
@@ -119,12 +121,6 @@ def _repeats(sides: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         for key, scores in seen.items()
         if len(scores) > 1
     ]
-
-
-def _active(values: dict[str, Any]) -> dict[str, Any]:
-    """The values a model uses (keras-tuner's hand-written side also keeps units of layers it
-    does not build)."""
-    return {k: v for k, v in values.items() if not k.startswith("units_") or int(k[6:]) < values["layers"]}
 
 
 def _best_so_far(trials: list[dict[str, Any]], *, start: float | None) -> list[tuple[int, float | None]]:
