@@ -109,7 +109,7 @@ def test_option_errors_name_the_flag_on_the_command_line(tmp_path, capsys):
 
 def test_the_time_limit_lets_the_running_trial_finish_and_still_retrains(tmp_path, monkeypatch):
     """Past the time limit no new trial starts: one trial ran, was retrained, and the stop is recorded."""
-    ticks = iter([0.0, 0.0])  # the start, then the check before the first trial; later checks: 100 s
+    ticks = iter([0.0])  # the start; the first trial starts unchecked, and later checks see 100 s
     monkeypatch.setattr("densespace._budgets.clock", lambda: next(ticks, 100.0))
     result = _tune(tmp_path, time_limit=50)
     assert [(t.id, t.status) for t in result.trials] == [("0", "completed")]

@@ -1,21 +1,26 @@
-"""Fuzz tests: damaged CIFAR-10 archives and spec files give a short error, never a crash or a hang."""
+"""Fuzz tests: damaged CIFAR-10 archives, CSV and .npz files and spec files give a short error,
+never a crash or a hang."""
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import random
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers.cifar_archives import deadline, make_splits, write_binary, write_python, write_tar
 
 from densespace._cli import main
-from densespace._errors import DatasetError
-from densespace.datasets import load_cifar10
+from densespace._errors import DatasetError, printable
+from densespace.datasets import load, load_cifar10
 
 MAX_STDERR = 4096  # bytes of stderr (or of an error message) a damaged input may cause at most
 ARCHIVE_CASES = 40
+DATA_CASES = 60
 SPEC_CASES = 40
 
 
@@ -92,6 +97,58 @@ def test_damaged_archive_loads_or_raises_dataset_error(
         except DatasetError as exc:
             message = str(exc)
             assert len(message) < MAX_STDERR and "\n" not in message, message[:300]
+
+
+@pytest.fixture(scope="module")
+def data_files() -> dict[str, bytes]:
+    """A tiny CSV file (a target of three classes) and .npz file (plain and compressed), by name."""
+    x = np.random.default_rng(0).normal(size=(30, 3))
+    rows = "".join(f"{a:.3f},{b:.3f},{c:.3f},{'xyz'[i % 3]}\n" for i, (a, b, c) in enumerate(x))
+    files = {"csv": f"a,b,c,y\n{rows}".encode()}
+    for name, save in (("npz", np.savez), ("npz-compressed", np.savez_compressed)):
+        stream = io.BytesIO()
+        save(stream, x=x, y=np.arange(30) % 3)
+        files[name] = stream.getvalue()
+    return files
+
+
+DATA_INSERTS = [
+    b"\0",
+    b'"',
+    b"\xff",
+    b"\xef\xbb\xbf",
+    b"\r",
+    b"\n\n",
+    b",",
+    b"1e39",
+    b"3e38",
+    b"nan",
+    b"-",
+    b"\xff" * 8,
+    b"\x93NUMPY\x01\x00",
+    b"{'descr': '<g16', 'fortran_order': False, 'shape': (-1, 3), }",
+    b"(2147483647, 2147483647)",
+    b"PK\x03\x04",
+]
+
+
+@pytest.mark.parametrize("case", range(DATA_CASES))
+def test_damaged_csv_or_npz_loads_or_raises_dataset_error(
+    case: int, data_files: dict[str, bytes], tmp_path: Path
+) -> None:
+    """A randomly damaged CSV or .npz file either loads or raises one short DatasetError, quickly."""
+    rng = random.Random(case)
+    name = rng.choice(sorted(data_files))
+    data = data_files[name]
+    hot = [found.start() for found in re.finditer(rb"PK\x01\x02|PK\x03\x04|\x93NUMPY|\n", data)]
+    path = tmp_path / ("d.csv" if name == "csv" else "d.npz")
+    path.write_bytes(mutate(data, rng, hot, DATA_INSERTS))
+    with deadline(10):
+        try:
+            load(path, target="y" if name == "csv" else None, numbers=rng.random() < 0.3)
+        except DatasetError as exc:
+            message = printable(str(exc))
+            assert len(message) < MAX_STDERR, message[:300]
 
 
 SPEC = {

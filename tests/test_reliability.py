@@ -131,15 +131,15 @@ def test_the_lock_of_a_killed_run_is_free(tmp_path):
     """A run killed with SIGKILL leaves no lock behind: the kernel releases it."""
     code = (
         "import sys, time; from pathlib import Path; from densespace._run import folder\n"
-        "folder._claim(Path(sys.argv[1])); print('held', flush=True); time.sleep(60)\n"
+        "folder._lock(Path(sys.argv[1])); print('held', flush=True); time.sleep(60)\n"
     )
     holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline() == "held\n"
     with pytest.raises(RunFolderError, match="in use by another densespace run"):
-        folder._claim(tmp_path)
+        folder._lock(tmp_path)
     holder.send_signal(signal.SIGKILL)
     holder.wait()
-    folder._claim(tmp_path).release()
+    os.close(folder._lock(tmp_path))
 
 
 def test_an_atomic_write_that_fails_keeps_the_previous_version(tmp_path, monkeypatch):
@@ -168,7 +168,7 @@ def test_a_full_disk_while_writing_results_is_one_resource_error(tmp_path, monke
     with pytest.raises(ResourceError) as info:
         _tune(tmp_path, retrain_top=0)
     assert str(info.value) == (
-        f"the disk is full (OSError: [Errno 28] No space left on device: '{tmp_path / 'results.json'}'); "
+        f"the disk is full (OSError: [Errno 28] No space left on device: '{tmp_path / '.pending-results.json'}'); "
         f"{tmp_path} keeps the last complete state: make room and run the same command again to resume"
     )
     monkeypatch.undo()

@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.request
 import warnings
+from pathlib import Path
 from typing import ClassVar
 
 import keras
@@ -24,6 +25,7 @@ from helpers import ROOT, spec_dict, synthetic_data
 import densespace
 from densespace import OptionError, validate_spec
 from densespace._cli import main
+from densespace._files import MANIFEST_FILE, Ledger, write_text
 from densespace._keras import io as model_io
 from densespace._results import ranked
 from densespace._run import folder
@@ -199,23 +201,30 @@ def test_keep_checkpoints_all_best_none(tmp_path):
     assert again.trials == result.trials
 
 
-def test_pruning_deletes_only_checkpoint_files(tmp_path):
-    """prune_checkpoints deletes checkpoint* files of the trials not kept, and nothing else."""
-    for trial in ("0", "1"):
-        (tmp_path / f"trial_{trial}").mkdir()
-        for name in ("trial.json", "build_config.json", "checkpoint.weights.h5", "checkpoint.index"):
-            (tmp_path / f"trial_{trial}" / name).write_text("x")
-    (tmp_path / "oracle.json").write_text("{}")
-    deleted = folder.prune_checkpoints(tmp_path, keep={"1"})
-    assert deleted == [tmp_path / "trial_0/checkpoint.index", tmp_path / "trial_0/checkpoint.weights.h5"]
+def test_pruning_deletes_only_checkpoint_files_densespace_wrote(tmp_path):
+    """prune_checkpoints deletes the listed checkpoint files of the trials not kept, and nothing else."""
+    with Ledger.open(tmp_path) as ledger:
+        for trial in ("0", "1"):
+            (tmp_path / f"search/trial_{trial}").mkdir(parents=True)
+            for name in ("trial.json", "build_config.json", "checkpoint.weights.h5", "checkpoint.index"):
+                write_text(tmp_path / f"search/trial_{trial}" / name, "x")
+        write_text(tmp_path / "search/oracle.json", "{}")
+        (tmp_path / "search/trial_0/checkpoint.mine").write_text("a person's")
+        deleted = folder.prune_checkpoints(ledger, "search", keep={"1"})
+    assert deleted == [
+        tmp_path / "search/trial_0/checkpoint.index",
+        tmp_path / "search/trial_0/checkpoint.weights.h5",
+    ]
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == [
-        "oracle.json",
-        "trial_0/build_config.json",
-        "trial_0/trial.json",
-        "trial_1/build_config.json",
-        "trial_1/checkpoint.index",
-        "trial_1/checkpoint.weights.h5",
-        "trial_1/trial.json",
+        MANIFEST_FILE,
+        "search/oracle.json",
+        "search/trial_0/build_config.json",
+        "search/trial_0/checkpoint.mine",
+        "search/trial_0/trial.json",
+        "search/trial_1/build_config.json",
+        "search/trial_1/checkpoint.index",
+        "search/trial_1/checkpoint.weights.h5",
+        "search/trial_1/trial.json",
     ]
 
 
@@ -369,7 +378,7 @@ def test_tensorboard_serves_every_trial_in_the_hparams_plugin(tracked):
     results = json.loads((result.out / "results.json").read_text())
     port = _free_port()
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/tensorboard"), "--logdir", str(result.out / "tensorboard"), "--host", "127.0.0.1",
+        [str(Path(sys.executable).parent / "tensorboard"), "--logdir", str(result.out / "tensorboard"), "--host", "127.0.0.1",
          "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -324,8 +324,10 @@ def test_a_warm_start_feeds_the_earlier_trials_without_training_them(tmp_path, e
     before = densespace.load_results(earlier).trials
     result = _tune(tmp_path / "run", warm_start=earlier)
     warm = [t for t in result.trials if t.warm_start]
+    scored = [t for t in before if t.status == "completed"]
     assert [(t.id, t.values, t.score, t.history) for t in warm] == [
-        (f"warm-{t.id}", t.values, t.score, t.history) for t in before if t.status == "completed"
+        (f"warm-{i:02d}", t.values, t.score, {"val_loss": t.history["val_loss"]})
+        for i, t in enumerate(scored)
     ]
     assert all(t.epochs == 0 and t.seconds == 0 for t in warm)
     assert warm[0].message == f"scored in {earlier} (trial {before[0].id}); not trained in this search"
@@ -543,8 +545,10 @@ def test_warm_start_trials_outside_the_constraints_are_left_out(tmp_path, earlie
     smallest = min(t.parameters for t in trials)
     spec = spec_dict(**{**TINY, "search": {**TINY["search"], "constraints": {"max_parameters": smallest}}})
     result = _tune(tmp_path / "run", spec, warm_start=earlier)
-    assert {t.id for t in result.trials if t.warm_start} == {
-        f"warm-{t.id}" for t in trials if t.parameters == smallest
+    assert {t.message for t in result.trials if t.warm_start} == {
+        f"scored in {earlier} (trial {t.id}); not trained in this search"
+        for t in trials
+        if t.parameters == smallest
     }
 
 
@@ -587,3 +591,58 @@ def test_an_enqueued_damaged_results_folder_is_one_line(tmp_path, earlier, edit,
     with pytest.raises(OptionError) as caught:
         _tune(tmp_path / "run", enqueue=[copy])
     assert str(caught.value) == f"enqueue: {copy}/results.json: {message}"
+
+
+@pytest.mark.parametrize(
+    ("ids", "where"),
+    [
+        (["", "01", "02"], "trials[0].id"),
+        (["/../../../victim/search/trial_0", "01", "02"], "trials[0].id"),
+        (["00", "x" * 300, "02"], "trials[1].id"),
+        (["00", "0\n<img src=x onerror=alert(1)>", "02"], "trials[1].id"),
+        (["00", "00", "02"], "trials[1].id"),
+    ],
+    ids=["empty", "path", "long", "markup", "duplicate"],
+)
+def test_a_warm_start_never_makes_a_path_of_a_recorded_trial_id(tmp_path, earlier, ids, where):
+    """Recorded ids that are no trial ids are refused before anything is written, here or elsewhere."""
+    victim = tmp_path / "victim/search/trial_0"
+    victim.mkdir(parents=True)
+    (victim / "trial.json").write_text("theirs")
+
+    def damage(record):
+        for trial, trial_id in zip(record["trials"], ids, strict=True):
+            trial["id"] = trial_id
+
+    copy = _edited_copy(earlier, tmp_path, damage)
+    with pytest.raises(OptionError) as caught:
+        _tune(tmp_path / "run", warm_start=copy)
+    assert str(caught.value).startswith(
+        f"warm_start: {copy}/results.json: not a densespace results file: {where}: "
+    )
+    assert "\n" not in str(caught.value)
+    assert (victim / "trial.json").read_text() == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edited", "victim"]
+
+
+def test_warm_start_trials_are_numbered_by_densespace(tmp_path, earlier):
+    """Fed trials live in search/trial_warm-NN folders, whatever the earlier run called them."""
+    _tune(tmp_path / "run", warm_start=earlier)
+    fed = sorted(p.name for p in (tmp_path / "run/search").glob("trial_warm-*"))
+    scored = [t for t in densespace.load_results(earlier).trials if t.status == "completed"]
+    assert fed == [f"trial_warm-{i:02d}" for i in range(len(scored))]
+
+
+def test_a_history_longer_than_the_epochs_is_refused(tmp_path, earlier):
+    """A warm-start trial whose history outlasts training.epochs is a damaged file, named as such."""
+
+    def damage(record):
+        record["trials"][0]["history"]["val_loss"] *= 5
+
+    copy = _edited_copy(earlier, tmp_path, damage)
+    with pytest.raises(OptionError) as caught:
+        _tune(tmp_path / "run", warm_start=copy)
+    assert str(caught.value) == (
+        f"warm_start: {copy}/results.json: trials[0].history.val_loss: 5 epochs, more than training.epochs (1); "
+        "the file is damaged"
+    )

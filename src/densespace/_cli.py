@@ -3,7 +3,7 @@
 Exit status: 0 on success, 2 on bad input (an invalid spec, a bad argument or
 data source, an --out that holds another search), 1 when a search produces no
 model (every trial failed, retraining diverged) or on an unexpected failure. Problems are printed one per line as
-``FILE: location: message``; a traceback only with ``--debug``.
+``FILE: location: message``, control characters escaped (``printable``); a traceback only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,20 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from densespace import _space
-from densespace._errors import DensespaceError, OptionError, SearchWarning, SpecError, TuningError, quote
+from densespace._errors import (
+    DensespaceError,
+    OptionError,
+    SearchWarning,
+    SpecError,
+    TuningError,
+    printable,
+    quote,
+)
 from densespace._report import REPORT_FILE, summary
 from densespace._results import load_results, results_schema_text
 from densespace._run.options import KEEP_CHECKPOINTS
 from densespace._spec import Spec, load_spec, schema_text
+from densespace._spec.models import unshaped_infeasible
 from densespace._tuners import TUNERS
 from densespace._version import __version__
 
@@ -51,7 +60,12 @@ def _schema(args: argparse.Namespace) -> int:
 
 def inspect_report(spec: Spec) -> dict[str, Any]:
     """What ``densespace inspect --json`` prints for a spec: with ``search.constraints`` set,
-    also the feasible configurations and their trainable parameter range."""
+    also the feasible configurations and their trainable parameter range.
+
+    Raises:
+        SpecError: The constraints allow no configuration on the input shape counted without
+            data (a spec without ``input.shape``), or cannot be counted.
+    """
     low, high = _space.parameter_bounds(spec)
     report: dict[str, Any] = {
         "name": spec.name,
@@ -61,7 +75,8 @@ def inspect_report(spec: Spec) -> dict[str, Any]:
     }
     if spec.search.constraints.active:
         feasible = _space.feasible_space(spec)
-        assert feasible.parameters is not None  # a valid spec has a feasible configuration
+        if feasible.parameters is None:  # validation counts only once input.shape is known
+            raise unshaped_infeasible(spec)
         least, most = feasible.parameters
         report["feasible"] = {
             "configurations": feasible.configurations,
@@ -72,7 +87,10 @@ def inspect_report(spec: Spec) -> dict[str, Any]:
 
 def _inspect(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
-    report = inspect_report(spec)
+    try:
+        report = inspect_report(spec)
+    except SpecError as exc:
+        raise SpecError(exc.problems, source=args.spec) from None
     if args.json:
         with _long_integers():
             print(json.dumps(report, indent=2))
@@ -211,7 +229,7 @@ def _quiet_tensorflow() -> None:
 def _report(args: argparse.Namespace) -> int:
     results = load_results(args.out)
     if args.json:
-        print(json.dumps(results.model_dump(mode="json"), indent=2))
+        print(json.dumps(results.model_dump(mode="json"), indent=2, allow_nan=False))
     else:
         print(summary(results), end="")
     return EXIT_OK
@@ -244,8 +262,8 @@ def _long_integers() -> Iterator[None]:
 
 
 def _print_problems(exc: SpecError) -> None:
-    for line in str(exc).splitlines():
-        print(line, file=sys.stderr)
+    for line in exc.lines():
+        print(printable(line), file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -367,7 +385,8 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=180.0,
         metavar="SECONDS",
-        help="how long a worker keeps trying to reach its chief (default 180)",
+        help="how long a worker keeps trying to reach its chief, and waits for each of its answers "
+        "(default 180)",
     )
     tune.add_argument(
         "--tensorboard",
@@ -411,7 +430,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
     if issubclass(category, SearchWarning):  # densespace's own; the libraries' are noise here
-        print(f"densespace: warning: {message}", file=sys.stderr)
+        print(f"densespace: warning: {printable(str(message))}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -430,10 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, SpecError):
             _print_problems(exc)
         else:
-            print(
-                f"densespace: error: {exc.for_cli() if isinstance(exc, OptionError) else exc}",
-                file=sys.stderr,
-            )
+            message = exc.for_cli() if isinstance(exc, OptionError) else str(exc)
+            print(f"densespace: error: {printable(message)}", file=sys.stderr)
         return EXIT_FAILURE if isinstance(exc, TuningError) else EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("densespace: interrupted", file=sys.stderr)
@@ -445,7 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(
-            f"densespace: unexpected {type(exc).__name__}: {quote(str(exc))} (rerun with --debug for the "
+            f"densespace: unexpected {type(exc).__name__}: {printable(quote(str(exc)))} (rerun with --debug for the "
             "traceback)",
             file=sys.stderr,
         )

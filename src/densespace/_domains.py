@@ -154,7 +154,12 @@ class _Range(Strict):
         float matches the nearest one within rounding (1e-9 relative) and the range's
         own is returned, so that it is the exact value keras-tuner would have sampled.
         """
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        try:
+            if not math.isfinite(value):
+                return None
+        except OverflowError:  # an integer beyond every float, so beyond every range's values too
             return None
         if not isinstance(value, self._kinds):  # a float for an integer range
             return None

@@ -24,6 +24,20 @@ def quote(text: str, limit: int = MAX_QUOTE) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def printable(text: str) -> str:
+    r"""``text`` safe to show in a terminal: every character that is not printable (control
+    characters such as ESC and line breaks, C1 controls, bidirectional overrides and other format
+    characters) written as its escape (``\x1b``, ``\n``, ``\u202e``).
+
+    Examples:
+        >>> print(printable("units\x1b]0;owned\x07 \u202etxt.exe\nnext"))
+        units\x1b]0;owned\x07 \u202etxt.exe\nnext
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def show(value: Any) -> str:
     """A received value as JSON (``repr`` when it is not JSON), cut to ``MAX_QUOTE`` characters."""
     try:

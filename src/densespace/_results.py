@@ -1,26 +1,41 @@
 """Typed results: trial records, retrained models, and ``results.json`` read and written.
 
 ``Results`` is the content of ``results.json``; its JSON Schema is published as
-``schemas/densespace-results-v1.schema.json`` and every ``results.json`` densespace
-reads is checked against it first, so a foreign or damaged file is named with the
-place it breaks the format. Pydantic and jsonschema only: no Keras at import.
+``schemas/densespace-results-v1.schema.json``. Every ``results.json`` densespace
+reads is checked by the models the schema is made from, in one linear pass that stops
+at the caps below and reports the first problem, so a foreign or damaged file is named
+with the place it breaks the format. Trial ids, hyperparameter and metric names are
+patterned (they become file names, columns and terminal text), values are scalars, and
+numbers are finite: ``results.json`` is strict JSON, written and read. Pydantic only:
+no Keras at import.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import platform
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
-from densespace._errors import RunFolderError, quote
+from densespace._errors import RunFolderError, printable, quote, show
 from densespace._files import read_json, write_text
 from densespace._tasks import DIRECTIONS, direction
 from densespace._version import __version__
@@ -35,6 +50,26 @@ RESULTS_SCHEMA_ID = "https://densespace.dev/schemas/densespace-results-v1.schema
 RESULTS_SCHEMA_FILE = "schemas/densespace-results-v1.schema.json"
 #: The largest ``results.json`` densespace reads (a million trials fit in far less).
 MAX_RESULTS_BYTES = 256 << 20
+#: The most trials a results file lists: a search runs at most 100,000 (``max_trials``' bound),
+#: plus the scored trials a warm start hands it.
+MAX_TRIALS = 200_000
+#: The most hyperparameter values of a trial (a space has at most 10 blocks of 100 layers of 5
+#: fields, and 8 more).
+MAX_VALUES = 10_000
+#: The most metrics of a trial's history or a model's test metrics (and versions listed).
+MAX_METRICS = 100
+#: The most epochs of a metric's history (``training.epochs`` and Hyperband's ``max_epochs``' bound).
+MAX_EPOCHS = 10_000
+#: A trial id: keras-tuner's (``07``), or a warm-start trial's (``warm-07``).
+TRIAL_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+#: A hyperparameter or metric name (``units_0``, ``val_loss``); a bookkeeping value of a run's
+#: own records has one more part (``tuner/epochs``).
+NAME = r"^[A-Za-z][A-Za-z0-9_]{0,127}(/[A-Za-z0-9_]{1,128})?$"
+#: What each pattern asks for, as an error says it.
+PATTERNS = {
+    TRIAL_ID: "a trial id: letters, digits, '-' and '_', at most 128 characters",
+    NAME: "a name: letters, digits and '_', at most 128 characters",
+}
 
 Status = Literal["completed", "failed", "running", "stopped", "pruned"]
 #: Why a search stopped (``Results.stopped``).
@@ -42,16 +77,44 @@ StopReason = Literal["budget", "time_limit", "target", "exhausted"]
 
 
 class _Record(BaseModel):
-    """Base of the records: unknown keys refused, immutable."""
+    """Base of the records: unknown keys refused, immutable, every number finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+#: The validation context of a file read back (``load_results``).
+READING = {"reading": True}
+
+
+def _scalar(value: Any) -> Any:
+    """A hyperparameter value as keras-tuner has them: a number, a string or a boolean."""
+    if isinstance(value, bool | int | float | str):
+        return value
+    raise PydanticCustomError(
+        "scalar", "expected a number, a string or true/false, received {received}", {"received": show(value)}
+    )
+
+
+def _not_finite(value: Any) -> bool:
+    """Whether ``value`` is a float that is not a finite number (NaN, infinite)."""
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+#: A mapping's schema: its keys match the pattern of its ``patternProperties`` (names), none other.
+_NAMES_ONLY: dict[str, Any] = {"additionalProperties": False}
+TrialId = Annotated[str, StringConstraints(pattern=TRIAL_ID)]
+Name = Annotated[str, StringConstraints(pattern=NAME)]
+Values = Annotated[
+    dict[Name, Annotated[bool | int | float | str, BeforeValidator(_scalar)]],
+    Field(max_length=MAX_VALUES, json_schema_extra=_NAMES_ONLY),
+]
 
 
 class TrialRecord(_Record):
     """One trial of a search."""
 
-    id: str = Field(description="keras-tuner's trial id.")
-    values: dict[str, Any] = Field(description="The trial's active hyperparameter values.")
+    id: TrialId = Field(description="keras-tuner's trial id.")
+    values: Values = Field(description="The trial's active hyperparameter values.")
     status: Status = Field(
         description="How the trial ended (running or stopped: cut short; pruned: stopped by "
         "search.pruning, not retrained)."
@@ -65,10 +128,16 @@ class TrialRecord(_Record):
     message: str | None = Field(
         description="Why the trial failed (the last line of the message); where a warm-start trial was scored."
     )
-    history: dict[str, list[float]] | None = Field(
+    history: (
+        Annotated[
+            dict[Name, Annotated[list[float], Field(max_length=MAX_EPOCHS, fail_fast=True)]],
+            Field(max_length=MAX_METRICS, json_schema_extra=_NAMES_ONLY),
+        ]
+        | None
+    ) = Field(
         None,
-        description="Per-epoch values of every training and validation metric (the first execution's); "
-        "null when not recorded.",
+        description="Per-epoch values of every training and validation metric (the first execution's; "
+        "a metric with a value that was not a finite number is left out); null when not recorded.",
     )
     best_epoch: int | None = Field(
         None, ge=1, description="1-based position in history of the epoch the score came from."
@@ -89,6 +158,24 @@ class TrialRecord(_Record):
         )
         return getattr(self, key)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _finite(cls, data: Any, info: ValidationInfo) -> Any:
+        """A run's record keeps ``results.json`` strict JSON: a score that is not a finite number
+        (a metric that diverged) becomes None, a history metric with such a value is left out.
+        A file read back (``READING``) holding one is refused instead."""
+        if info.context == READING or not isinstance(data, dict):
+            return data
+        score, history = data.get("score"), data.get("history")
+        if _not_finite(score):
+            data = {**data, "score": None}
+        if isinstance(history, dict):
+            kept = {
+                k: v for k, v in history.items() if not (isinstance(v, list) and any(map(_not_finite, v)))
+            }
+            data = {**data, "history": kept or None}
+        return data
+
 
 class DataRecord(_Record):
     """Where the data came from and how large each split is."""
@@ -99,22 +186,46 @@ class DataRecord(_Record):
     test: int = Field(ge=0, description="Test examples.")
     digest: str = Field(description="16 hex digits of a sha256 over the arrays.")
     kind: str | None = Field(None, description="The kind of source: cifar10, arrays, npz, csv or keras.")
-    class_names: list[str] | None = Field(None, description="The class (or label) names, by id.")
-    feature_names: list[str] | None = Field(None, description="The input columns, for tabular data.")
-    target_names: list[str] | None = Field(None, description="The target columns, for regression.")
+    class_names: list[str] | None = Field(
+        None, fail_fast=True, description="The class (or label) names, by id."
+    )
+    feature_names: list[str] | None = Field(
+        None, fail_fast=True, description="The input columns, for tabular data."
+    )
+    target_names: list[str] | None = Field(
+        None, fail_fast=True, description="The target columns, for regression."
+    )
 
 
 class BestRecord(_Record):
     """One retrained configuration, as ``results.json`` lists it."""
 
     rank: int = Field(ge=1, description="1 for the best.")
-    trial: str = Field(description="The trial it came from.")
-    values: dict[str, Any] = Field(description="Its hyperparameter values.")
-    test_metrics: dict[str, float] = Field(description="Metrics on the test split.")
+    trial: TrialId = Field(description="The trial it came from.")
+    values: Values = Field(description="Its hyperparameter values.")
+    test_metrics: Annotated[
+        dict[Name, float], Field(max_length=MAX_METRICS, json_schema_extra=_NAMES_ONLY)
+    ] = Field(description="Metrics on the test split (one that was not a finite number is left out).")
     parameters: int = Field(ge=0, description="Trainable parameters.")
     epochs: int = Field(ge=0, description="Epochs trained in retraining.")
-    model: str = Field(description="File name of the model.")
-    frozen_spec: str = Field(description="File name of its frozen spec.")
+    model: str = Field(description="File name of the model: best-<rank>.keras.")
+    frozen_spec: str = Field(description="File name of its frozen spec: best-<rank>.spec.json.")
+
+    @field_validator("model", "frozen_spec")
+    @classmethod
+    def _written_name(cls, name: str, info: ValidationInfo) -> str:
+        """The file densespace writes for the rank: paths are made from these names."""
+        rank = info.data.get("rank")
+        wanted = (
+            None if rank is None else (model_file if info.field_name == "model" else frozen_spec_file)(rank)
+        )
+        if wanted is not None and name != wanted:
+            raise PydanticCustomError(
+                "file_name",
+                "expected {wanted}, the file of rank {rank}, received {received}",
+                {"wanted": wanted, "rank": rank, "received": show(name)},
+            )
+        return name
 
 
 class Cost(_Record):
@@ -129,7 +240,7 @@ class Cost(_Record):
 class FrontPoint(_Record):
     """A completed trial on the accuracy/size front: no trial with fewer parameters beats it."""
 
-    trial: str = Field(description="The trial's id.")
+    trial: TrialId = Field(description="The trial's id.")
     parameters: int = Field(ge=0, description="Trainable parameters of the trial's model.")
     score: float = Field(description="The trial's score (the objective at its best epoch).")
 
@@ -138,7 +249,9 @@ class Results(_Record):
     """The content of ``results.json`` (format version 1, docs/results.md)."""
 
     densespace: str = Field(description="densespace version that wrote the file.")
-    versions: dict[str, str] = Field(description="Versions of Python and the libraries.")
+    versions: dict[str, str] = Field(
+        max_length=MAX_METRICS, description="Versions of Python and the libraries."
+    )
     created: str = Field(description="UTC time, ISO 8601.")
     spec: dict[str, Any] = Field(description="The effective spec, as JSON.")
     seed: int | None = Field(description="search.seed.")
@@ -146,8 +259,12 @@ class Results(_Record):
     objective: str = Field(description="The metric the search optimized.")
     task: str = Field("classification", description="What the models predict (the spec's task).")
     data: DataRecord
-    trials: list[TrialRecord] = Field(description="Every trial, in creation order.")
-    best: list[BestRecord] = Field(description="The retrained configurations, best first.")
+    trials: list[TrialRecord] = Field(
+        max_length=MAX_TRIALS, fail_fast=True, description="Every trial, in creation order."
+    )
+    best: list[BestRecord] = Field(
+        max_length=MAX_TRIALS, fail_fast=True, description="The retrained configurations, best first."
+    )
     cost: Cost
     stopped: StopReason | None = Field(
         None,
@@ -156,9 +273,22 @@ class Results(_Record):
     )
     front: list[FrontPoint] = Field(
         default_factory=list,
+        max_length=MAX_TRIALS,
+        fail_fast=True,
         description="The accuracy/size front: the completed trials that no trial with fewer trainable "
         "parameters beats on the objective, by parameters (smallest first); empty in older files.",
     )
+
+    @field_validator("spec")
+    @classmethod
+    def _spec_size(cls, spec: dict[str, Any]) -> dict[str, Any]:
+        """A spec no larger or deeper than a spec file may be (a deeper one could not be printed)."""
+        from densespace._spec.loading import _size_problem
+
+        problem = _size_problem(spec)
+        if problem is not None:
+            raise PydanticCustomError("spec_size", "{message}", {"message": problem.message})
+        return spec
 
     def trials_dataframe(self) -> pandas.DataFrame:
         """Every trial as a pandas DataFrame, as ``TuneResult.trials_dataframe`` describes."""
@@ -186,7 +316,7 @@ class BestModel:
             rank=self.rank,
             trial=self.trial_id,
             values=self.values,
-            test_metrics=self.test_metrics,
+            test_metrics={k: v for k, v in self.test_metrics.items() if math.isfinite(v)},  # strict JSON
             parameters=self.parameters,
             epochs=self.epochs,
             model=model_file(self.rank),
@@ -406,20 +536,18 @@ def results_schema_text() -> str:
     return json.dumps(results_schema(), indent=2, sort_keys=True) + "\n"
 
 
-@cache
-def _validator() -> Any:
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(results_schema())
-
-
-def write_results(out: Path, results: Results) -> None:
-    """Writes ``results.json`` into ``out`` (atomically)."""
-    write_text(out / RESULTS_FILE, json.dumps(results.model_dump(mode="json"), indent=2) + "\n")
+def write_results(out: Path, results: Results, *, name: str = RESULTS_FILE) -> None:
+    """Writes ``results.json`` (or another ``name``) into ``out`` (atomically), as strict JSON (no NaN
+    or Infinity)."""
+    text = json.dumps(results.model_dump(mode="json"), indent=2, allow_nan=False)
+    write_text(out / name, text + "\n")
 
 
 def load_results(out: str | Path) -> Results:
     """Reads and checks the ``results.json`` of a results folder.
+
+    The check is one pass over the file, which stops at the first problem and at the caps
+    (``MAX_TRIALS``, ``MAX_VALUES``, ``MAX_METRICS``, ``MAX_EPOCHS``, ``MAX_RESULTS_BYTES``).
 
     Args:
         out: A ``densespace tune --out`` folder.
@@ -442,24 +570,62 @@ def load_results(out: str | Path) -> Results:
     data = read_json(
         path, limit=MAX_RESULTS_BYTES, missing="is this a finished densespace tune --out folder?"
     )
-    error = next(iter(sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))), None)
-    if error is not None:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-        raise RunFolderError(
-            f"{path}: not a densespace results file: {where or 'top level'}: {quote(error.message)}"
-        )
     try:
-        results = Results.model_validate(data)
-    except ValidationError as exc:  # what JSON Schema cannot say: NaN where a number is needed
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "top level"
-        raise RunFolderError(
-            f"{path}: not a densespace results file: {where}: {quote(error['msg'])}"
-        ) from None
-    metric = results.objective.removeprefix("val_")
-    if metric not in DIRECTIONS:
-        raise RunFolderError(
-            f"{path}: not a densespace results file: objective: {quote(results.objective)} is no metric "
-            "densespace records"
-        )
+        results = Results.model_validate(data, strict=True, context=READING)
+    except ValidationError as exc:
+        problem: str | None = _problem(exc.errors(include_url=False)[0])
+    else:
+        problem = _inconsistency(results)
+    if problem is not None:
+        raise RunFolderError(f"{path}: not a densespace results file: {problem}")
     return results
+
+
+#: What a type error expects, by pydantic's error type.
+_EXPECTED = {
+    "model_type": "an object",
+    "dict_type": "an object",
+    "list_type": "a list",
+    "string_type": "a string",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "finite_number": "a finite number",
+}
+
+
+def _problem(error: ErrorDetails) -> str:
+    """A pydantic error as ``location: message``, with what was received (cut short)."""
+    loc = [part for part in error["loc"] if part != "[key]"]  # a dict key's error: the key
+    where = ""
+    for part in loc:
+        where += f"[{part}]" if isinstance(part, int) else f".{part}" if where else str(part)
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "missing":
+        message = "required key is missing"
+    elif kind == "extra_forbidden":
+        message = "unknown key"
+    elif kind == "too_long":
+        message = f"more than {ctx['max_length']:,} entries; densespace reads no more"
+    elif kind in {"scalar", "file_name", "spec_size"}:
+        message = error["msg"]
+    elif kind == "literal_error":
+        message = f"expected one of {ctx['expected']}, received {show(error['input'])}"
+    elif kind in _EXPECTED or kind == "string_pattern_mismatch":
+        expected = _EXPECTED.get(kind) or PATTERNS[ctx["pattern"]]
+        message = f"expected {expected}, received {show(error['input'])}"
+    else:
+        message = f"{error['msg']} (received {show(error['input'])})"
+    return f"{printable(quote(where)) or 'top level'}: {message}"
+
+
+def _inconsistency(results: Results) -> str | None:
+    """What the records of a valid file contradict: a trial id given twice, an unknown objective."""
+    seen: set[str] = set()
+    for index, trial in enumerate(results.trials):
+        if trial.id in seen:
+            return f"trials[{index}].id: {show(trial.id)} is the id of an earlier trial (ids are unique)"
+        seen.add(trial.id)
+    if results.objective.removeprefix("val_") not in DIRECTIONS:
+        return f"objective: {quote(results.objective)} is no metric densespace records"
+    return None

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -438,6 +438,65 @@ def outside_constraints(spec: Spec, values: Mapping[str, Any]) -> str | None:
         f"a model outside search.constraints ({plan_parameters(spec, plan):,} trainable parameters, "
         f"hidden widths [{widths}])"
     )
+
+
+#: The fields of a hidden layer that a model's size and widths depend on (the others do not).
+_SIZE_FIELDS = ("units", "batch_norm")
+
+
+def dead_end(spec: Spec, values: Mapping[str, Any], order: Sequence[str]) -> str | None:
+    """Where a point outside ``search.constraints`` leaves the feasible configurations: the
+    hyperparameter ending the shortest prefix of ``values`` (taken in ``order``, a grid's order
+    of the names) that no configuration within the constraints shares. None when ``values``
+    satisfy the constraints.
+
+    A grid can skip every point that shares that prefix: a whole sub-grid at once. Only the
+    layer counts, ``units`` and ``batch_norm`` decide; the prefixes are bisected, each test an
+    exact count (``feasible_space``) of the space with the prefix's values fixed.
+    """
+    if feasible(spec, values):
+        return None
+    active = {h.name: h for h in hyperparameters(spec) if _active(h, values)}
+    deciding = [
+        name
+        for name in order
+        if name in active and active[name].location.rpartition(".")[2] in ("layers", *_SIZE_FIELDS)
+    ]
+    low, high = 0, len(deciding)  # the shortest dead prefix has between low + 1 and high names
+    while low + 1 < high:
+        middle = (low + high) // 2
+        if _has_feasible(spec, values, set(deciding[:middle])):
+            low = middle
+        else:
+            high = middle
+    return deciding[high - 1]
+
+
+def _active(h: Hyperparameter, values: Mapping[str, Any]) -> bool:
+    return h.name in values and (h.condition is None or values.get(h.condition.parent) in h.condition.values)
+
+
+def _has_feasible(spec: Spec, values: Mapping[str, Any], fixed: set[str]) -> bool:
+    """Whether a configuration within the constraints has the ``fixed`` names' ``values``.
+
+    The space is rewritten with those values as constants, one block per layer once a block's
+    layer count is fixed (a layer's ``units`` or ``batch_norm`` fixed before its block's layer
+    count are left free: a wider space, which can only say yes more often).
+    """
+    blocks: list[Block] = []
+    for block, names in _block_names(spec):
+        tuned = _domains.is_tunable(block.layers)
+        if tuned and names.layers() not in fixed:
+            blocks.append(block)
+            continue
+        count = values[names.layers()] if tuned else _domains.values(block.layers)[0]
+        indices: list[int | None] = [None] if block.shared else list(range(count))
+        for index in indices:
+            given = {f: values[names.field(f, index)] for f in _SIZE_FIELDS if names.field(f, index) in fixed}
+            blocks.append(block.model_copy(update={"layers": count if block.shared else 1, **given}))
+        if count == 0 and not block.shared:
+            blocks.append(block.model_copy(update={"layers": 0}))
+    return feasible_space(spec.model_copy(update={"hidden": blocks})).parameters is not None
 
 
 def _within(low: int | None, high: int | None, parameters: int) -> bool:

@@ -11,7 +11,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from densespace._files import shareable_mode
+from densespace._files import claim, shareable_mode
 
 
 def download_dataset(name: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -27,7 +27,9 @@ def save_model(model: keras.Model, path: Path, *, optimizer: bool = True) -> Non
     """Saves a model in the ``.keras`` format, atomically: written beside ``path`` under a
     temporary name, then renamed, so a crash or a full disk never leaves a truncated model.
 
-    Without ``optimizer`` the file holds no optimizer state (``without_optimizer``)."""
+    Without ``optimizer`` the file holds no optimizer state (``without_optimizer``). Inside a
+    results folder in use, ``path`` is listed in its manifest first (``_files.claim``)."""
+    claim(path)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".keras")
     os.close(descriptor)
     try:

@@ -15,7 +15,6 @@ Under ``out/tensorboard``:
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,7 @@ from tensorboard.plugins.hparams import api as hp  # type: ignore[import-untyped
 from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import summary as hparams_summary
 
-from densespace import _domains, _space
+from densespace import _domains, _files, _space
 from densespace._results import TrialRecord, clean_values
 from densespace._tasks import TASKS
 
@@ -37,6 +36,8 @@ if TYPE_CHECKING:
 FOLDER = "tensorboard"
 #: The scalar (and HParams metric) of a trial's score.
 SCORE = "score"
+#: The start of the names of the event files TensorFlow's summary writers create.
+EVENTS = "events.out.tfevents."
 
 _STATUS = {"completed": api_pb2.STATUS_SUCCESS, "failed": api_pb2.STATUS_FAILURE}
 
@@ -44,8 +45,8 @@ _STATUS = {"completed": api_pb2.STATUS_SUCCESS, "failed": api_pb2.STATUS_FAILURE
 class EpochScalars(keras.callbacks.Callback):
     """Writes every epoch's logs (``loss``, ``val_loss``, ...) as scalars of one run.
 
-    The run's folder is emptied when training begins: a trial that runs again
-    (resumed after a crash) or a model retrained anew replaces its old run.
+    The run's folder is emptied of densespace's files when training begins: a trial that runs
+    again (resumed after a crash) or a model retrained anew replaces its old run.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -55,7 +56,7 @@ class EpochScalars(keras.callbacks.Callback):
         self._epochs = 0
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        _files.remove(self.folder.glob("*"))
         self._writer = tf.summary.create_file_writer(str(self.folder))
         self._epochs = 0
 
@@ -67,7 +68,7 @@ class EpochScalars(keras.callbacks.Callback):
         self._writer.flush()
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        self._writer.close()
+        _close(self._writer, self.folder)
 
 
 class Board:
@@ -98,7 +99,7 @@ class Board:
         writer = tf.summary.create_file_writer(str(self.root))
         with writer.as_default():
             hp.hparams_config(hparams=hparams, metrics=metrics)
-        writer.close()
+        _close(writer, self.root)
 
     def trial_run(self, trial_id: str) -> Path:
         """The run folder of a trial."""
@@ -121,7 +122,7 @@ class Board:
                 tf.summary.scalar(SCORE, record.score, step=record.best_epoch or 0)
             end = hparams_summary.session_end_pb(_STATUS.get(record.status, api_pb2.STATUS_UNKNOWN), now)
             tf.summary.experimental.write_raw_pb(end.SerializeToString(), step=0)
-        writer.close()
+        _close(writer, self.trial_run(record.id))
 
     def retrain_run(self, rank: int) -> Path:
         """The run folder of a retrained model."""
@@ -133,7 +134,13 @@ class Board:
         with writer.as_default(step=epochs):
             for name, value in metrics.items():
                 tf.summary.scalar(f"test_{name}", value)
-        writer.close()
+        _close(writer, self.retrain_run(rank))
+
+
+def _close(writer: Any, folder: Path) -> None:
+    """Closes a summary writer and lists its event files in the results folder's manifest."""
+    writer.close()
+    _files.adopt(folder.glob(f"{EVENTS}*"))
 
 
 def _hparam(h: _space.Hyperparameter) -> hp.HParam:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import grpc  # type: ignore[import-untyped]  # keras-tuner's dependency, without type information
 import keras
 import keras_tuner
 import numpy as np
 
 from densespace import _space
 from densespace._budgets import Limits, median_by_epoch
-from densespace._errors import environmental
+from densespace._errors import PeerError, environmental, quote
+from densespace._files import claim
 from densespace._keras.callbacks import EpochCallback, EpochReport, MedianPruning
 from densespace._keras.hypermodel import FINGERPRINT, DenseHyperModel
 from densespace._results import Status, StopReason, TrialRecord, clean_values
@@ -107,6 +112,7 @@ class _Tuner:
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
         self._reported = {}
         self._execution = 0
+        claim(Path(self._get_checkpoint_fname(trial.trial_id)))  # type: ignore[attr-defined]
         start = time.monotonic()
         try:
             histories = super().run_trial(trial, *args, **kwargs)  # type: ignore[misc]
@@ -137,9 +143,11 @@ class _Tuner:
             return
         record = trial_record(trial)
         if record.status == "completed" and record.score is None:
-            # A worker's copy of the trial: the chief scores it, so use what was reported.
-            record = record.model_copy(
-                update={
+            # A worker's copy of the trial: the chief scores it, so use what was reported (validated
+            # anew: a number that is not finite is cleaned as in any record).
+            record = TrialRecord(
+                **{
+                    **record.model_dump(),
                     "status": "pruned" if self._reported.get(PRUNED) else record.status,
                     "score": self._reported[self.oracle.objective.name],  # type: ignore[attr-defined]
                     "seconds": self._reported["seconds"],
@@ -170,7 +178,7 @@ HISTORY = "history/"
 PRUNED = "pruned"
 #: The extra metric of a trial an earlier run scored, fed to the oracle by ``feed_earlier`` (1).
 WARM = "warm_start"
-#: The start of a warm-start trial's id: ``warm-<its id in the earlier run>``.
+#: The start of a warm-start trial's id: ``warm-<its number among the trials fed>``.
 WARM_ID = "warm-"
 #: The most trials a worker asks its chief for, to prune against (``max_trials``' bound).
 MAX_TRIALS = 100_000
@@ -258,7 +266,6 @@ def make_tuner(
     hypermodel: DenseHyperModel,
     *,
     directory: str,
-    overwrite: bool,
     on_trial_end: Any = None,
     on_epoch: EpochReport | None = None,
     board: Board | None = None,
@@ -281,7 +288,7 @@ def make_tuner(
         objective=keras_tuner.Objective(search.objective, direction(search.objective)),
         directory=directory,
         project_name=PROJECT,
-        overwrite=overwrite,
+        overwrite=False,  # never keras-tuner's: it deletes the whole project folder, files of a person's too
         on_trial_end=on_trial_end,
         on_epoch=on_epoch,
         board=board,
@@ -292,6 +299,8 @@ def make_tuner(
         _propose_feasible_only(tuner.oracle, spec)
     if isinstance(tuner.oracle, keras_tuner.oracles.BayesianOptimizationOracle):
         _no_repeats(tuner.oracle)
+    if isinstance(tuner.oracle, keras_tuner.oracles.GridSearchOracle):
+        resume_grid(tuner.oracle)
     if points:
         _evaluate_first(tuner.oracle, points)
     if isinstance(tuner.oracle, keras_tuner.Oracle) and tuner.oracle.max_trials:  # not a worker's client
@@ -345,12 +354,13 @@ def feed_earlier(tuner: keras_tuner.Tuner, trials: Sequence[TrialRecord], source
     if oracle.trials:
         raise ValueError(f"its folder holds {len(oracle.trials)} trials of this search already")
     objective = oracle.objective
-    for record in trials:
+    width = max(2, len(str(len(trials) - 1)))
+    for number, record in enumerate(trials):
         hyperparameters = oracle.get_space()
         hyperparameters.values = dict(record.values)
         trial = keras_tuner.engine.trial.Trial(
             hyperparameters,
-            trial_id=WARM_ID + record.id,
+            trial_id=f"{WARM_ID}{number:0{width}d}",  # densespace's numbering: the folder's name
             status=keras_tuner.engine.trial.TrialStatus.COMPLETED,
         )
         metrics = {objective.name: record.score, "epochs": 0.0, "seconds": 0.0, WARM: 1.0}
@@ -360,8 +370,9 @@ def feed_earlier(tuner: keras_tuner.Tuner, trials: Sequence[TrialRecord], source
             metrics["best_epoch"] = float(record.best_epoch)
         if record.parameters is not None:
             metrics["parameters"] = float(record.parameters)
-        for name, series in (record.history or {}).items():
-            metrics.update({f"{HISTORY}{name}/{epoch}": value for epoch, value in enumerate(series, 1)})
+        # the objective's history only (what pruning's medians need), not every metric's
+        series = (record.history or {}).get(objective.name, [])
+        metrics.update({f"{HISTORY}{objective.name}/{epoch}": v for epoch, v in enumerate(series, 1)})
         for name, value in metrics.items():
             trial.metrics.register(name, direction=objective.direction if name == objective.name else "min")
             trial.metrics.update(name, value)
@@ -382,12 +393,14 @@ def _honour_limits(oracle: Any, limits: Limits) -> None:
     """Makes the oracle answer STOPPED (keras-tuner's "no more trials") once ``limits`` say no new
     trial may start, and records in ``limits.stopped`` why the search stopped.
 
-    A tuner's unfinished trial is still handed back to it (a restarted worker takes it over).
+    A tuner's unfinished trial is still handed back to it (a restarted worker takes it over), and
+    the first trial of a project always starts, however long setting the search up took: a
+    search without a trial has nothing to retrain.
     """
     create = oracle.create_trial
 
     def create_trial(tuner_id: str) -> Any:
-        if tuner_id not in oracle.ongoing_trials:
+        if tuner_id not in oracle.ongoing_trials and oracle.trials:
             reason = limits.reason(_scored(oracle) if limits.target is not None else ())
             if reason is not None:
                 limits.stopped = reason
@@ -504,23 +517,30 @@ def _skip_infeasible_grid_points(oracle: Any, spec: Spec) -> None:
     (``_get_next_combination``), and the first trial at every default; both are
     moved on to the next feasible point in grid order, so the search runs exactly
     the feasible configurations (at most ``max_trials``) and stops after the last.
+    An infeasible point's whole sub-grid without a feasible point (``_space.dead_end``)
+    is skipped at once, so finding the next feasible point takes a few steps per
+    hyperparameter value, however many infeasible points lie before it.
     """
     step, populate = oracle._get_next_combination, oracle.populate_space
+
+    def dead_end(values: dict[str, Any]) -> str | None:
+        return _space.dead_end(spec, values, [hp.name for hp in oracle.get_space().space])
 
     def next_feasible(values: dict[str, Any]) -> dict[str, Any] | None:
         while True:
             values = step(values)
-            if values is None or _space.feasible(spec, values):
+            dead = None if values is None else dead_end(values)
+            if dead is None:
                 return values
-            oracle._tried_so_far.add(oracle._compute_values_hash(values))
+            values = _end_of_subgrid(oracle, values, dead)
 
     def feasible_populate(trial_id: str) -> dict[str, Any]:
         proposal: dict[str, Any] = populate(trial_id)
-        if proposal.get("status") != "RUNNING" or _space.feasible(spec, proposal["values"]):
+        dead = dead_end(proposal["values"]) if proposal.get("status") == "RUNNING" else None
+        if dead is None:
             return proposal
         # only the first trial's defaults come here unchecked
-        oracle._tried_so_far.add(oracle._compute_values_hash(proposal["values"]))
-        values = next_feasible(proposal["values"])
+        values = next_feasible(_end_of_subgrid(oracle, proposal["values"], dead))
         return (
             {"status": "STOPPED", "values": None}
             if values is None
@@ -529,6 +549,41 @@ def _skip_infeasible_grid_points(oracle: Any, spec: Spec) -> None:
 
     oracle._get_next_combination = next_feasible
     oracle.populate_space = feasible_populate
+
+
+def resume_grid(oracle: Any) -> None:
+    """Gives a reloaded grid oracle back its place in the grid.
+
+    keras-tuner's grid keeps the order of its trials (``_ordered_ids``) and the trials whose next
+    point is due (``_populate_next``) in memory only: reloaded from a project that holds trials,
+    it would stop at once, as if the grid were exhausted. Both are rebuilt from the trials, in
+    grid order: every trial started in the order, every ended one due for its next point
+    (an unfinished one is retried first, and is due once it ends).
+    """
+    if not oracle.start_order or oracle._populate_next:  # a new search, or one under way
+        return
+    order = functools.cmp_to_key(
+        lambda a, b: oracle._compare(
+            oracle.trials[a].hyperparameters.values, oracle.trials[b].hyperparameters.values
+        )
+    )
+    started = sorted(oracle.start_order, key=order)
+    for trial_id in started:
+        oracle._ordered_ids.insert(trial_id)
+    ended = set(oracle.end_order)
+    oracle._populate_next = [trial_id for trial_id in started if trial_id in ended]
+
+
+def _end_of_subgrid(oracle: Any, values: dict[str, Any], last_fixed: str) -> dict[str, Any]:
+    """The last point, in keras-tuner's grid order, that shares ``values`` up to ``last_fixed``:
+    every later hyperparameter at its last value (keras-tuner orders each one's values default
+    first); keras-tuner's next step from there leaves that sub-grid."""
+    space = oracle.get_space().space
+    names = [hp.name for hp in space]
+    end = dict(values)
+    for hp in space[names.index(last_fixed) + 1 :]:
+        end[hp.name] = [hp.default, *(v for v in hp.values if v != hp.default)][-1]
+    return end
 
 
 def trial_record(trial: Any) -> TrialRecord:
@@ -565,3 +620,54 @@ def ended_trials(tuner: keras_tuner.Tuner) -> list[TrialRecord]:
 def chief_fingerprint(tuner: keras_tuner.Tuner) -> str | None:
     """The fingerprint the chief of a distributed search declares (asked over gRPC)."""
     return tuner.oracle.get_space().values.get(FINGERPRINT)
+
+
+class ChiefLost(PeerError, keras_tuner.errors.FatalError):
+    """A worker's call to its chief went unanswered or failed; keras-tuner lets it end the search
+    (a ``FatalError``) instead of failing the trial at hand."""
+
+
+class _ChiefStub:
+    """keras-tuner's gRPC stub of the chief's oracle (``OracleClient.stub``), each call with a
+    deadline of ``timeout`` seconds (keras-tuner's is an hour) and failing as a ``ChiefLost``."""
+
+    def __init__(self, stub: Any, *, address: str, timeout: float) -> None:
+        self._stub, self._address, self._timeout = stub, address, timeout
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._stub, name)
+
+        def call(request: Any, **options: Any) -> Any:
+            try:
+                return method(request, **{**options, "timeout": self._timeout})
+            except grpc.RpcError as exc:
+                raise ChiefLost(self._why(name, exc)) from None
+
+        return call
+
+    def _why(self, name: str, exc: Any) -> str:
+        code = exc.code() if callable(getattr(exc, "code", None)) else None
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            what = f"did not answer this worker's {name} call within {self._timeout:g} s"
+        else:
+            details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
+            what = (
+                f"failed this worker's {name} call ({getattr(code, 'name', 'error')}: {quote(str(details))})"
+            )
+        return (
+            f"the chief at {self._address} {what}; check that the chief runs (restarted on the same --out, "
+            "it resumes the search; then restart this worker with the same --worker-id), or raise "
+            "--connect-timeout"
+        )
+
+
+def bound_chief_calls(tuner: keras_tuner.Tuner, *, timeout: float) -> None:
+    """Gives each call a worker's tuner makes to its chief a deadline of ``timeout`` seconds,
+    after which (or when the chief fails the call) the search ends with a ``ChiefLost``, a
+    ``PeerError``; a tuner that is not a worker's is left as it is."""
+    from keras_tuner.src.distribute import oracle_client  # as keras-tuner does: only on a worker
+
+    client = tuner.oracle
+    if isinstance(client, oracle_client.OracleClient):
+        address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+        client.stub = _ChiefStub(client.stub, address=address, timeout=timeout)

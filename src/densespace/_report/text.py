@@ -1,11 +1,19 @@
-"""The run as text: the summary table, ``trials.csv``, ``report.md`` and the comparison of runs."""
+"""The run as text: the summary table, ``trials.csv``, ``report.md`` and the comparison of runs.
+
+Text from a results file (names, values, paths) is shown with its control characters
+escaped (``printable``); in ``report.md`` also with Markdown and HTML escaped, so that it
+reads as text and never as markup.
+"""
 
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from typing import Any
 
+from densespace._errors import printable
 from densespace._report.plot import PLOT_FILE
 from densespace._results import Results, ranked
 
@@ -25,8 +33,27 @@ def show_values(values: dict[str, Any]) -> str:
     return " ".join(f"{k}={show(v)}" for k, v in values.items())
 
 
+def markdown(text: str) -> str:
+    r"""``text`` as literal Markdown text on one line: control characters escaped (``printable``),
+    the characters that make links, code, emphasis and table cells backslash-escaped, and HTML's
+    ``&``, ``<`` and ``>`` as entities.
+
+    Examples:
+        >>> print(markdown("<img src=x onerror=alert(1)> | [a](b)\n# *c*"))
+        &lt;img src=x onerror=alert(1)&gt; \| \[a\](b)\\n# \*c\*
+    """
+    return html.escape(re.sub(r"([\\`*\[\]|])", r"\\\1", printable(text)), quote=False)
+
+
+def _fenced(text: str) -> list[str]:
+    """``text`` as a Markdown code block, its fence longer than any run of backticks in it."""
+    fence = "`" * max([3, *(len(run) + 1 for run in re.findall("`+", text))])
+    return [fence, text, fence]
+
+
 def _table(rows: list[list[str]]) -> list[str]:
-    """Rows of cells as aligned text lines (the first row the header)."""
+    """Rows of cells as aligned text lines (the first row the header), control characters escaped."""
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
@@ -55,10 +82,14 @@ def summary(results: Results) -> str:
     warm = sum(t.warm_start for t in trials)
     cost, data = results.cost, results.data
     lines = [
-        f"{results.spec.get('name', '(unnamed)')}: {results.tuner} search, {len(trials)} trials "
-        f"({completed} completed{f', {warm} from a warm start' if warm else ''}), objective {results.objective}"
-        + ("" if results.task == "classification" else f", task {results.task}"),
-        f"data: {data.source} (train {data.train}, validation {data.validation}, test {data.test})",
+        printable(
+            f"{results.spec.get('name', '(unnamed)')}: {results.tuner} search, {len(trials)} trials "
+            f"({completed} completed{f', {warm} from a warm start' if warm else ''}), objective "
+            f"{results.objective}" + ("" if results.task == "classification" else f", task {results.task}")
+        ),
+        printable(
+            f"data: {data.source} (train {data.train}, validation {data.validation}, test {data.test})"
+        ),
         f"cost: {cost.search_epochs:g} search + {cost.retrain_epochs} retraining epochs, {cost.seconds:.0f} s",
     ]
     if results.best:
@@ -89,26 +120,26 @@ def summary(results: Results) -> str:
 def report_markdown(results: Results) -> str:
     """``report.md``: the summary, the retrained models, every trial and the plot."""
     lines = [
-        f"# {results.spec.get('name', '(unnamed)')}",
+        f"# {markdown(str(results.spec.get('name', '(unnamed)')))}",
         "",
-        "```",
-        summary(results).rstrip(),
-        "```",
+        *_fenced(summary(results).rstrip()),
         "",
         f"![score per trial]({PLOT_FILE})",
         "",
         "## Trials",
         "",
-        f"| trial | status | {results.objective} | seconds | epochs | values |",
+        f"| trial | status | {markdown(results.objective)} | seconds | epochs | values |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for t in results.trials:
         score = "" if t.score is None else f"{t.score:.4f}"
         seconds = "" if t.seconds is None else f"{t.seconds:.1f}"
         epochs = "" if t.epochs is None else f"{t.epochs:g}"
-        lines.append(f"| {t.id} | {t.status} | {score} | {seconds} | {epochs} | {show_values(t.values)} |")
+        lines.append(
+            f"| {t.id} | {t.status} | {score} | {seconds} | {epochs} | {markdown(show_values(t.values))} |"
+        )
     versions = ", ".join(f"{k} {v}" for k, v in results.versions.items())
-    lines += ["", f"densespace {results.densespace}, {versions}; {results.created}", ""]
+    lines += ["", markdown(f"densespace {results.densespace}, {versions}; {results.created}"), ""]
     return "\n".join(lines)
 
 

@@ -3,43 +3,44 @@
 densespace recognises a folder it wrote by its ``run.json`` (checked against the
 ``RunRecord`` model), never by a file name alone. A new or empty folder becomes a
 run folder; one holding the same search is resumed; one holding another search
-is cleared on request, and then only of the files densespace writes. Anything
-else is refused without a write. While a run uses a folder it holds an exclusive
-lock on ``.densespace.lock`` in it (``fcntl``: released on any exit, even SIGKILL).
+is cleared on request, and then only of the files its manifest lists (``_files.Ledger``:
+every file densespace wrote there). Anything else is refused without a write. While a run
+uses a folder it holds an exclusive lock on ``.densespace.lock`` in it (``fcntl``: released
+on any exit, even SIGKILL).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import json
 import os
-import shutil
 import stat
 from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from densespace._errors import RunFolderError, SpecError, quote
-from densespace._files import read_json, write_text
+from densespace._errors import RunFolderError, SpecError, printable, quote
+from densespace._files import MANIFEST_FILE, Ledger, read_json, write_text
 from densespace._report import PLOT_FILE, REPORT_FILE, TRIALS_FILE
-from densespace._results import RESULTS_FILE, DataRecord, frozen_spec_file, model_file
+from densespace._results import RESULTS_FILE, DataRecord, load_results
 from densespace._spec import validate_spec
 
 RUN_FILE = "run.json"
 LOCK_FILE = ".densespace.lock"
 #: The largest ``run.json`` densespace reads (a spec and a data description).
 MAX_RUN_BYTES = 16 << 20
-#: What densespace writes into a results folder, and so what ``overwrite`` may delete.
-#: The prefix of retrained models and frozen specs written before the last one is done.
+#: The prefix of retrained models, frozen specs and results written before the last one is done.
 PENDING = ".pending-"
-OWNED = (RUN_FILE, RESULTS_FILE, TRIALS_FILE, REPORT_FILE, PLOT_FILE, "search", "tensorboard")
-OWNED_PATTERNS = (model_file("*"), frozen_spec_file("*"), ".*.tmp", ".*.keras", f"{PENDING}best-*")
-#: keras-tuner's checkpoint files in a trial folder (``checkpoint.weights.h5`` under Keras 3;
-#: TensorFlow's ``checkpoint``, ``checkpoint.index``, ``checkpoint.data-*`` before).
-CHECKPOINTS = "checkpoint*"
+#: Files densespace wrote in every results folder before it kept a manifest (adopted into one).
+_EARLIER = (RUN_FILE, RESULTS_FILE, TRIALS_FILE, REPORT_FILE, PLOT_FILE)
+#: The start of keras-tuner's checkpoint files in a trial folder (``checkpoint.weights.h5`` under
+#: Keras 3; TensorFlow's ``checkpoint``, ``checkpoint.index``, ``checkpoint.data-*`` before).
+CHECKPOINTS = "checkpoint"
 
 
 class RunRecord(BaseModel):
@@ -53,39 +54,48 @@ class RunRecord(BaseModel):
 
 @dataclass
 class Claim:
-    """An exclusive hold on a results folder; ``release`` ends it (process exit does too)."""
+    """A results folder in use: its manifest open (``ledger``) and, unless on a worker, an
+    exclusive lock; ``release`` ends both (process exit ends the lock too)."""
 
-    descriptor: int
+    ledger: Ledger
+    held: contextlib.ExitStack
 
     def release(self) -> None:
-        """Unlocks the folder."""
-        os.close(self.descriptor)
+        """Closes the manifest and unlocks the folder."""
+        self.held.close()
 
 
-def prepare(out: Path, run: RunRecord, *, overwrite: bool, lock: bool = True) -> Claim | None:
+def prepare(out: Path, run: RunRecord, *, overwrite: bool, lock: bool = True) -> Claim:
     """Makes ``out`` ready for the search that ``run`` describes, and claims it.
 
     Args:
         out: The results folder.
         run: The search's spec and data.
         overwrite: Start over when ``out`` holds another densespace search.
-        lock: Claim the folder (False on a worker, which shares the chief's folder).
+        lock: Lock the folder (False on a worker, which shares the chief's folder).
 
     Returns:
-        The claim, to release when the run ends (None when ``lock`` is False).
+        The claim, to release when the run ends.
 
     Raises:
-        RunFolderError: ``out`` is not a folder, holds something densespace did not
-            write, is in use by another run, or holds another search without ``overwrite``.
+        RunFolderError: ``out`` is not a folder or cannot be made one, holds something densespace
+            did not write, is in use by another run, or holds another search without ``overwrite``.
     """
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"{out} is not a folder; choose a new or empty --out")
     previous = _previous(out)
     if overwrite and previous is not None:
         _refuse_dangerous(out)
-    out.mkdir(parents=True, exist_ok=True)
-    claim = _claim(out) if lock else None
+    _make(out)
+    held = contextlib.ExitStack()
+    if lock:
+        held.callback(os.close, _lock(out))
     try:
+        claim = Claim(held.enter_context(Ledger.open(out, adopt=_earlier_files(out))), held)
+        if lock:  # not on a worker: the chief may be writing in the folder
+            claim.ledger.carry_out()  # a retraining's decided replacement, cut short
+            claim.ledger.remove(p for p in claim.ledger.listed() if p.name.startswith(PENDING))  # undecided
+            claim.ledger.clean_temporaries()
         if previous is not None and not overwrite:
             changes = _differences(_current(previous).model_dump(mode="json"), run.model_dump(mode="json"))
             if changes:
@@ -95,37 +105,67 @@ def prepare(out: Path, run: RunRecord, *, overwrite: bool, lock: bool = True) ->
                 )
             return claim
         if previous is not None:
-            _clear(out)
+            claim.ledger.remove(claim.ledger.listed())
         write_text(out / RUN_FILE, json.dumps(run.model_dump(mode="json"), indent=2) + "\n")
     except BaseException:
-        if claim is not None:
-            claim.release()
+        held.close()
         raise
     return claim
 
 
-def prune_checkpoints(project: Path, *, keep: Collection[str]) -> list[Path]:
-    """Deletes the checkpoint files of every trial of a keras-tuner project but those in ``keep``.
+def prune_checkpoints(ledger: Ledger, project: str, *, keep: Collection[str]) -> list[Path]:
+    """Deletes the checkpoint files densespace wrote for every trial of a keras-tuner project but
+    those in ``keep``.
 
     A trial's ``trial.json`` (its values and metrics) always stays, so a finished
     search still resumes (to nothing left to run) and reports every trial.
 
     Args:
-        project: keras-tuner's project folder (``out/search``).
+        ledger: The results folder's manifest.
+        project: keras-tuner's project folder in it (``search``).
         keep: The ids of the trials whose checkpoints stay.
 
     Returns:
         The files deleted.
     """
-    deleted = []
-    for trial in sorted(project.glob("trial_*")):
-        if not trial.is_dir() or trial.is_symlink() or trial.name.removeprefix("trial_") in keep:
-            continue
-        for path in sorted(trial.glob(CHECKPOINTS)):
-            if path.is_file() and not path.is_symlink():
-                path.unlink()
-                deleted.append(path)
-    return deleted
+    kept = {f"trial_{trial_id}" for trial_id in keep}
+    return ledger.remove(
+        path
+        for path in ledger.listed(project)
+        if path.name.startswith(CHECKPOINTS)
+        and path.parent.name.startswith("trial_")
+        and path.parent.name not in kept
+        and path.parent.parent == ledger.root / project
+    )
+
+
+def _make(out: Path) -> None:
+    """Creates ``out`` (and its parents), saying why it cannot be."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        writable = os.access(out, os.W_OK | os.X_OK)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise
+        raise RunFolderError(
+            f"{out}: cannot create the results folder ({exc.strerror or exc}); choose another --out"
+        ) from None
+    if not writable:
+        raise RunFolderError(f"{out}: the results folder is not writable; choose another --out")
+
+
+def _earlier_files(out: Path) -> list[str]:
+    """What a densespace without a manifest wrote in ``out``: its fixed files, the retrained models
+    its results list, and keras-tuner's state and checkpoints."""
+    if not (out / RUN_FILE).exists() or (out / MANIFEST_FILE).exists():
+        return []
+    names = list(_EARLIER)
+    with contextlib.suppress(RunFolderError):
+        names += [name for best in load_results(out).best for name in (best.model, best.frozen_spec)]
+    project = out / "search"
+    state = [*project.glob("oracle.json"), *project.glob("tuner*.json"), *project.glob("trial_*/trial.json")]
+    checkpoints = project.glob(f"trial_*/{CHECKPOINTS}*")
+    return names + [PurePosixPath(p.relative_to(out)).as_posix() for p in [*state, *checkpoints]]
 
 
 def _previous(out: Path) -> RunRecord | None:
@@ -135,7 +175,7 @@ def _previous(out: Path) -> RunRecord | None:
     Raises:
         RunFolderError: ``out`` holds files but no ``run.json`` that densespace wrote.
     """
-    if not out.exists() or not any(p.name != LOCK_FILE for p in out.iterdir()):
+    if not out.exists() or not any(p.name not in (LOCK_FILE, MANIFEST_FILE) for p in out.iterdir()):
         return None
     marker = out / RUN_FILE
     if not marker.exists():
@@ -176,8 +216,9 @@ def _refuse_dangerous(out: Path) -> None:
             raise RunFolderError(f"--overwrite refuses to clear {name} ({out}); choose a dedicated --out")
 
 
-def _claim(out: Path) -> Claim:
-    """Locks ``out`` for this process, or says which process holds it."""
+def _lock(out: Path) -> int:
+    """Locks ``out`` for this process (the descriptor of the lock, to close), or says which process
+    holds it."""
     lock = out / LOCK_FILE
     try:  # never through a link: the lock's content is rewritten
         descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
@@ -200,19 +241,7 @@ def _claim(out: Path) -> Claim:
         ) from None
     os.ftruncate(descriptor, 0)
     os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
-    return Claim(descriptor)
-
-
-def _clear(out: Path) -> None:
-    """Deletes what densespace wrote in ``out``; anything else stays."""
-    for path in [
-        *(out / name for name in OWNED),
-        *(p for pattern in OWNED_PATTERNS for p in out.glob(pattern)),
-    ]:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif path.exists() or path.is_symlink():
-            path.unlink()
+    return descriptor
 
 
 def _differences(old: Any, new: Any, path: str = "") -> list[str]:
@@ -222,5 +251,5 @@ def _differences(old: Any, new: Any, path: str = "") -> list[str]:
             for key in sorted(set(old) | set(new))
             for change in _differences(old.get(key), new.get(key), f"{path}.{key}" if path else key)
         ]
-    where = quote(path if path.isprintable() else repr(path), 100)
+    where = quote(printable(path), 100)
     return [] if old == new else [f"{where}: {quote(json.dumps(old), 100)} -> {quote(json.dumps(new), 100)}"]

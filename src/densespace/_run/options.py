@@ -105,7 +105,8 @@ class TuneOptions:
         verbose: 0 silent, 1 a line per trial, 2 also Keras' epoch lines.
         on_trial_end: called with each finished trial's record.
         distributed: the chief/worker role, None on a single machine.
-        connect_timeout: seconds a worker keeps trying to reach its chief.
+        connect_timeout: seconds a worker keeps trying to reach its chief, and the longest it
+            waits for each answer of the chief.
         callbacks: Keras callbacks, deep-copied for every trial and every retrained model.
         tensorboard: write TensorBoard logs under ``out/tensorboard``.
         keep_checkpoints: which search checkpoints to keep once the search is over.

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from densespace import _space
+from densespace._errors import printable
 from densespace._report import show_values
 from densespace._results import TrialRecord, better, clean_values
 
@@ -119,7 +120,8 @@ class Progress:
         if self.planned is not None and seconds is not None:
             position = f"[{self.finished}/{self.planned[0]}]"
             left = f"  left ~{clock(seconds)}"
-        return f"{position} trial {trial.id}  {values}  {outcome}{best}  elapsed {clock(elapsed)}{left}"
+        line = f"{position} trial {trial.id}  {values}  {outcome}{best}  elapsed {clock(elapsed)}{left}"
+        return printable(line)  # a failure's message may quote the data
 
     def _keep_best(self, score: float | None) -> None:
         """Remembers ``score`` when it beats the best so far."""

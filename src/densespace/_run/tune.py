@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fnmatch
 import hashlib
 import io
 import os
@@ -33,10 +34,12 @@ from densespace._errors import (
     out_of_memory,
     quote,
 )
-from densespace._files import write_text
+from densespace._files import Commit, Ledger, write_text
 from densespace._report import write_report
 from densespace._results import (
+    RESULTS_FILE,
     BestModel,
+    BestRecord,
     DataRecord,
     Results,
     TrialRecord,
@@ -123,7 +126,8 @@ def tune(
         worker_id: This worker's name, unique among the workers; a worker
             restarted with the same id takes over its unfinished trial.
         connect_timeout: Seconds a worker keeps trying to reach its chief
-            (saying so, with growing delays) before it gives up.
+            (saying so, with growing delays) before it gives up, and the longest it
+            waits for each answer of the chief.
         callbacks: Keras callbacks for every trial and every retrained model, each
             model getting fresh deep copies (keras-tuner copies them for every trial).
         tensorboard: Write TensorBoard logs under ``out/tensorboard``: each trial's and
@@ -260,9 +264,26 @@ def _write(search: _Search, trials: list[TrialRecord], best: list[BestModel]) ->
         versions=versions(),
         stopped=search.limits.stopped,
     )
-    write_results(options.out, results)
+    write_results(options.out, results, name=PENDING + RESULTS_FILE)
+    _replace_results(search.ledger, [b.record() for b in best])
     write_report(options.out, results)
     return results
+
+
+def _replace_results(ledger: Ledger, best: list[BestRecord]) -> None:
+    """Puts the pending results and retrained models in place of the earlier ones, as one decision
+    (``Ledger.decide``): a kill leaves the earlier state whole, or the new one, completed on the
+    next run. Earlier models of ranks no longer retrained are deleted."""
+    written = {RESULTS_FILE, *(name for b in best for name in (b.model, b.frozen_spec))}
+    earlier = ledger.listed()
+    stale = [
+        ledger.name(p)
+        for p in earlier
+        if p.parent == ledger.root
+        and any(fnmatch.fnmatchcase(p.name, pattern) for pattern in (model_file("*"), frozen_spec_file("*")))
+        and p.name not in written
+    ]
+    ledger.decide(Commit(replace=[(PENDING + name, name) for name in sorted(written)], delete=stale))
 
 
 @dataclass
@@ -273,6 +294,7 @@ class _Search:
     data: Data
     data_record: DataRecord
     role: Role
+    ledger: Ledger
     start: float
     hypermodel: DenseHyperModel
     tuner: Any
@@ -313,8 +335,7 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         peers.check_port_free(os.environ["KERASTUNER_ORACLE_IP"], int(os.environ["KERASTUNER_ORACLE_PORT"]))
     run_record = folder.RunRecord(spec=spec.model_dump(mode="json"), data=data_record)
     claim = folder.prepare(options.out, run_record, overwrite=options.overwrite, lock=this_role != "worker")
-    if claim is not None:
-        claimed.callback(claim.release)
+    claimed.callback(claim.release)
     if this_role == "worker":
         peers.wait_for_chief(
             os.environ["KERASTUNER_ORACLE_IP"],
@@ -351,7 +372,6 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         spec,
         hypermodel,
         directory=str(options.out),
-        overwrite=options.overwrite,
         on_trial_end=progress,
         on_epoch=progress.epoch,
         board=board,
@@ -359,6 +379,7 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         points=points,
     )
     if this_role == "worker":
+        tuners.bound_chief_calls(tuner, timeout=options.connect_timeout)
         _check_chief(tuners.chief_fingerprint(tuner), hypermodel.fingerprint)  # type: ignore[arg-type]
     if options.warm_start is not None:
         _feed(tuner, earlier, options)
@@ -378,6 +399,7 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         data=data,
         data_record=data_record,
         role=this_role,
+        ledger=claim.ledger,
         start=start,
         hypermodel=hypermodel,
         tuner=tuner,
@@ -443,8 +465,6 @@ def _retrain(search: _Search, trials: list[TrialRecord]) -> list[BestModel]:
     from densespace._keras import training
 
     options, spec, out = search.options, search.options.spec, search.options.out
-    for leftover in out.glob(f"{PENDING}*"):  # of a retraining cut short
-        leftover.unlink()
     best: list[BestModel] = []
     top = ranked(trials, spec.search.objective)[: options.retrain_top]
     for rank, trial in enumerate(top, 1):
@@ -471,13 +491,9 @@ def _retrain(search: _Search, trials: list[TrialRecord]) -> list[BestModel]:
         frozen = _space.freeze(spec, trial.values)
         parameters = _space.parameter_bounds(frozen)[0]
         best.append(BestModel(rank, trial.id, trial.values, metrics, model, frozen, parameters, trained))
-        # written aside: until every model is retrained, the folder keeps the earlier ones
+        # written aside: until every model and the results are written, the folder keeps the earlier ones
         model_io.save_model(model, out / (PENDING + model_file(rank)), optimizer=options.with_optimizer)
         write_text(out / (PENDING + frozen_spec_file(rank)), frozen.model_dump_json(indent=2) + "\n")
-    for stale in [*out.glob(model_file("*")), *out.glob(frozen_spec_file("*"))]:
-        stale.unlink()
-    for pending in out.glob(f"{PENDING}*"):
-        os.replace(pending, out / pending.name.removeprefix(PENDING))
     return best
 
 
@@ -493,7 +509,7 @@ def _prune(search: _Search, trials: list[TrialRecord]) -> None:
     if options.keep_checkpoints == "best":
         best = ranked(trials, options.spec.search.objective)[: max(options.retrain_top, 1)]
         keep = {t.id for t in best}
-    folder.prune_checkpoints(options.out / tuners.PROJECT, keep=keep)
+    folder.prune_checkpoints(search.ledger, tuners.PROJECT, keep=keep)
 
 
 def _finished(search: _Search, trials: list[TrialRecord]) -> TuneResult | None:
@@ -513,6 +529,7 @@ def _finished(search: _Search, trials: list[TrialRecord]) -> TuneResult | None:
     files = [out / name for b in record.best for name in (b.model, b.frozen_spec)]
     if not same_trials or [b.trial for b in record.best] != wanted or not all(f.is_file() for f in files):
         return None
+    write_report(out, record)  # the report follows results.json (a kill may have come between them)
     if options.verbose:
         print(
             f"{out} holds this search, finished: nothing to retrain; pass --retrain (retrain=True) to retrain",

@@ -19,6 +19,7 @@ from densespace import _points, _space
 from densespace._errors import OptionError, RunFolderError, SpecError, quote, show
 from densespace._results import DataRecord, Results, TrialRecord, load_results
 from densespace._spec import Spec, load_spec, validate_spec
+from densespace._tasks import direction
 
 #: Parts of ``search`` that may differ between a run and the one it warm-starts from: how the
 #: search proceeds, not what a trial's score means.
@@ -38,6 +39,8 @@ SEARCH_ONLY = frozenset(
 )
 #: Most differences a refused warm start names.
 MAX_DIFFERENCES = 3
+#: Most trials a warm start feeds (the best ones): a Gaussian process fits them all, in cubic time.
+MAX_WARM_TRIALS = 1_000
 
 
 def first_points(spec: Spec, enqueue: Sequence[Path]) -> list[dict[str, Any]]:
@@ -125,13 +128,14 @@ def _results(path: Path, option: str) -> Results:
 
 def earlier_trials(spec: Spec, data: DataRecord, warm_start: Path) -> list[TrialRecord]:
     """The scored trials (completed or pruned) of the run in ``warm_start`` whose models satisfy
-    this spec's ``search.constraints``, to feed to this search's oracle.
+    this spec's ``search.constraints``, to feed to this search's oracle: the best ``MAX_WARM_TRIALS``
+    of them, in their order.
 
     Raises:
         OptionError: ``warm_start`` is not a results folder, searched another space (the spec
             outside ``search``, and the objective) or other data, is a Hyperband search (its
             trials trained for different numbers of epochs), or lists a trial whose values are
-            not a point of the space; the message says which.
+            not a point of the space or a history longer than ``training.epochs``; the message says which.
     """
     results = _results(warm_start, "warm_start")
     if results.tuner == "hyperband":
@@ -161,11 +165,20 @@ def earlier_trials(spec: Spec, data: DataRecord, warm_start: Path) -> list[Trial
             f"{here.train}/{here.validation})",
             "warm_start",
         )
-    return [
+    scored = [
         t
         for i, t in enumerate(results.trials)
         if t.status in ("completed", "pruned") and t.score is not None and _fits(spec, t, i, warm_start)
     ]
+    if len(scored) <= MAX_WARM_TRIALS:
+        return scored
+    best = {id(t) for t in sorted(scored, key=lambda t: _sign(spec) * t.score)[:MAX_WARM_TRIALS]}  # type: ignore[operator]
+    return [t for t in scored if id(t) in best]
+
+
+def _sign(spec: Spec) -> int:
+    """1 where lower scores are better, -1 where higher ones are."""
+    return 1 if direction(spec.search.objective) == "min" else -1
 
 
 def _fits(spec: Spec, trial: TrialRecord, index: int, warm_start: Path) -> bool:
@@ -174,6 +187,13 @@ def _fits(spec: Spec, trial: TrialRecord, index: int, warm_start: Path) -> bool:
     Raises:
         OptionError: They are not a point of the space at all (a damaged or edited file).
     """
+    for name, series in (trial.history or {}).items():
+        if len(series) > spec.training.epochs:
+            raise OptionError(
+                f"{{warm_start}}: {warm_start}/results.json: trials[{index}].history.{quote(name, 60)}: "
+                f"{len(series):,} epochs, more than training.epochs ({spec.training.epochs}); the file is damaged",
+                "warm_start",
+            )
     try:
         _points.check_point(spec, trial.values, location=f"trials[{index}].values")
     except SpecError as exc:

@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from densespace import _domains, _points, _space
 from densespace._domains import Choice, FloatRange, IntRange, Strict, tunable
-from densespace._errors import SpecError, show
+from densespace._errors import Problem, SpecError, show
 from densespace._tasks import TASKS, LossName, Task, TaskName
 from densespace._tuners import MAX_PARAMETERS, TUNERS, Constraints, SearchSection
 
@@ -484,6 +484,22 @@ def _infeasible(spec: Spec) -> str:
         wanted = f"at least {low:,}" if low is not None else f"at most {high:,}"
     span = f"only {held[0]:,}" if held[0] == held[1] else f"{held[0]:,} to {held[1]:,}"
     return f"no {what} of this space has {wanted} trainable parameters ({holder} {span})"
+
+
+def unshaped_infeasible(spec: Spec) -> SpecError:
+    """The error of a spec that leaves ``input.shape`` to the data and whose ``search.constraints``
+    allow no configuration on ``DEFAULT_SHAPE``, the shape counted without data (validation leaves
+    such constraints to the data; ``inspect``, which counts on that shape, refuses the spec)."""
+    return SpecError(
+        [
+            Problem(
+                "search.constraints",
+                "constraints",
+                f"{_infeasible(spec)} on the input shape {list(DEFAULT_SHAPE)}, counted as the spec "
+                "sets no input.shape; set input.shape to the data's",
+            )
+        ]
+    )
 
 
 def _located(field: str, kind: str, message: str) -> PydanticCustomError:

@@ -19,9 +19,16 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from densespace._errors import DatasetError
-from densespace.datasets._arrays import _hold_out, _subset, from_arrays
+from densespace.datasets._arrays import MAX_CLASSES, MAX_MAGNITUDE, _hold_out, _subset, from_arrays
 from densespace.datasets._cifar10 import CLASS_NAMES, Split, read_cifar10
-from densespace.datasets._csv import MAX_CSV_BYTES, load_csv
+from densespace.datasets._csv import (
+    MAX_CSV_BYTES,
+    MAX_CSV_CELLS,
+    MAX_CSV_COLUMNS,
+    MAX_CSV_ROW,
+    MAX_CSV_ROWS,
+    load_csv,
+)
 from densespace.datasets._dataset import Dataset, DatasetKind, digest
 from densespace.datasets._keras_datasets import KERAS_DATASETS, load_keras
 from densespace.datasets._load import load
@@ -33,7 +40,13 @@ __all__ = [
     "CLASS_NAMES",
     "ENV_VAR",
     "KERAS_DATASETS",
+    "MAX_CLASSES",
     "MAX_CSV_BYTES",
+    "MAX_CSV_CELLS",
+    "MAX_CSV_COLUMNS",
+    "MAX_CSV_ROW",
+    "MAX_CSV_ROWS",
+    "MAX_MAGNITUDE",
     "MAX_NPZ_BYTES",
     "Data",
     "Dataset",

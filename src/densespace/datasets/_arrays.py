@@ -22,7 +22,23 @@ from densespace.datasets._dataset import Dataset, DatasetKind, Split
 ARRAYS_SOURCE = "in-memory arrays"
 """The ``source`` of a dataset made by ``from_arrays``."""
 
-_NUMERIC = "biuf"  # numpy dtype kinds that are numbers: bool, signed, unsigned, float
+MAX_CLASSES = 100_000
+"""The most classes a dataset's labels may hold (one output unit each); more are refused before any split."""
+
+MAX_MAGNITUDE = 1e15
+"""The largest magnitude of a feature or a number to predict: beyond it float32 training overflows
+(squares and sums of squares pass float32's 3.4e38) and every model scores NaN."""
+
+_NUMBERS_ADVICE = "; labels that are numbers to predict need a regression task"
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a part's rows and columns lie in a CSV file, for errors to name the column and the line."""
+
+    where: str  # "path: "
+    lines: np.ndarray  # the line each row ends on
+    columns: tuple[tuple[str, ...], tuple[str, ...]]  # the names of x's columns, and of y's
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,7 @@ class Part:
     x_name: str
     y_name: str
     split: str  # "training", "validation" or "test": the split it becomes
+    located: Located | None = None  # for a CSV file: its columns and lines
 
 
 def from_arrays(
@@ -78,7 +95,9 @@ def from_arrays(
 
     Raises:
         DatasetError: an option is out of range, or the arrays are not usable
-            data (the message says which array, which rule, and what it holds).
+            data: not numbers, NaN, infinite or beyond ``MAX_MAGNITUDE``, a
+            constant number to predict, more than ``MAX_CLASSES`` classes (the
+            message says which array, which rule, and what it holds).
 
     Examples:
         >>> import numpy as np
@@ -198,11 +217,11 @@ def assemble(
     """
     parts = [train] + [part for part in (validation, test) if isinstance(part, Part)]
     splits = [_arrays(part, where) for part in parts]
-    if numbers:
-        splits = [(x, y.astype(np.float32)) for x, y in splits]
-    classes = splits[0][1].dtype.kind in "biu" and splits[0][1].ndim == 1
+    classes = not numbers and splits[0][1].dtype.kind in "biu" and splits[0][1].ndim == 1
     for part, (x, y) in zip(parts[1:], splits[1:], strict=True):
         _check_alike(part, x, y, train, splits[0], classes, where)
+    if not classes:
+        _check_targets(parts, splits, where, noun)
     names = _class_names(parts, splits, classes, class_names, target_names, where)
     splits = [(x, y.astype(np.int64 if classes else np.float32, copy=False)) for x, y in splits]
     _check_name_counts(splits[0], feature_names, target_names, train, where)
@@ -269,19 +288,13 @@ def _arrays(part: Part, where: str) -> Split:
     """``part``'s arrays, checked one by one and against each other; ``y`` of shape (N, 1) flattened."""
     x = _as_array(part.x, part.x_name, where)
     y = _as_array(part.y, part.y_name, where)
-    if x.dtype.kind not in _NUMERIC:
-        raise DatasetError(
-            f"{where}{part.x_name} holds {x.dtype} values; features must be numbers (bool, integer or float)"
-        )
+    check_dtype(x.dtype, part.x_name, features=True, where=where)
     if x.ndim < 2:
         raise DatasetError(
             f"{where}{part.x_name} has shape {x.shape}: expected at least 2 dimensions, one row per "
             "example (reshape a single feature with x.reshape(-1, 1))"
         )
-    if y.dtype.kind not in _NUMERIC:
-        raise DatasetError(
-            f"{where}{part.y_name} holds {y.dtype} values; labels must be integer class ids or float targets"
-        )
+    check_dtype(y.dtype, part.y_name, features=False, where=where)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.reshape(-1)
     if y.ndim not in (1, 2):
@@ -299,7 +312,27 @@ def _arrays(part: Part, where: str) -> Split:
         )
     _check_finite(x, part.x_name, "features", where)
     _check_finite(y, part.y_name, "labels and targets", where)
+    _check_magnitude(x, part, where)
     return x, y
+
+
+def check_dtype(dtype: np.dtype, name: str, *, features: bool, where: str = "") -> None:
+    """Refuses an array of anything but bool, integers and floats of at most 64 bits, which training takes.
+
+    Examples:
+        >>> check_dtype(np.dtype("complex64"), "x", features=True)
+        Traceback (most recent call last):
+        ...
+        densespace._errors.DatasetError: x holds complex64 values; features must be numbers (bool, integer or float)
+    """
+    if dtype.kind in "biu" or (dtype.kind == "f" and dtype.itemsize <= 8):
+        return
+    rule = "features must be numbers (bool, integer or float)"
+    if not features:
+        rule = "labels must be integer class ids or float targets"
+    wide = dtype.kind == "f"  # longdouble: numpy has it, TensorFlow does not
+    tail = f"; floats wider than 64 bits are not taken: convert with {name}.astype('float64')" if wide else ""
+    raise DatasetError(f"{where}{name} holds {quote(str(dtype), 60)} values; {rule}{tail}")
 
 
 def _as_array(value: Any, name: str, where: str) -> np.ndarray:
@@ -321,6 +354,43 @@ def _check_finite(array: np.ndarray, name: str, what: str, where: str) -> None:
         raise DatasetError(
             f"{where}{name}: {count} {are} NaN or infinite, the first in {name}[{row}]; "
             f"{what} must be finite numbers"
+        )
+
+
+def _check_magnitude(array: np.ndarray, part: Part, where: str, *, targets: bool = False) -> None:
+    """Refuses a value beyond ``MAX_MAGNITUDE``, naming the first (in row order) and where it is."""
+    if array.dtype.kind == "b" or not array.size:
+        return
+    if array.min() >= -MAX_MAGNITUDE and array.max() <= MAX_MAGNITUDE:
+        return
+    rows = array.reshape(len(array), -1)
+    row = int(np.flatnonzero(((rows > MAX_MAGNITUDE) | (rows < -MAX_MAGNITUDE)).any(axis=1))[0])
+    column = int(np.flatnonzero(np.abs(rows[row].astype(np.float64)) > MAX_MAGNITUDE)[0])
+    if part.located is not None:
+        names, lines = part.located.columns[targets], part.located.lines
+        place, whole = f"{part.located.where}column {names[column]!r}, line {lines[row]}", "column"
+    else:
+        index = (row, *np.unravel_index(column, array.shape[1:]))
+        place, whole = (
+            f"{where}{part.y_name if targets else part.x_name}[{', '.join(map(str, index))}]",
+            "array",
+        )
+    raise DatasetError(
+        f"{place}: {float(rows[row, column]):g} is beyond ±{MAX_MAGNITUDE:g}, where float32 training "
+        f"overflows; rescale the {whole} (divide it by a power of ten, or take its logarithm)"
+    )
+
+
+def _check_targets(parts: list[Part], splits: list[Split], where: str, noun: str) -> None:
+    """Refuses numbers to predict beyond ``MAX_MAGNITUDE``, and training targets that never vary."""
+    for part, (_, y) in zip(parts, splits, strict=True):
+        _check_magnitude(y, part, where, targets=True)
+    y = splits[0][1].reshape(len(splits[0][1]), -1)
+    if len(y) > 1 and np.array_equal(y.min(axis=0), y.max(axis=0)):
+        shown = quote(", ".join(f"{value:g}" for value in y[0]), 60)
+        raise DatasetError(
+            f"{where}{parts[0].y_name}: all {len(y):,} {noun} have the same target ({shown}); a number to "
+            "predict must vary, else every model learns the constant: check the target"
         )
 
 
@@ -359,6 +429,8 @@ def _check_labels(
         labels = np.unique(np.concatenate([y for _, y in splits]).astype(np.int64))
         count = len(labels)
         rule = f"and the labels hold k={count} distinct values"
+    if count > MAX_CLASSES:
+        raise too_many_classes(f"{where}{parts[0].y_name}", f"{count:,}")
     for part, (_, y) in zip(parts, splits, strict=True):
         outside = np.flatnonzero((y < 0) | (y >= count))
         if len(outside):
@@ -368,6 +440,14 @@ def _check_labels(
                 f"must be class ids 0..k-1, {rule}"
             )
     return count
+
+
+def too_many_classes(place: str, count: str, advice: str = _NUMBERS_ADVICE) -> DatasetError:
+    """The error for labels of more than ``MAX_CLASSES`` classes at ``place``; ``count`` says how many."""
+    return DatasetError(
+        f"{place} holds {count} classes; densespace trains on at most {MAX_CLASSES:,} (one output unit "
+        f"each){advice}"
+    )
 
 
 def _check_name_counts(
@@ -446,12 +526,12 @@ def _subset(split: Split, limit: int, rng: np.random.Generator, *, stratify: boo
 def _stratified_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A random order of the indices of ``labels`` whose every prefix keeps the class shares."""
     order = rng.permutation(len(labels))
-    shuffled = labels[order]
-    rank = np.empty(len(labels))
-    for label in np.unique(shuffled):
-        members = shuffled == label
-        count = np.count_nonzero(members)
-        rank[members] = (np.arange(count) + 0.5) / count  # how far through its class, 0..1
+    _, inverse, counts = np.unique(labels[order], return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    grouped = np.argsort(inverse, kind="stable")  # class by class, each in shuffled order
+    seen = np.empty(len(labels))  # how many of its class come before each example
+    seen[grouped] = np.arange(len(labels)) - np.repeat(np.cumsum(counts) - counts, counts)
+    rank = (seen + 0.5) / counts[inverse]  # how far through its class, 0..1
     return order[np.argsort(rank, kind="stable")]
 
 
