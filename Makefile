@@ -18,6 +18,6 @@ docs:  ## the documentation site in site/, warnings (broken links, stale referen
 	$(PYTHON) -m mkdocs build --strict
 
 test:
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n auto --dist loadfile
 
 check: lint mypy test

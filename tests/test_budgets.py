@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 from helpers import spec_dict, synthetic_data
+from helpers.oracles import drive, oracle
 
 import densespace
 from densespace import OptionError, SpecError, validate_spec
@@ -21,7 +22,7 @@ from densespace._budgets import (
 )
 from densespace._cli import main
 from densespace._results import TrialRecord, load_results, ranked
-from densespace._run.options import TuneOptions
+from densespace._run.options import SearchOptions, TuneOptions
 
 TINY = spec_dict(
     input={"shape": [4, 4, 3]},
@@ -82,7 +83,7 @@ def test_option_errors_name_the_python_keyword(tmp_path):
     ]
     for options, message in cases:
         with pytest.raises(OptionError) as caught:
-            TuneOptions.create(spec, out=tmp_path, **options)
+            TuneOptions.create(spec, SearchOptions(out=tmp_path, **options))
         assert str(caught.value) == message
 
 
@@ -107,6 +108,7 @@ def test_option_errors_name_the_flag_on_the_command_line(tmp_path, capsys):
     )
 
 
+@pytest.mark.slow
 def test_the_time_limit_lets_the_running_trial_finish_and_still_retrains(tmp_path, monkeypatch):
     """Past the time limit no new trial starts: one trial ran, was retrained, and the stop is recorded."""
     ticks = iter([0.0])  # the start; the first trial starts unchecked, and later checks see 100 s
@@ -117,6 +119,7 @@ def test_the_time_limit_lets_the_running_trial_finish_and_still_retrains(tmp_pat
     assert load_results(result.out).stopped == "time_limit"
 
 
+@pytest.mark.slow
 def test_a_reached_target_stops_the_search_and_a_resumed_run_honours_it(tmp_path):
     """An easy target stops the search after its first trial, again when the same search resumes."""
     result = _tune(tmp_path, stop_at=("val_accuracy", 0.0))
@@ -127,6 +130,7 @@ def test_a_reached_target_stops_the_search_and_a_resumed_run_honours_it(tmp_path
     assert load_results(again.out).stopped == "target"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("max_trials", "trials", "stopped"),
     [(2, ["0", "1"], "budget"), (5, ["0", "1"], "exhausted")],
@@ -137,6 +141,31 @@ def test_results_record_why_the_search_stopped(tmp_path, max_trials, trials, sto
     result = _tune(tmp_path, spec)
     assert [t.id for t in result.trials] == trials
     assert json.loads((result.out / "results.json").read_text())["stopped"] == stopped
+
+
+@pytest.mark.parametrize(
+    ("search", "target", "proposed", "stopped"),
+    [
+        ({"tuner": "random", "max_trials": 2}, None, 2, "budget"),
+        ({"tuner": "random", "max_trials": 5}, None, 2, "exhausted"),
+        ({"tuner": "grid", "max_trials": 5}, None, 2, "exhausted"),
+        ({"tuner": "random", "max_trials": 3}, Target("val_loss", 1.0), 1, "target"),
+        ({"tuner": "random", "max_trials": 3}, Target("val_loss", 0.0), 2, "exhausted"),
+    ],
+    ids=["budget", "exhausted", "grid-exhausted", "target", "target-missed"],
+)
+def test_the_oracle_says_why_it_stopped(tmp_path, search, target, proposed, stopped):
+    """A space of two configurations, driven with made-up scores under 1, stops for the reason its limits give."""
+    spec = validate_spec(
+        spec_dict(
+            input={"shape": [4], "preprocessing": "none"},
+            hidden={"units": {"values": [4, 8]}},
+            search={**search, "seed": 7},
+        )
+    )
+    limits = Limits(target=target)
+    assert len(drive(oracle(spec, tmp_path, limits=limits))) == proposed
+    assert limits.stopped == stopped
 
 
 def test_the_median_is_taken_where_enough_earlier_trials_reached_the_epoch():
@@ -195,6 +224,7 @@ def test_pruned_trials_are_never_ranked():
     assert [t.id for t in ranked(trials, "val_loss")] == ["2", "0"]
 
 
+@pytest.mark.slow
 def test_trials_far_behind_the_median_are_pruned_and_not_retrained(tmp_path):
     """With an absurdly small learning rate among the choices, such trials are pruned early and never retrained."""
     spec = spec_dict(
@@ -226,7 +256,7 @@ def test_hyperband_refuses_pruning_at_its_place():
     assert str(caught.value) == message
     random = validate_spec(spec_dict(search={"pruning": {}}))
     with pytest.raises(SpecError) as caught:
-        TuneOptions.create(random, tuner="hyperband")
+        TuneOptions.create(random, SearchOptions(tuner="hyperband"))
     assert [p.location for p in caught.value.problems] == ["search.pruning"]
 
 

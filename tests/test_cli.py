@@ -128,6 +128,7 @@ def test_usage_errors_exit_2(argv, capsys):
     assert "usage: densespace" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_spec_tools_never_import_tensorflow():
     """`import densespace`, validate, schema and inspect leave TensorFlow and Keras unimported."""
     example = str(ROOT / "examples/seed-depth-width.json")
@@ -146,12 +147,14 @@ def test_spec_tools_never_import_tensorflow():
     assert result.stdout == "[]\n"
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_version():
     """`python -m densespace --version` works."""
     result = subprocess.run([sys.executable, "-m", "densespace", "--version"], capture_output=True, text=True)
     assert (result.returncode, result.stdout) == (0, "densespace 0.1.0\n")
 
 
+@pytest.mark.slow
 def test_tune_and_report_from_the_command_line(tmp_path, capsys, monkeypatch):
     """`tune` reads $DENSESPACE_CIFAR10, applies overrides, writes results; `report` prints them again."""
     from helpers.cifar_archives import make_splits, write_binary
@@ -195,6 +198,7 @@ def test_tune_with_a_bad_data_source_exits_2(tmp_path, capsys):
     assert err.startswith("densespace: error: ") and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_tune_quiet_prints_nothing(tmp_path, capsys, monkeypatch):
     """`tune --quiet` prints nothing at all on success."""
     from helpers.cifar_archives import make_splits, write_binary

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 import densespace
 from densespace import _space, _spec
 from densespace._cli import main
-from densespace._tuners import TUNERS
+from densespace._search import TUNERS
 
 DOC_PATH = ROOT / "docs" / "spec.md"
 DOC = DOC_PATH.read_text(encoding="utf-8")

@@ -12,14 +12,15 @@ import grpc
 import keras_tuner
 import pytest
 from helpers import spec_dict, synthetic_data
+from helpers.oracles import drive, oracle
 from keras_tuner.src.distribute.oracle_client import OracleClient
 
 import densespace
 from densespace import PeerError, RunFolderError, _space
 from densespace._cli import main
-from densespace._keras.hypermodel import build_hypermodel
+from densespace._keras.oracle import ORACLE_CLASSES
 from densespace._keras.state import check_state
-from densespace._keras.tuners import ChiefLost, bound_chief_calls, make_tuner, resume_grid
+from densespace._keras.tuners import ChiefLost, bound_chief_calls
 
 ADVICE = (
     "check that the chief runs (restarted on the same --out, it resumes the search; then restart this "
@@ -104,16 +105,8 @@ def _grid_spec(hidden: object, constraints: dict[str, object]) -> densespace.Spe
 
 
 def _proposals(spec: densespace.Spec, directory: Path) -> list[dict[str, object]]:
-    """Every point a grid oracle proposes, each trial ended at once (nothing trained)."""
-    oracle = make_tuner(spec, build_hypermodel(spec), directory=str(directory)).oracle
-    oracle._display.verbose = 0
-    proposed = []
-    while (trial := oracle.create_trial("tuner0")).status == "RUNNING":
-        proposed.append(dict(trial.hyperparameters.values))
-        oracle.update_trial(trial.trial_id, {"val_loss": 1.0})
-        trial.status = "COMPLETED"
-        oracle.end_trial(trial)
-    return proposed
+    """Every point a grid oracle proposes, each trial ended at once (nothing built, trained or saved)."""
+    return drive(oracle(spec, directory, saved=False))
 
 
 @pytest.mark.parametrize(
@@ -163,7 +156,9 @@ def test_a_grid_skips_a_large_infeasible_sub_grid_in_a_few_counts(tmp_path, monk
 
 
 def _grid_oracle(directory: Path) -> keras_tuner.Oracle:
-    oracle = keras_tuner.oracles.GridSearchOracle(objective="val_loss")
+    oracle = ORACLE_CLASSES["grid"](
+        objective="val_loss", spec=densespace.validate_spec(spec_dict(search={"tuner": "grid"}))
+    )
     oracle._set_project_dir(str(directory), "search")
     oracle._display.verbose = 0
     space = oracle.get_space()
@@ -200,10 +195,10 @@ def test_a_reloaded_grid_goes_on_where_it_stopped(tmp_path, last_unfinished, aft
     assert _run(_grid_oracle(tmp_path), 3, last_unfinished=last_unfinished) == [(1, 3), (1, 4), (1, 5)]
     again = _grid_oracle(tmp_path)
     again.reload()
-    resume_grid(again)
     assert _run(again, 10) == after
 
 
+@pytest.mark.slow
 def test_a_time_limit_spent_before_the_first_trial_still_runs_one(tmp_path, monkeypatch):
     """A search whose set-up outlasts the time limit runs its first trial, then stops for the limit."""
     monkeypatch.setattr("densespace._budgets.clock", iter(range(0, 10**6, 100)).__next__)

@@ -337,6 +337,7 @@ class _CountBatches(keras.callbacks.Callback):
         self.batches += 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("batch_size", "passed", "batches"),
     [
@@ -358,6 +359,7 @@ def test_fit_uses_the_spec_batch_size(batch_size, passed, batches):
     assert counter.batches == batches
 
 
+@pytest.mark.slow
 def test_search_records_only_active_values(tmp_path):
     """A short keras-tuner search completes and records no inactive values."""
     spec = validate_spec(
@@ -412,6 +414,7 @@ def test_cosine_schedule_needs_the_training_size():
         build_hypermodel(spec)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["arrays", "batches"])
 def test_label_smoothing_trains_on_integer_labels(source):
     """With label smoothing, integer labels are one-hot encoded for training and validation."""
@@ -444,6 +447,7 @@ def test_batches_serve_every_example_once_per_epoch():
     assert labels.numpy().tolist() == [[1, 0, 0], [0, 1, 0]]
 
 
+@pytest.mark.slow
 def test_continued_training_restores_the_optimizer_state(tmp_path):
     """Weights saved after some steps load into a fresh build with the optimizer's step count,
     as Hyperband needs to carry a cosine schedule on."""
@@ -469,6 +473,7 @@ def _live_variable_handles() -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, tf.Tensor) and o.dtype == tf.resource)
 
 
+@pytest.mark.slow
 def test_training_lets_finished_models_go():
     """A model the hypermodel trained leaves no variable alive once it is dropped."""
     spec = validate_spec(spec_dict(input={"shape": [4]}, hidden={"units": 8}))

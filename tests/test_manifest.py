@@ -79,6 +79,7 @@ def test_overwrite_and_retrain_keep_every_file_a_person_put_in_the_folder(tmp_pa
     assert len(densespace.load_results(out).trials) == 1
 
 
+@pytest.mark.slow
 def test_overwrite_deletes_every_file_densespace_wrote(tmp_path, finished):
     """Starting over leaves none of the earlier search's files, and no folder it emptied."""
     out = _copy(finished, tmp_path)
@@ -167,6 +168,7 @@ def test_the_report_follows_results_json_after_a_kill_between_them(tmp_path, fin
     assert (out / REPORT_FILE).read_text() == report_markdown(results)
 
 
+@pytest.mark.slow
 def test_temporary_files_of_a_killed_write_are_deleted_and_a_persons_are_not(tmp_path, finished):
     """A kill's .scores.png.<random>.tmp goes at the next start; .notes.tmp and .x.y.tmp stay."""
     out = _copy(finished, tmp_path)
@@ -185,6 +187,7 @@ def test_temporary_files_of_a_killed_write_are_deleted_and_a_persons_are_not(tmp
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("manifest", "reason"),
     [
@@ -214,6 +217,7 @@ def test_a_damaged_manifest_is_refused_and_nothing_is_deleted(tmp_path, finished
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
 
 
+@pytest.mark.slow
 def test_a_folder_of_an_older_densespace_is_adopted_by_its_fixed_names(tmp_path, finished):
     """A results folder written before manifests existed gets one listing densespace's files only."""
     out = _copy(finished, tmp_path)

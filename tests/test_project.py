@@ -17,7 +17,7 @@ def _readme_commands():
 def test_ci_runs_the_readme_test_command():
     """.ci/run runs exactly the README's second command (the tests)."""
     commands = _readme_commands()
-    assert commands[1].endswith("pytest")
+    assert commands[1].endswith("pytest -n auto --dist loadfile")
     assert commands[1] in (ROOT / ".ci/run").read_text().splitlines()
 
 

@@ -70,6 +70,7 @@ def test_overwrite_never_clears_a_folder_by_its_file_name(tmp_path, content, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json", "thesis.tex"]
 
 
+@pytest.mark.slow
 def test_overwrite_deletes_only_what_densespace_wrote(tmp_path):
     """Starting over keeps files a person put beside densespace's own."""
     _tune(tmp_path, retrain_top=1)
@@ -157,6 +158,7 @@ def test_an_atomic_write_that_fails_keeps_the_previous_version(tmp_path, monkeyp
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_writing_results_is_one_resource_error(tmp_path, monkeypatch):
     """ENOSPC while writing the results ends the run with a ResourceError saying what to do."""
     from densespace import _results
@@ -181,6 +183,7 @@ def _out_of_memory():
     return tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("error", "what"),
     [
@@ -210,6 +213,7 @@ def test_a_machine_failure_during_a_trial_is_retried_on_resume(tmp_path, monkeyp
     assert [t.id for t in result.trials] == sorted(t.id for t in result.trials)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "damage", "problem"),
     [
@@ -275,6 +279,7 @@ def test_a_chief_refuses_a_port_in_use(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_worker_without_a_chief_says_so_and_gives_up(tmp_path, capsys):
     """A worker whose chief never answers retries visibly, then gives up after connect_timeout."""
     port = _port()
@@ -332,6 +337,7 @@ def test_trials_are_listed_in_creation_order():
     assert [t.id for t in sorted(trials, key=_creation_order)] == ["0", "9", "10", "11"]
 
 
+@pytest.mark.slow
 def test_a_run_folder_of_an_earlier_version_resumes(tmp_path):
     """A run.json written before a spec field existed is read with the field's default, not as a change."""
     _tune(tmp_path, retrain_top=0)
@@ -353,6 +359,7 @@ def test_a_lock_file_that_is_a_link_is_never_followed(tmp_path):
     assert victim.read_text() == "precious"
 
 
+@pytest.mark.slow
 def test_retraining_cut_short_keeps_the_earlier_models(tmp_path, monkeypatch):
     """A retraining interrupted after its first model leaves the earlier models and results as they were."""
     _tune(tmp_path, retrain_top=2)
@@ -382,6 +389,7 @@ def test_retraining_cut_short_keeps_the_earlier_models(tmp_path, monkeypatch):
     assert [b.rank for b in result.best] == [1, 2]
 
 
+@pytest.mark.slow
 def test_written_files_get_the_usual_permissions(tmp_path):
     """Atomic writes do not leave results readable by their owner alone (temporary files start at 0600)."""
     _tune(tmp_path, retrain_top=1)

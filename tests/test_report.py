@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import densespace
 from densespace._cli import main
 from densespace._report.dataframe import EXTRA_COLUMNS
-from densespace._report.plot import front, plot, trial_parameters
+from densespace._report.plot import front, plot, sized_trials
 from densespace._report.text import compare
 from densespace._results import Results, TrialRecord, TuneResult, better
 
@@ -201,15 +201,12 @@ def test_compare_refuses_labels_of_another_length():
         compare([Results.model_validate(RESULTS)], labels=["a", "b"])
 
 
-def test_trial_parameters_come_from_the_spec():
-    """Each trial's parameter count is its resolved model's, failed trials included."""
-    assert trial_parameters(Results.model_validate(RESULTS)) == [227, 51, 195]
-
-
-def test_trial_parameters_of_an_invalid_spec_are_unknown():
-    """A results file whose spec this densespace refuses yields no parameter counts."""
-    old = Results.model_validate({**RESULTS, "spec": {**SPEC, "retired": True}})
-    assert trial_parameters(old) == [None, None, None]
+def test_the_size_panel_plots_the_recorded_parameter_counts():
+    """Scored trials with a recorded parameter count are plotted by size; the others are not."""
+    trials = [{**TRIALS[0], "parameters": 227}, {**TRIALS[1], "parameters": 51}, TRIALS[2]]
+    results = Results.model_validate({**RESULTS, "trials": trials})
+    assert sized_trials(results) == [("0", 227, 1.2)]
+    assert sized_trials(Results.model_validate(RESULTS)) == []
 
 
 @pytest.mark.parametrize("count", [1, 12])

@@ -20,7 +20,7 @@ from densespace import (
     resolve,
     validate_spec,
 )
-from densespace._space import Condition, is_constant, plan_parameters
+from densespace._space import Condition, plan_parameters
 from densespace._spec import load_spec
 
 SMALL = [
@@ -267,8 +267,8 @@ def test_freeze_keeps_runs_of_identical_layers_as_blocks():
         {"layers": 2, "units": 8, **common},
         {"layers": 1, "units": 16, **common},
     ]
-    assert all(is_constant(block) for block in frozen.blocks)
-    assert not is_constant(spec.blocks[0])
+    assert all(block.is_constant() for block in frozen.blocks)
+    assert not spec.blocks[0].is_constant()
 
 
 def test_freeze_a_winner_with_more_runs_than_a_search_may_have_blocks():

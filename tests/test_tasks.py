@@ -34,6 +34,7 @@ def tiny(task, **patch):
     return validate_spec(spec_dict(**{**base, **patch}))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("task", "y_of", "objective", "metrics", "units"),
     [
@@ -69,6 +70,7 @@ def test_each_task_tunes_with_its_head_metrics_and_objective(tmp_path, task, y_o
     assert result.trials and result.best[0].trial_id == best(result.trials, key=lambda t: t.score).id
 
 
+@pytest.mark.slow
 def test_regression_predicts_in_the_data_units(tmp_path):
     """Targets far from zero are standardized for training, and the saved model predicts in their units."""
     data = arrays(lambda x: 50_000 + 3_000 * x[:, 0], n=(400, 80, 80))
@@ -132,6 +134,7 @@ def test_units_given_and_data_disagreeing_name_both(tmp_path):
     assert str(info.value) == "spec vs data: output.units: 2 units for the data's 1 targets"
 
 
+@pytest.mark.slow
 def test_rescale_of_data_that_is_not_uint8_warns(tmp_path):
     """Dividing float features by 255 is almost surely a mistake, so the search warns."""
     spec = tiny("binary", input={"preprocessing": "rescale"}, search={"max_trials": 1})
@@ -139,6 +142,7 @@ def test_rescale_of_data_that_is_not_uint8_warns(tmp_path):
         densespace.tune(spec, data=arrays(lambda x: (x[:, 0] > 0).astype(np.int64)), out=tmp_path, verbose=0)
 
 
+@pytest.mark.slow
 def test_class_ids_stored_as_floats_train_with_label_smoothing(tmp_path):
     """Whole-number class ids in a float array are class ids, also for the one-hot labels of smoothing."""
     spec = tiny("classification", training={"epochs": 1, "batch_size": 32, "label_smoothing": 0.1})
@@ -147,6 +151,7 @@ def test_class_ids_stored_as_floats_train_with_label_smoothing(tmp_path):
     assert all(t.status == "completed" for t in result.trials)
 
 
+@pytest.mark.slow
 def test_a_failed_trial_prints_no_traceback(tmp_path, capfd, monkeypatch):
     """keras-tuner's traceback of a failed trial stays hidden unless verbose is 2."""
     from densespace._keras.hypermodel import DenseHyperModel

@@ -29,7 +29,7 @@ from densespace._files import MANIFEST_FILE, Ledger, write_text
 from densespace._keras import io as model_io
 from densespace._results import ranked
 from densespace._run import folder
-from densespace._run.options import TuneOptions
+from densespace._run.options import SearchOptions, TuneOptions
 from densespace._run.progress import LiveProgress, Progress
 
 TINY = spec_dict(
@@ -73,6 +73,7 @@ def tracked(tmp_path_factory):
     return result, original, list(Recorder.trained)
 
 
+@pytest.mark.slow
 def test_callbacks_get_a_fresh_copy_for_every_trial_and_retrained_model(tracked):
     """Each of the 3 trials and 2 retrained models trains with its own copy, never the original."""
     _, original, trained = tracked
@@ -82,6 +83,7 @@ def test_callbacks_get_a_fresh_copy_for_every_trial_and_retrained_model(tracked)
     assert [copy.epochs for copy in trained] == [2, 2, 2, 2, 2]
 
 
+@pytest.mark.slow
 def test_results_json_keeps_history_best_epoch_and_parameters(tracked):
     """Every trial records its per-epoch metrics, the 1-based epoch of its score and its parameters."""
     result, _, _ = tracked
@@ -98,6 +100,7 @@ def test_results_json_keeps_history_best_epoch_and_parameters(tracked):
     assert [t.history for t in result.trials] == [t["history"] for t in results["trials"]]
 
 
+@pytest.mark.slow
 def test_results_without_the_new_trial_fields_still_load(tracked, tmp_path):
     """A results.json written before history, best_epoch and parameters existed validates, with None."""
     result, _, _ = tracked
@@ -110,6 +113,7 @@ def test_results_without_the_new_trial_fields_still_load(tracked, tmp_path):
     assert {(t.history, t.best_epoch, t.parameters) for t in loaded.trials} == {(None, None, None)}
 
 
+@pytest.mark.slow
 def test_by_default_only_the_retrained_trials_keep_their_checkpoints(tracked):
     """keep_checkpoints="best" leaves the checkpoints of the retrained configurations' trials only."""
     result, _, _ = tracked
@@ -119,6 +123,7 @@ def test_by_default_only_the_retrained_trials_keep_their_checkpoints(tracked):
     assert len(list(result.out.glob("search/trial_*/trial.json"))) == 3
 
 
+@pytest.mark.slow
 def test_saved_models_reproduce_the_recorded_test_metrics(tracked):
     """The best-K.keras files, saved without optimizer state, evaluate to the recorded test metrics."""
     result, _, _ = tracked
@@ -128,6 +133,7 @@ def test_saved_models_reproduce_the_recorded_test_metrics(tracked):
         assert model.evaluate(*test, batch_size=1024, return_dict=True, verbose=0) == best.test_metrics
 
 
+@pytest.mark.slow
 def test_a_model_saved_without_optimizer_is_smaller_and_evaluates_the_same(tmp_path):
     """Without the optimizer the file is smaller, loads without warnings and evaluates identically."""
     data = synthetic_data()
@@ -149,6 +155,7 @@ def test_a_model_saved_without_optimizer_is_smaller_and_evaluates_the_same(tmp_p
     assert lean.optimizer.get_config()["learning_rate"] == model.optimizer.get_config()["learning_rate"]
 
 
+@pytest.mark.slow
 def test_a_finished_run_retrains_nothing_unless_asked(tracked, tmp_path):
     """The same call on a finished folder returns it untouched; retrain=True retrains from the kept trials."""
     result, _, _ = tracked
@@ -181,6 +188,7 @@ def test_a_finished_run_retrains_nothing_unless_asked(tracked, tmp_path):
     assert redone.test_metrics == result.test_metrics
 
 
+@pytest.mark.slow
 def test_keep_checkpoints_all_best_none(tmp_path):
     """keep_checkpoints "all" keeps every checkpoint; then "best" the best trial's, "none" none; trial.json stay."""
     spec, data, out = validate_spec(TINY), synthetic_data(), tmp_path / "run"
@@ -252,14 +260,14 @@ class Locked(keras.callbacks.Callback):
 def test_invalid_tracking_options(options, message):
     """Bad callbacks and keep_checkpoints are refused before anything runs, naming what was received."""
     with pytest.raises(OptionError) as info:
-        TuneOptions.create(validate_spec(TINY), **options)
+        TuneOptions.create(validate_spec(TINY), SearchOptions(**options))
     assert str(info.value) == message
 
 
 def test_keep_checkpoints_error_names_the_flag_on_the_command_line():
     """The command line shows the same message with --keep-checkpoints."""
     with pytest.raises(OptionError) as info:
-        TuneOptions.create(validate_spec(TINY), keep_checkpoints="some")  # type: ignore[arg-type]
+        TuneOptions.create(validate_spec(TINY), SearchOptions(keep_checkpoints="some"))  # type: ignore[arg-type]
     assert info.value.for_cli() == "--keep-checkpoints must be 'all', 'best' or 'none' (received 'some')"
 
 

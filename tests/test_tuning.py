@@ -40,6 +40,7 @@ def finished(tmp_path_factory):
     return result, data
 
 
+@pytest.mark.slow
 def test_results_json_has_the_documented_fields(finished):
     """results.json holds trials, best models and data under the documented names."""
     result, _ = finished
@@ -72,6 +73,7 @@ def test_results_json_has_the_documented_fields(finished):
     assert results["cost"]["images_trained"] == 10 * 120
 
 
+@pytest.mark.slow
 def test_best_models_are_the_best_trials_retrained(finished):
     """The best models are the top trials by score, with test metrics and their values."""
     result, _ = finished
@@ -81,6 +83,7 @@ def test_best_models_are_the_best_trials_retrained(finished):
     assert len(result.best_models) == 2
 
 
+@pytest.mark.slow
 def test_saved_models_reload_safely_with_the_recorded_metrics(finished):
     """Each .keras file loads in safe mode and scores the recorded test metrics."""
     result, data = finished
@@ -91,6 +94,7 @@ def test_saved_models_reload_safely_with_the_recorded_metrics(finished):
         assert metrics["loss"] == pytest.approx(best["test_metrics"]["loss"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_frozen_specs_are_one_configuration_of_the_model(finished):
     """Each frozen spec inspects as one configuration with the model's parameter count."""
     result, _ = finished
@@ -105,6 +109,7 @@ def test_frozen_specs_are_one_configuration_of_the_model(finished):
         )
 
 
+@pytest.mark.slow
 def test_trials_csv_and_report(finished):
     """trials.csv has a row per trial and report.md shows the plot and every trial."""
     result, _ = finished
@@ -116,6 +121,7 @@ def test_trials_csv_and_report(finished):
     assert (result.out / "scores.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_same_seed_same_trials(finished, tmp_path):
     """The spec's seed makes the sequence of trials reproducible."""
     result, data = finished
@@ -198,6 +204,7 @@ def test_invalid_overrides(options, problem):
     assert str(info.value) == problem
 
 
+@pytest.mark.slow
 def test_diverging_trials_fail_and_the_search_goes_on(tmp_path):
     """A trial whose loss turns NaN is recorded as failed; the others complete."""
     spec = validate_spec(
@@ -217,6 +224,7 @@ def test_diverging_trials_fail_and_the_search_goes_on(tmp_path):
     assert result.best_hyperparameters == [{"learning_rate": 0.001}]
 
 
+@pytest.mark.slow
 def test_a_search_where_every_trial_fails_is_an_error(tmp_path):
     """When no trial completes, tune raises TuningError naming the reason."""
     spec = validate_spec(
@@ -234,6 +242,7 @@ def test_a_search_where_every_trial_fails_is_an_error(tmp_path):
         densespace.tune(spec, data=synthetic_data(), out=tmp_path, verbose=0)
 
 
+@pytest.mark.slow
 def test_a_changed_spec_is_refused_unless_overwriting(finished):
     """Rerunning on an --out made by another spec is refused, naming what changed."""
     result, data = finished
@@ -247,6 +256,7 @@ def test_a_changed_spec_is_refused_unless_overwriting(finished):
     )
 
 
+@pytest.mark.slow
 def test_overwrite_starts_over(tmp_path):
     """overwrite=True clears the folder and runs the new search."""
     data = synthetic_data()
@@ -277,6 +287,7 @@ def _trial_statuses(out):
     return statuses
 
 
+@pytest.mark.slow
 def test_a_search_killed_mid_trial_resumes_without_losing_finished_trials(tmp_path, capsys):
     """SIGKILL during a trial, then the same call again: finished trials are kept, the rest run,
     and the progress numbering goes on from them."""
@@ -311,6 +322,7 @@ def test_a_search_killed_mid_trial_resumes_without_losing_finished_trials(tmp_pa
     assert progress == [f"[{n}/4]" for n in range(len(before) + 1, 5)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("max_epochs", "factor"), [(3, 3), (3, 2)])
 def test_hyperband_budget_matches_keras_tuner(tmp_path, max_epochs, factor):
     """The planned Hyperband trials and epochs are what keras-tuner then runs."""
@@ -329,6 +341,7 @@ def test_hyperband_budget_matches_keras_tuner(tmp_path, max_epochs, factor):
     assert (len(trials), sum(t["epochs"] for t in trials)) == planned_budget(spec)
 
 
+@pytest.mark.slow
 def test_every_training_feature_tunes_and_reloads(tmp_path):
     """Standardization, augmentation, batch norm, dropout, l2, cosine decay and label smoothing
     tune end to end, and the saved model reloads safely with its recorded metrics."""
@@ -386,6 +399,7 @@ def test_mostly_random_bayesian_searches_are_named(search, message):
     assert spec.search.warning(len(densespace.hyperparameters(spec))) == message
 
 
+@pytest.mark.slow
 def test_tune_warns_about_a_mostly_random_search(tmp_path):
     """tune warns with SearchWarning before a mostly random BayesianOptimization search."""
     spec = validate_spec(
@@ -421,6 +435,7 @@ def test_ranking_keeps_one_trial_per_configuration():
     assert [t.id for t in ranked(trials, "val_accuracy")] == ["b", "d", "a"]
 
 
+@pytest.mark.slow
 def test_retraining_fewer_removes_the_extra_models(tmp_path):
     """Running again with a smaller retrain_top leaves no stale best-K files."""
     data = synthetic_data()
@@ -429,6 +444,7 @@ def test_retraining_fewer_removes_the_extra_models(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("best-*")) == ["best-1.keras", "best-1.spec.json"]
 
 
+@pytest.mark.slow
 def test_search_and_retraining_leave_no_graph_registered(tmp_path):
     """Trials and retraining unregister the gradient functions that would keep their models alive."""
     from tensorflow.python.framework import ops

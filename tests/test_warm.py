@@ -18,7 +18,7 @@ from densespace._cli import main
 from densespace._domains import Choice, FloatRange, IntRange, same
 from densespace._points import check_point, point_of
 from densespace._report import summary
-from densespace._run.options import TuneOptions
+from densespace._run.options import SearchOptions, TuneOptions
 
 # ------------------------------------------------------------------ domain membership
 
@@ -212,6 +212,7 @@ def earlier(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_initial_points_are_trained_first_in_order(tmp_path):
     """The spec's initial points are the search's first trials, then the tuner's own follow."""
     spec = spec_dict(**{**TINY, "search": {**TINY["search"], "initial_points": POINTS}})
@@ -228,6 +229,7 @@ def _cut(trial):
     raise Cut(trial.id)
 
 
+@pytest.mark.slow
 def test_a_resumed_search_does_not_train_an_initial_point_again(tmp_path):
     """After a cut, the search goes on with the next due point instead of repeating one."""
     spec = spec_dict(**{**TINY, "search": {**TINY["search"], "initial_points": POINTS}})
@@ -237,6 +239,7 @@ def test_a_resumed_search_does_not_train_an_initial_point_again(tmp_path):
     assert [t.values for t in result.trials[:2]] == POINTS
 
 
+@pytest.mark.slow
 def test_enqueued_frozen_specs_and_results_folders_come_first(tmp_path, earlier):
     """--enqueue takes a frozen spec file and a results folder's best, as points of this space."""
     frozen = tmp_path / "frozen.json"
@@ -292,6 +295,7 @@ def _write_npz(path):
     np.savez(path, x_train=data.train[0], y_train=data.train[1], x_test=data.test[0], y_test=data.test[1])
 
 
+@pytest.mark.slow
 def test_an_enqueued_model_outside_the_constraints_is_refused(tmp_path, earlier):
     """A results folder whose best breaks this search's constraints is named with its size."""
     best = densespace.load_results(earlier).best[0]
@@ -308,6 +312,7 @@ def test_an_enqueued_model_outside_the_constraints_is_refused(tmp_path, earlier)
     )
 
 
+@pytest.mark.slow
 def test_more_points_than_trials_are_refused(tmp_path, earlier):
     """Initial and enqueued points together may not outnumber max_trials."""
     spec = spec_dict(**{**TINY, "search": {**TINY["search"], "max_trials": 2, "initial_points": POINTS}})
@@ -319,6 +324,7 @@ def test_more_points_than_trials_are_refused(tmp_path, earlier):
     assert str(caught.value) == "enqueue: 3 points to evaluate first, more than search.max_trials (2)"
 
 
+@pytest.mark.slow
 def test_a_warm_start_feeds_the_earlier_trials_without_training_them(tmp_path, earlier):
     """The earlier run's scored trials join the search untrained, and max_trials new ones follow."""
     before = densespace.load_results(earlier).trials
@@ -343,6 +349,7 @@ def test_a_warm_start_feeds_the_earlier_trials_without_training_them(tmp_path, e
     )
 
 
+@pytest.mark.slow
 def test_a_resumed_warm_start_does_not_feed_twice(tmp_path, earlier):
     """Running the same warm-started search again adds nothing: it is finished."""
     first = _tune(tmp_path / "run", warm_start=earlier)
@@ -350,6 +357,7 @@ def test_a_resumed_warm_start_does_not_feed_twice(tmp_path, earlier):
     assert [t.id for t in again.trials] == [t.id for t in first.trials]
 
 
+@pytest.mark.slow
 def test_a_search_under_way_cannot_be_warm_started(tmp_path, earlier):
     """--warm-start on a folder holding this search's own trials is refused, saying how to go on."""
     with pytest.raises(Cut):
@@ -362,6 +370,7 @@ def test_a_search_under_way_cannot_be_warm_started(tmp_path, earlier):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -391,6 +400,7 @@ def test_a_warm_start_from_another_space_says_which_part_differs(tmp_path, earli
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_a_warm_start_from_other_data_is_refused(tmp_path, earlier):
     """The earlier run's data digest must be this run's."""
     with pytest.raises(OptionError, match=r"searched other data, so its scores do not carry over: digest "):
@@ -418,7 +428,7 @@ def test_tuners_that_choose_every_model_refuse_given_ones(tuner, option):
     """Hyperband and grid searches refuse --enqueue and --warm-start like initial_points."""
     value = ["x.json"] if option == "enqueue" else "x"
     with pytest.raises(OptionError) as caught:
-        TuneOptions.create(validate_spec(TINY), tuner=tuner, **{option: value})
+        TuneOptions.create(validate_spec(TINY), SearchOptions(tuner=tuner, **{option: value}))
     reason = validate_spec(merge_tuner(tuner)).search.NO_POINTS
     assert caught.value.for_cli() == (
         f"{reason}: remove --{option.replace('_', '-')}, or use the random or bayesian tuner"
@@ -445,7 +455,7 @@ def merge_tuner(tuner):
 def test_malformed_warm_start_options_are_option_errors(options, message):
     """enqueue and warm_start are checked before anything is loaded."""
     with pytest.raises(OptionError) as caught:
-        TuneOptions.create(validate_spec(TINY), **options)
+        TuneOptions.create(validate_spec(TINY), SearchOptions(**options))
     assert str(caught.value) == message
 
 
@@ -491,7 +501,7 @@ def test_points_are_compared_without_bookkeeping_values():
     """A trial whose values carry a distributed search's fingerprint still counts as the point's."""
     from types import SimpleNamespace
 
-    from densespace._keras.tuners import due
+    from densespace._keras.oracle import due
 
     trial = SimpleNamespace(
         hyperparameters=SimpleNamespace(values={"units_0": 8, "densespace/fingerprint": "f"})
@@ -512,6 +522,7 @@ def _edited_copy(earlier, tmp_path, edit):
     return copy
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("values", "problem"),
     [
@@ -539,6 +550,7 @@ def test_a_warm_start_from_a_damaged_results_file_is_one_line(tmp_path, earlier,
     assert str(caught.value) == f"warm_start: {copy}/results.json: {problem}"
 
 
+@pytest.mark.slow
 def test_warm_start_trials_outside_the_constraints_are_left_out(tmp_path, earlier):
     """Only the earlier trials within this search's constraints are fed."""
     trials = [t for t in densespace.load_results(earlier).trials if t.status == "completed"]
@@ -552,6 +564,7 @@ def test_warm_start_trials_outside_the_constraints_are_left_out(tmp_path, earlie
     }
 
 
+@pytest.mark.slow
 def test_a_warm_started_search_resumes_without_reading_the_earlier_run_again(tmp_path, earlier):
     """After a cut, the same command resumes even when the earlier folder changed or is gone."""
     import shutil
@@ -565,6 +578,7 @@ def test_a_warm_started_search_resumes_without_reading_the_earlier_run_again(tmp
     assert sum(not t.warm_start for t in result.trials) == 3
 
 
+@pytest.mark.slow
 def test_the_schema_key_does_not_make_another_space(tmp_path, earlier):
     """A spec that names its JSON Schema warm-starts from a run whose spec did not."""
     spec = {**TINY, "$schema": "https://densespace.dev/schemas/densespace-spec-v1.schema.json"}
@@ -572,6 +586,7 @@ def test_the_schema_key_does_not_make_another_space(tmp_path, earlier):
     assert any(t.warm_start for t in result.trials)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
@@ -593,6 +608,7 @@ def test_an_enqueued_damaged_results_folder_is_one_line(tmp_path, earlier, edit,
     assert str(caught.value) == f"enqueue: {copy}/results.json: {message}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("ids", "where"),
     [
@@ -625,6 +641,7 @@ def test_a_warm_start_never_makes_a_path_of_a_recorded_trial_id(tmp_path, earlie
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edited", "victim"]
 
 
+@pytest.mark.slow
 def test_warm_start_trials_are_numbered_by_densespace(tmp_path, earlier):
     """Fed trials live in search/trial_warm-NN folders, whatever the earlier run called them."""
     _tune(tmp_path / "run", warm_start=earlier)
@@ -633,6 +650,7 @@ def test_warm_start_trials_are_numbered_by_densespace(tmp_path, earlier):
     assert fed == [f"trial_warm-{i:02d}" for i in range(len(scored))]
 
 
+@pytest.mark.slow
 def test_a_history_longer_than_the_epochs_is_refused(tmp_path, earlier):
     """A warm-start trial whose history outlasts training.epochs is a damaged file, named as such."""
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import importlib
 import typing
 
+from densespace._blocks.base import Layer
+from densespace._blocks.dense import DenseLayer
 from densespace._domains import Choice, FloatRange, IntRange
 from densespace._errors import (
     DatasetError,
@@ -29,6 +31,7 @@ from densespace._errors import (
     SpecError,
     TuningError,
 )
+from densespace._hyperparameters import Condition, Hyperparameter
 from densespace._results import (
     BestModel,
     BestRecord,
@@ -39,6 +42,7 @@ from densespace._results import (
 )
 from densespace._run import (
     Distributed,
+    SearchOptions,
     TuneOptions,
     TunerFunction,
     bayesian_optimization,
@@ -48,10 +52,16 @@ from densespace._run import (
     random_search,
     tune,
 )
+from densespace._search import (
+    TUNERS,
+    BayesianSearch,
+    Constraints,
+    GridSearch,
+    HyperbandSearch,
+    Pruning,
+    RandomSearch,
+)
 from densespace._space import (
-    Condition,
-    Hyperparameter,
-    Layer,
     Plan,
     configurations,
     feasible,
@@ -75,15 +85,6 @@ from densespace._spec import (
     load_spec,
     parse_spec,
     validate_spec,
-)
-from densespace._tuners import (
-    TUNERS,
-    BayesianSearch,
-    Constraints,
-    GridSearch,
-    HyperbandSearch,
-    Pruning,
-    RandomSearch,
 )
 from densespace._version import __version__
 
@@ -116,6 +117,7 @@ __all__ = [
     "Constraints",
     "DatasetError",
     "DenseHyperModel",
+    "DenseLayer",
     "DensespaceError",
     "Distributed",
     "EarlyStopping",
@@ -137,6 +139,7 @@ __all__ = [
     "ResourceError",
     "Results",
     "RunFolderError",
+    "SearchOptions",
     "SearchWarning",
     "Spec",
     "SpecError",

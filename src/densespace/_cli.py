@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -30,9 +31,9 @@ from densespace._errors import (
 from densespace._report import REPORT_FILE, summary
 from densespace._results import load_results, results_schema_text
 from densespace._run.options import KEEP_CHECKPOINTS
+from densespace._search import TUNERS
 from densespace._spec import Spec, load_spec, schema_text
-from densespace._spec.models import unshaped_infeasible
-from densespace._tuners import TUNERS
+from densespace._spec.checks import unshaped_infeasible
 from densespace._version import __version__
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
@@ -146,34 +147,19 @@ def _test_split(text: str) -> float | str:
 
 def _tune(args: argparse.Namespace) -> int:
     from densespace._budgets import parse_duration, parse_target
-    from densespace._run.options import TuneOptions
+    from densespace._run.options import SearchOptions, TuneOptions
     from densespace._run.tune import run
     from densespace.datasets import load
 
     spec = load_spec(args.spec)
-    options = TuneOptions.create(  # checked before loading (perhaps downloading) the data
-        spec,
-        tuner=args.tuner,
-        max_trials=args.max_trials,
-        epochs=args.epochs,
-        seed=args.seed,
-        retrain_top=args.retrain_top,
-        out=args.out,
-        overwrite=args.overwrite,
-        verbose=0 if args.quiet else 2 if args.verbose else 1,
-        chief=args.chief,
-        worker=args.worker,
-        worker_id=args.worker_id,
-        connect_timeout=args.connect_timeout,
-        tensorboard=args.tensorboard,
-        keep_checkpoints=args.keep_checkpoints,
-        with_optimizer=args.with_optimizer,
-        retrain=args.retrain,
-        time_limit=None if args.time_limit is None else parse_duration(args.time_limit),
-        stop_at=None if args.stop_at is None else parse_target(args.stop_at),
-        enqueue=args.enqueue,
-        warm_start=args.warm_start,
-    )
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(SearchOptions) if f.name in vars(args)}
+    given |= {
+        "verbose": 0 if args.quiet else 2 if args.verbose else 1,
+        "time_limit": None if args.time_limit is None else parse_duration(args.time_limit),
+        "stop_at": None if args.stop_at is None else parse_target(args.stop_at),
+    }
+    # checked before loading (perhaps downloading) the data
+    options = TuneOptions.create(spec, SearchOptions(**given))
     downloads = args.data is None or args.data.startswith("keras:")  # Keras loads with the data
     if not args.verbose and downloads:
         _quiet_tensorflow()

@@ -9,7 +9,7 @@
   of ``_space.resolve``: how a frozen spec (a retrained best model's) becomes a point of a
   wider space.
 
-No Keras: the spec models call ``check_point`` while validating.
+No Keras: validation calls ``check_point`` (``densespace._spec.checks``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from densespace import _domains, _space
 from densespace._errors import Problem, SpecError, show
+from densespace._hyperparameters import Hyperparameter
 
 if TYPE_CHECKING:
-    from densespace._spec import Spec
+    from densespace._spec.models import Spec
 
 #: The most layer-count combinations ``point_of`` tries when a model's layers could be split
 #: among the blocks in several ways (a product of up to 10 blocks' counts).
@@ -58,7 +59,28 @@ def check_point(spec: Spec, values: Mapping[str, Any], *, location: str) -> dict
         densespace._errors.SpecError: point.units_0: 500 is not a value of hidden.units (int 64..512 step 64)
     """
     space = {h.name: h for h in _space.hyperparameters(spec)}
-    problems: list[Problem] = []
+    problems = _unknown_names(space, values, location)
+    point: dict[str, Any] = {}
+    for h in space.values():
+        active = h.condition is None or point.get(h.condition.parent) in h.condition.values
+        problem = _value_problem(h, values, location, active)
+        if problem is not None:
+            problems.append(problem)
+        elif active:
+            point[h.name] = h.domain.member(values[h.name])
+    why = None if problems or spec.input.shape is None else _space.outside_constraints(spec, point)
+    if why is not None:
+        problems.append(Problem(location, "point_infeasible", f"selects {why}"))
+    if problems:
+        raise SpecError(problems)
+    return point
+
+
+def _unknown_names(
+    space: Mapping[str, Hyperparameter], values: Mapping[str, Any], location: str
+) -> list[Problem]:
+    """A problem for each name of ``values`` that is not one of the ``space``'s hyperparameters."""
+    problems = []
     for name in values:
         if name not in space:
             close = difflib.get_close_matches(name, list(space), n=1, cutoff=0.6)
@@ -72,43 +94,31 @@ def check_point(spec: Spec, values: Mapping[str, Any], *, location: str) -> dict
                     f"{location}.{_key(name)}", "point_name", f"not a hyperparameter of this space ({hint})"
                 )
             )
-    point: dict[str, Any] = {}
-    for h in space.values():
-        active = h.condition is None or point.get(h.condition.parent) in h.condition.values
-        at = f"{location}.{h.name}"
-        if not active:
-            if h.name in values:
-                chosen = show(values.get(h.condition.parent)) if h.condition else ""
-                problems.append(
-                    Problem(
-                        at,
-                        "point_inactive",
-                        f"not used when {h.condition.parent if h.condition else ''} is {chosen} "
-                        f"(active when {h.condition}); leave it out",
-                    )
-                )
-        elif h.name not in values:
-            problems.append(
-                Problem(location, "point_missing", f"no value for {h.name} ({h.location}, {h.describe()})")
-            )
-        else:
-            own = h.domain.member(values[h.name])
-            if own is None:
-                problems.append(
-                    Problem(
-                        at,
-                        "point_value",
-                        f"{show(values[h.name])} is not a value of {h.location} ({h.describe()})",
-                    )
-                )
-            else:
-                point[h.name] = own
-    why = None if problems or spec.input.shape is None else _space.outside_constraints(spec, point)
-    if why is not None:
-        problems.append(Problem(location, "point_infeasible", f"selects {why}"))
-    if problems:
-        raise SpecError(problems)
-    return point
+    return problems
+
+
+def _value_problem(
+    h: Hyperparameter, values: Mapping[str, Any], location: str, active: bool
+) -> Problem | None:
+    """What is wrong with the value ``values`` give ``h`` (active or not at the point), or None."""
+    at = f"{location}.{h.name}"
+    if not active:
+        if h.name not in values:
+            return None
+        chosen = show(values.get(h.condition.parent)) if h.condition else ""
+        return Problem(
+            at,
+            "point_inactive",
+            f"not used when {h.condition.parent if h.condition else ''} is {chosen} "
+            f"(active when {h.condition}); leave it out",
+        )
+    if h.name not in values:
+        return Problem(location, "point_missing", f"no value for {h.name} ({h.location}, {h.describe()})")
+    if h.domain.member(values[h.name]) is None:
+        return Problem(
+            at, "point_value", f"{show(values[h.name])} is not a value of {h.location} ({h.describe()})"
+        )
+    return None
 
 
 def _key(name: str) -> str:
@@ -176,7 +186,7 @@ def _layer_values(spec: Spec, plan: _space.Plan, counts: tuple[int, ...]) -> dic
         for i in range(count):
             number, layer = next(layers)
             index = None if block.shared else i
-            for field in _space.LAYER_FIELDS:
+            for field in block.FIELDS:
                 name, value = names.field(field, index), getattr(layer, field)
                 own = _field_value(
                     name,
@@ -208,6 +218,6 @@ def _field_value(name: str, location: str, field: Any, value: Any, where: str = 
         raise ValueError(f"its {what} is {show(value)}; this space's {location} is {show(field)}")
     own = field.member(value)
     if own is None:
-        h = _space.Hyperparameter(name, location, field)
+        h = Hyperparameter(name, location, field)
         raise ValueError(f"its {what} is {show(value)}, not a value of {location} ({h.describe()})")
     return {name: own}

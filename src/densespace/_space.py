@@ -9,15 +9,18 @@
 * ``resolve(spec, values)``: the concrete architecture chosen by given values;
 * ``freeze(spec, values)``: the spec with every tunable value fixed.
 
-Naming: with one hidden block, ``layers``, ``units_0``, ``activation_0``, ...
-(``units`` when the block is ``shared``); with several blocks each name is
-prefixed ``block<b>_``. Then ``flip``, ``translate``, ``optimizer``,
+Every block kind (``densespace._blocks``) gives its per-layer fields and their
+costs; the rest is the same for every kind. Naming: with one hidden block,
+``layers``, then each of the kind's ``FIELDS`` per layer (``units_0``,
+``activation_0``, ...; ``units`` when the block is ``shared``); with several
+blocks each name is prefixed ``block<b>_``. Then ``flip``, ``translate``, ``optimizer``,
 ``learning_rate``, ``schedule``, ``batch_size``, ``label_smoothing``, ``loss``.
 Only tunable fields become hyperparameters; constants stay constants.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -28,13 +31,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from densespace import _domains
+from densespace._blocks import dense
+from densespace._blocks.base import BlockModel, Cost, Layer, parameters
 from densespace._errors import Problem, SpecError
+from densespace._hyperparameters import Condition, Hyperparameter
 
 if TYPE_CHECKING:
-    from densespace._spec import Block, Spec
-    from densespace._tuners import Constraints
+    from densespace._search import Constraints
+    from densespace._spec.models import Spec
 
-LAYER_FIELDS = ("units", "activation", "dropout", "batch_norm", "l2")
 #: Hyperparameters outside the hidden blocks: (name, spec field), in declaration order.
 GLOBAL_FIELDS = (
     ("flip", "input.augmentation.flip"),
@@ -49,71 +54,10 @@ GLOBAL_FIELDS = (
 
 
 @dataclass(frozen=True)
-class Condition:
-    """Active only when the hyperparameter ``parent`` takes one of ``values``."""
-
-    parent: str
-    values: tuple[int, ...]
-
-    def __str__(self) -> str:
-        if len(self.values) == 1:
-            return f"{self.parent} = {self.values[0]}"
-        return f"{self.parent} in {{{', '.join(map(str, self.values))}}}"
-
-
-@dataclass(frozen=True)
-class Hyperparameter:
-    """One hyperparameter of the space."""
-
-    name: str
-    location: str  #: the spec field it comes from, written as in the spec
-    domain: _domains.Domain
-    condition: Condition | None = None
-
-    def describe(self) -> str:
-        """The domain in a few words: ``int 64..512 step 64``, ``choice relu|elu``."""
-        d = self.domain
-        if isinstance(d, _domains.Choice):
-            return "choice " + "|".join(_word(v) for v in d.values)
-        kind = "int" if isinstance(d, _domains.IntRange) else "float"
-        text = f"{kind} {d.min}..{d.max}"
-        if d.step is not None:
-            text += f" step {d.step}"
-        return text + ("" if d.sampling == "linear" else f" ({d.sampling})")
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready description (used by ``densespace inspect --json``)."""
-        return {
-            "name": self.name,
-            "location": self.location,
-            "domain": self.domain.model_dump(),
-            "values": _domains.size(self.domain),
-            "condition": None
-            if self.condition is None
-            else {"parent": self.condition.parent, "values": list(self.condition.values)},
-        }
-
-
-def _word(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-@dataclass(frozen=True)
-class Layer:
-    """One hidden Dense layer, every value concrete."""
-
-    units: int
-    activation: str
-    dropout: float
-    batch_norm: bool
-    l2: float
-
-
-@dataclass(frozen=True)
 class Plan:
     """A concrete model: what one configuration of the space builds."""
 
-    layers: tuple[Layer, ...]
+    layers: tuple[Layer, ...]  #: of any block kind
     flip: bool
     translate: float
     optimizer: str
@@ -139,7 +83,7 @@ class _BlockNames:
         return f"{self.prefix}{field}" if index is None else f"{self.prefix}{field}_{index}"
 
 
-def _block_names(spec: Spec) -> Iterator[tuple[Block, _BlockNames]]:
+def _block_names(spec: Spec) -> Iterator[tuple[BlockModel, _BlockNames]]:
     several = len(spec.blocks) > 1
     listed = isinstance(spec.hidden, list)
     for b, block in enumerate(spec.blocks):
@@ -152,15 +96,7 @@ def _block_names(spec: Spec) -> Iterator[tuple[Block, _BlockNames]]:
         )
 
 
-def is_constant(block: Block) -> bool:
-    """Whether a block declares no hyperparameter: its layer count and every field are constants.
-
-    ``freeze`` writes only such blocks, one per run of identical layers.
-    """
-    return not any(_domains.is_tunable(getattr(block, f)) for f in ("layers", *LAYER_FIELDS))
-
-
-def _layer_indices(block: Block) -> Iterator[int | None]:
+def _layer_indices(block: BlockModel) -> Iterator[int | None]:
     """The per-layer indices whose hyperparameters a block declares (None: shared).
 
     Only layers the block can have: a shared block that is always empty declares nothing.
@@ -172,7 +108,7 @@ def _layer_indices(block: Block) -> Iterator[int | None]:
         yield None
 
 
-def _condition(block: Block, names: _BlockNames, index: int | None) -> Condition | None:
+def _condition(block: BlockModel, names: _BlockNames, index: int | None) -> Condition | None:
     if not _domains.is_tunable(block.layers):
         return None
     needed = 0 if index is None else index
@@ -201,7 +137,7 @@ def hyperparameters(spec: Spec) -> list[Hyperparameter]:
             result.append(Hyperparameter(names.layers(), f"{names.location}.layers", block.layers))
         for index in _layer_indices(block):
             condition = _condition(block, names, index)
-            for field in LAYER_FIELDS:
+            for field in block.FIELDS:
                 domain = getattr(block, field)
                 if _domains.is_tunable(domain):
                     result.append(
@@ -232,7 +168,7 @@ def configurations(spec: Spec) -> int | None:
     for block, _ in _block_names(spec):
         block_total: int | None = 0
         for count in _domains.values(block.layers):
-            sizes = [_domains.size(getattr(block, f)) for f in LAYER_FIELDS]
+            sizes = [_domains.size(getattr(block, f)) for f in block.FIELDS]
             layers = min(count, 1) if block.shared else count
             block_total = _add(block_total, _product([s for s in sizes for _ in range(layers)]))
         total = _product([total, block_total])
@@ -250,11 +186,10 @@ def _add(a: int | None, b: int | None) -> int | None:
 def parameter_bounds(spec: Spec) -> tuple[int, int]:
     """The smallest and largest trainable parameter count of a model in the space.
 
-    A layer's count, ``inputs * units + units`` (``+ 2 * units`` with batch
-    normalization, whose Dense has no bias), grows with every width, so for a
-    given number of layers per block the extremes take every field at its
-    smallest (largest) value. The layer counts are searched block by block,
-    keeping the best total for each width a block can hand to the next one.
+    A layer's count (its ``Cost``, ``a * inputs + b``) grows with its input width
+    and its own, so for a given number of layers per block the extremes take every
+    width and cost at its smallest (largest). The layer counts are searched block by
+    block, keeping the best total for each width a block can hand to the next one.
 
     Examples:
         >>> import densespace
@@ -267,27 +202,35 @@ def parameter_bounds(spec: Spec) -> tuple[int, int]:
 def _parameters(spec: Spec, end: int) -> int:
     pick = min if end == 0 else max
     best = {math.prod(spec.input.example_shape): 0}  # width -> best total so far
+    output = _output_cost(spec)
     for block in spec.blocks:
-        units = _domains.bounds(block.units)[end]
-        batch_norm = _domains.bounds(block.batch_norm)[end]
+        cost = _extreme(block.costs(), end)
+        units = cost[0]
         options: dict[int, int] = {}
         for width, total in best.items():
             for count in _domains.values(block.layers):
                 out = units if count else width
-                cost = (
+                reached = (
                     total
-                    + (count > 0) * _dense(width, units, batch_norm)
-                    + max(count - 1, 0) * _dense(units, units, batch_norm)
+                    + (count > 0) * parameters(cost, width)
+                    + max(count - 1, 0) * parameters(cost, units)
                 )
-                options[out] = pick(options.get(out, cost), cost)
+                options[out] = pick(options.get(out, reached), reached)
         best = options
-    return pick(total + _dense(width, spec.output_units, False) for width, total in best.items())
+    return pick(total + parameters(output, width) for width, total in best.items())
 
 
-def _dense(width: int, units: int, batch_norm: bool) -> int:
-    """Trainable parameters of one Dense layer: kernel and bias, or kernel and
-    BatchNormalization's gamma and beta (the Dense has no bias then)."""
-    return width * units + (2 if batch_norm else 1) * units
+def _extreme(groups: list[list[Cost]], end: int) -> Cost:
+    """The cheapest (``end`` 0) or dearest (1) layer a block's ``costs`` allow: both parts at
+    their smallest (largest), which the cheapest (dearest) layer has, or a bound of it."""
+    pick = min if end == 0 else max
+    costs = [cost for group in groups for cost in group]
+    return pick(a for a, _ in costs), pick(b for _, b in costs)
+
+
+def _output_cost(spec: Spec) -> Cost:
+    """The output layer's ``Cost``: a Dense layer of the output units, with a bias."""
+    return dense.cost(spec.output_units, False)
 
 
 def resolve(spec: Spec, values: Mapping[str, Any]) -> Plan:
@@ -316,9 +259,9 @@ def resolve(spec: Spec, values: Mapping[str, Any]) -> Plan:
                 f: values[names.field(f, index)]
                 if _domains.is_tunable(getattr(block, f))
                 else getattr(block, f)
-                for f in LAYER_FIELDS
+                for f in block.FIELDS
             }
-            layers.append(Layer(**fields))
+            layers.append(block.layer(fields))
     chosen = {
         name: values[name] if _domains.is_tunable(_field(spec, loc)) else _field(spec, loc)
         for name, loc in GLOBAL_FIELDS
@@ -330,9 +273,9 @@ def plan_parameters(spec: Spec, plan: Plan) -> int:
     """The trainable parameter count of the model a plan builds."""
     width, total = math.prod(spec.input.example_shape), 0
     for layer in plan.layers:
-        total += _dense(width, layer.units, layer.batch_norm)
-        width = layer.units
-    return total + _dense(width, spec.output_units, False)
+        total += parameters(layer.cost(), width)
+        width = layer.width
+    return total + parameters(_output_cost(spec), width)
 
 
 def freeze(spec: Spec, values: Mapping[str, Any]) -> Spec:
@@ -361,17 +304,17 @@ def freeze(spec: Spec, values: Mapping[str, Any]) -> Spec:
     why = outside_constraints(spec, values)
     if why is not None:
         raise ValueError(f"these values select {why}")
-    plan = resolve(spec, values)
-    blocks: list[dict[str, Any]] = []
-    for layer in plan.layers:
-        fields = {f: getattr(layer, f) for f in LAYER_FIELDS}
-        if blocks and all(blocks[-1][f] == v for f, v in fields.items()):
-            blocks[-1]["layers"] += 1
+    runs: list[tuple[Layer, int]] = []
+    for layer in resolve(spec, values).layers:
+        if runs and runs[-1][0] == layer:
+            runs[-1] = (layer, runs[-1][1] + 1)
         else:
-            blocks.append({"layers": 1, **fields})
+            runs.append((layer, 1))
     data = spec.model_dump()
-    data["hidden"] = blocks or [{"layers": 0, "units": 1}]
+    empty = dense.Block(layers=0, units=1).model_dump()
+    data["hidden"] = [{**dataclasses.asdict(layer), "layers": count} for layer, count in runs] or [empty]
     data["search"]["initial_points"] = []  # points of the searched space, not of the frozen one
+    plan = resolve(spec, values)
     for name, location in GLOBAL_FIELDS:
         *sections, field = location.split(".")
         functools.reduce(dict.__getitem__, sections, data)[field] = getattr(plan, name)
@@ -421,7 +364,7 @@ def feasible(spec: Spec, values: Mapping[str, Any]) -> bool:
     """
     plan = resolve(spec, values)
     constraints = spec.search.constraints
-    widths = [layer.units for layer in plan.layers]
+    widths = [layer.width for layer in plan.layers]
     if constraints.funnel and any(b > a for a, b in itertools.pairwise(widths)):
         return False
     return _within(constraints.min_parameters, constraints.max_parameters, plan_parameters(spec, plan))
@@ -433,15 +376,11 @@ def outside_constraints(spec: Spec, values: Mapping[str, Any]) -> str | None:
     if feasible(spec, values):
         return None
     plan = resolve(spec, values)
-    widths = ", ".join(str(layer.units) for layer in plan.layers)
+    widths = ", ".join(str(layer.width) for layer in plan.layers)
     return (
         f"a model outside search.constraints ({plan_parameters(spec, plan):,} trainable parameters, "
         f"hidden widths [{widths}])"
     )
-
-
-#: The fields of a hidden layer that a model's size and widths depend on (the others do not).
-_SIZE_FIELDS = ("units", "batch_norm")
 
 
 def dead_end(spec: Spec, values: Mapping[str, Any], order: Sequence[str]) -> str | None:
@@ -451,17 +390,14 @@ def dead_end(spec: Spec, values: Mapping[str, Any], order: Sequence[str]) -> str
     satisfy the constraints.
 
     A grid can skip every point that shares that prefix: a whole sub-grid at once. Only the
-    layer counts, ``units`` and ``batch_norm`` decide; the prefixes are bisected, each test an
+    layer counts and the blocks' ``SIZE_FIELDS`` (a Dense block's ``units`` and ``batch_norm``) decide; the prefixes are bisected, each test an
     exact count (``feasible_space``) of the space with the prefix's values fixed.
     """
     if feasible(spec, values):
         return None
-    active = {h.name: h for h in hyperparameters(spec) if _active(h, values)}
-    deciding = [
-        name
-        for name in order
-        if name in active and active[name].location.rpartition(".")[2] in ("layers", *_SIZE_FIELDS)
-    ]
+    active = {h.name for h in hyperparameters(spec) if _active(h, values)}
+    sizing = _sizing_names(spec)
+    deciding = [name for name in order if name in active and name in sizing]
     low, high = 0, len(deciding)  # the shortest dead prefix has between low + 1 and high names
     while low + 1 < high:
         middle = (low + high) // 2
@@ -472,6 +408,17 @@ def dead_end(spec: Spec, values: Mapping[str, Any], order: Sequence[str]) -> str
     return deciding[high - 1]
 
 
+def _sizing_names(spec: Spec) -> set[str]:
+    """The names of the hyperparameters a model's size and widths depend on: the blocks' layer
+    counts and their ``SIZE_FIELDS``."""
+    names: set[str] = set()
+    for block, block_names in _block_names(spec):
+        names.add(block_names.layers())
+        for index in _layer_indices(block):
+            names.update(block_names.field(f, index) for f in block.SIZE_FIELDS)
+    return names
+
+
 def _active(h: Hyperparameter, values: Mapping[str, Any]) -> bool:
     return h.name in values and (h.condition is None or values.get(h.condition.parent) in h.condition.values)
 
@@ -480,10 +427,10 @@ def _has_feasible(spec: Spec, values: Mapping[str, Any], fixed: set[str]) -> boo
     """Whether a configuration within the constraints has the ``fixed`` names' ``values``.
 
     The space is rewritten with those values as constants, one block per layer once a block's
-    layer count is fixed (a layer's ``units`` or ``batch_norm`` fixed before its block's layer
+    layer count is fixed (a layer's ``SIZE_FIELDS`` fixed before its block's layer
     count are left free: a wider space, which can only say yes more often).
     """
-    blocks: list[Block] = []
+    blocks: list[BlockModel] = []
     for block, names in _block_names(spec):
         tuned = _domains.is_tunable(block.layers)
         if tuned and names.layers() not in fixed:
@@ -492,7 +439,9 @@ def _has_feasible(spec: Spec, values: Mapping[str, Any], fixed: set[str]) -> boo
         count = values[names.layers()] if tuned else _domains.values(block.layers)[0]
         indices: list[int | None] = [None] if block.shared else list(range(count))
         for index in indices:
-            given = {f: values[names.field(f, index)] for f in _SIZE_FIELDS if names.field(f, index) in fixed}
+            given = {
+                f: values[names.field(f, index)] for f in block.SIZE_FIELDS if names.field(f, index) in fixed
+            }
             blocks.append(block.model_copy(update={"layers": count if block.shared else 1, **given}))
         if count == 0 and not block.shared:
             blocks.append(block.model_copy(update={"layers": 0}))
@@ -545,8 +494,8 @@ def feasible_space(spec: Spec, constraints: Constraints | None = None) -> Feasib
     """The configurations that ``constraints`` (default: the spec's) allow, counted exactly.
 
     The trainable parameter count depends only on the input width, each hidden
-    layer's ``units`` and ``batch_norm``, and the output units; every other field
-    (activation, dropout, l2, the optimizer and training fields) multiplies the
+    layer's ``SIZE_FIELDS`` (its ``Cost``), and the output units; every other field
+    (a Dense layer's activation, dropout, l2, the optimizer and training fields) multiplies the
     count of configurations without changing any model's size. A dynamic programme
     walks the layers in order (numpy arrays of states), holding for each distinct
     (width, parameters so far) state the number of ways to reach it. States that
@@ -565,17 +514,18 @@ def feasible_space(spec: Spec, constraints: Constraints | None = None) -> Feasib
 
 
 class _Block:
-    """What of a block the count needs: layer counts, widths, norms and the other fields' values."""
+    """What of a block the count needs: layer counts, costs and the number of values of the other fields."""
 
-    def __init__(self, block: Block) -> None:
+    def __init__(self, block: BlockModel) -> None:
         self.counts = sorted(set(_domains.values(block.layers)))
-        self.units = sorted(set(_domains.values(block.units)))
-        #: per-unit parameters besides the kernel: the bias, or BatchNormalization's gamma and beta
-        self.norms = sorted({2 if value else 1 for value in _domains.values(block.batch_norm)})
-        self.free = _product([_domains.size(getattr(block, f)) for f in ("activation", "dropout", "l2")])
+        self.costs = block.costs()
+        #: the cheapest and dearest layer (``_extreme``)
+        self.extremes = (_extreme(self.costs, 0), _extreme(self.costs, 1))
+        others = [f for f in block.FIELDS if f not in block.SIZE_FIELDS]
+        self.free = _product([_domains.size(getattr(block, f)) for f in others])
         self.shared = block.shared
         #: the most ways through the block (continuous fields counted as one value)
-        per_layer = len(self.units) * len(self.norms) * (self.free or 1)
+        per_layer = sum(map(len, self.costs)) * (self.free or 1)
         self.most_ways = sum(per_layer ** (min(n, 1) if self.shared else n) for n in self.counts)
 
 
@@ -594,16 +544,15 @@ def _offer(rest: _Rest, slope: int, intercept: int, end: int) -> None:
     rest[slope] = intercept
 
 
-def _rests(blocks: list[_Block], output: int, end: int) -> list[list[_Rest]]:
+def _rests(blocks: list[_Block], output: Cost, end: int) -> list[list[_Rest]]:
     """The cheapest (``end`` 0) or dearest (1) rest of a model from each position of the count:
     ``[b][i]`` is after ``i`` layers of block ``b`` (a shared block has only its start), ``[-1][0]``
     after the last block. Exact without ``funnel`` (every field at its smallest or largest value,
     the layer counts compared), a bound with it."""
-    after: _Rest = {output: output}
+    after: _Rest = dict([output])
     result: list[list[_Rest]] = [[after]]
     for block in reversed(blocks):
-        units = block.units[-end]
-        norm = block.norms[-end]
+        units, extra = block.extremes[end]
         if block.shared:
             rest: _Rest = {}
             for count in block.counts:
@@ -611,8 +560,8 @@ def _rests(blocks: list[_Block], output: int, end: int) -> list[list[_Rest]]:
                     for a, b in after.items():
                         _offer(rest, a, b, end)
                 else:
-                    same = (count - 1) * units * (units + norm)
-                    _offer(rest, units, norm * units + same + _cost(after, units, end), end)
+                    same = (count - 1) * parameters((units, extra), units)
+                    _offer(rest, units, extra + same + _cost(after, units, end), end)
             positions = [rest]
         else:
             most = block.counts[-1]
@@ -622,7 +571,7 @@ def _rests(blocks: list[_Block], output: int, end: int) -> list[list[_Rest]]:
                     for a, b in after.items():
                         _offer(positions[i], a, b, end)
                 if i < most:
-                    _offer(positions[i], units, norm * units + _cost(positions[i + 1], units, end), end)
+                    _offer(positions[i], units, extra + _cost(positions[i + 1], units, end), end)
         result.append(positions)
         after = positions[0]
     result.reverse()
@@ -719,7 +668,7 @@ class _Count:
         self.ceiling: float = math.inf if self.high is None else self.high
         self.funnel = constraints.funnel
         self.blocks = [_Block(block) for block in spec.blocks]
-        self.output = spec.output_units
+        self.output = _output_cost(spec)
         self.cheapest = _rests(self.blocks, self.output, 0)
         self.dearest = _rests(self.blocks, self.output, 1)
         #: ways fit 64-bit integers when the whole hidden space does (continuous fields counted once)
@@ -749,22 +698,21 @@ class _Count:
         if 0 in block.counts:
             leaving.add(states)
         for i in range(block.counts[-1]):
-            groups = [[(u, norm * u) for u in block.units] for norm in block.norms]
-            states = self._step(states, groups, block.free, (b, i + 1))
+            states = self._step(states, block.costs, block.free, (b, i + 1))
             if i + 1 in block.counts:
                 leaving.add(states)
         return leaving.done()
 
     def _shared(self, b: int, block: _Block, states: _States) -> _States:
-        """Through a shared block: each layer count with one width and norm for all its layers."""
+        """Through a shared block: each layer count with one cost for all its layers."""
         leaving = _States()
         groups: list[list[tuple[int, int]]] = []
         for count in block.counts:
             if count == 0:
                 leaving.add(states)
                 continue
-            for norm in block.norms:
-                groups.append([(u, norm * u + (count - 1) * u * (u + norm)) for u in block.units])
+            for costs in block.costs:
+                groups.append([(u, extra + (count - 1) * parameters((u, extra), u)) for u, extra in costs])
         leaving.add(self._step(states, groups, block.free, (b + 1, 0)))
         return leaving.done()
 
@@ -777,8 +725,8 @@ class _Count:
     ) -> _States:
         """Every state through one more layer (or shared run of layers) to the position ``where``.
 
-        ``groups`` lists, per norm and layer count, each width ``u`` (ascending) with its cost
-        besides ``u`` times the state's width; ``free`` is the number of values of the layer's other
+        ``groups`` lists, per group of the block's ``costs`` and layer count, each width ``u``
+        (ascending) with its cost besides ``u`` times the state's width; ``free`` is the number of values of the layer's other
         fields (None: continuous). A state goes on live, settled, or not at all (no completion feasible).
         """
         b, i = where
@@ -889,14 +837,14 @@ class _Count:
     def _finish(self, states: _States) -> Feasible:
         ways, lows, highs, continuous = 0, [], [], False
         for (_, cont), (widths, counts, low, high) in states.settled.items():
-            costs = widths * self.output + self.output
+            costs = parameters(self.output, widths)
             ways += int(counts.sum())
             lows.append(int((low + costs).min()))
             highs.append(int((high + costs).max()))
             continuous = continuous or cont
         for (_, cont), (live, counts) in states.live.items():
             widths = live >> _SHIFT
-            totals = live - (widths << _SHIFT) + widths * self.output + self.output
+            totals = live - (widths << _SHIFT) + parameters(self.output, widths)
             inside = (totals >= self.floor) & (totals <= self.ceiling)
             if inside.any():
                 ways += int(counts[inside].sum())

@@ -2,6 +2,8 @@
 
 * ``hypermodel``: a spec as a keras-tuner ``HyperModel``; one configuration's Keras model;
 * ``data``: the splits in memory, served as ``tf.data`` pipelines;
+* ``oracle``: densespace's oracle (given points first, feasible proposals only, limits, warm
+  starts), a mixin of hooks over each registry entry's keras-tuner oracle;
 * ``tuners``: keras-tuner's tuners with densespace's trial handling, from the registry;
 * ``training``: the search loop and retraining;
 * ``callbacks``: the progress display's epoch reports, fresh copies of the user's callbacks;

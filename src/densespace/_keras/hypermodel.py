@@ -11,6 +11,7 @@ import numpy as np
 
 from densespace import _domains, _space
 from densespace._errors import DensespaceError
+from densespace._hyperparameters import Hyperparameter
 from densespace._keras.data import Batches
 from densespace._keras.memory import released_graphs
 from densespace._tasks import TASKS, Task
@@ -173,7 +174,7 @@ def build_hypermodel(
     return DenseHyperModel(spec, train_images=train_images, train_targets=train_targets)
 
 
-def _declare(hp: keras_tuner.HyperParameters, h: _space.Hyperparameter) -> Any:
+def _declare(hp: keras_tuner.HyperParameters, h: Hyperparameter) -> Any:
     d = h.domain
     if isinstance(d, _domains.IntRange):
         return hp.Int(h.name, d.min, d.max, step=d.step, sampling=d.sampling)
@@ -208,8 +209,9 @@ def build_model(
     """Builds and compiles the Keras model of one concrete plan.
 
     Layers: Input -> preprocessing -> augmentation (training only) -> Flatten ->
-    per hidden layer Dense (no bias with batch norm) -> BatchNormalization ->
-    Activation -> Dropout -> the output Dense with the task's activation -> for
+    each hidden layer's own (its kind's ``build``: for a Dense layer, Dense, no bias
+    with batch norm -> BatchNormalization -> Activation -> Dropout) -> the output
+    Dense with the task's activation -> for
     regression, a Rescaling that turns standardized predictions into the targets'
     units (``targets``: their mean and standard deviation on the training split).
     """
@@ -228,19 +230,7 @@ def build_model(
         x = layers.RandomTranslation(plan.translate, plan.translate, fill_mode="reflect", name="translate")(x)
     x = layers.Flatten(name="flatten")(x)
     for i, layer in enumerate(plan.layers):
-        regularizer = keras.regularizers.L2(layer.l2) if layer.l2 else None
-        if layer.batch_norm:
-            x = layers.Dense(layer.units, use_bias=False, kernel_regularizer=regularizer, name=f"dense_{i}")(
-                x
-            )
-            x = layers.BatchNormalization(name=f"batch_norm_{i}")(x)
-            x = layers.Activation(layer.activation, name=f"activation_{i}")(x)
-        else:
-            x = layers.Dense(
-                layer.units, activation=layer.activation, kernel_regularizer=regularizer, name=f"dense_{i}"
-            )(x)
-        if layer.dropout:
-            x = layers.Dropout(layer.dropout, name=f"dropout_{i}")(x)
+        x = layer.build(x, i)
     outputs = layers.Dense(spec.output_units, activation=task.activation, name="output")(x)
     loss: Any = plan.loss or task.loss
     if targets is not None:

@@ -83,6 +83,13 @@ class Board:
         self.root = root
         self.spec = spec
 
+    @classmethod
+    def started(cls, root: Path, spec: Spec) -> Board:
+        """The board of a run, its HParams experiment written (again, the same, on a resumed run)."""
+        board = cls(root, spec)
+        board.write_experiment()
+        return board
+
     def write_experiment(self) -> None:
         """Writes the HParams experiment summary (again, the same, on a resumed run)."""
         objective = self.spec.search.objective

@@ -1,8 +1,11 @@
-"""keras-tuner's tuners with densespace's trial handling, one per registry entry."""
+"""keras-tuner's tuners with densespace's trial handling, one per registry entry.
+
+Each tuner trains its trials as the keras-tuner tuner class of its registry entry does,
+with densespace's oracle (``densespace._keras.oracle``) proposing them.
+"""
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import time
@@ -15,15 +18,14 @@ import keras
 import keras_tuner
 import numpy as np
 
-from densespace import _space
 from densespace._budgets import Limits, median_by_epoch
 from densespace._errors import PeerError, environmental, quote
 from densespace._files import claim
 from densespace._keras.callbacks import EpochCallback, EpochReport, MedianPruning
 from densespace._keras.hypermodel import FINGERPRINT, DenseHyperModel
-from densespace._results import Status, StopReason, TrialRecord, clean_values
-from densespace._tasks import direction
-from densespace._tuners import TUNERS
+from densespace._keras.oracle import HISTORY, PRUNED, WARM, WARM_ID, SearchOracle, make_oracle
+from densespace._results import Status, TrialRecord
+from densespace._search import TUNERS
 
 if TYPE_CHECKING:
     from densespace._keras.tensorboard import Board
@@ -61,7 +63,9 @@ class _Tuner:
 
     def __init__(
         self,
-        *args: Any,
+        oracle: SearchOracle,
+        hypermodel: DenseHyperModel,
+        *,
         on_trial_end: Any = None,
         on_epoch: EpochReport | None = None,
         board: Board | None = None,
@@ -73,7 +77,9 @@ class _Tuner:
         self._reported: dict[str, float] = {}
         self._execution = 0
         self._pruned: keras.callbacks.History | None = None
-        super().__init__(*args, **kwargs)
+        # keras-tuner's tuner classes differ from keras_tuner.Tuner by the oracle their __init__
+        # makes (densespace makes its own) and, for Hyperband, by how a trial trains (kept).
+        keras_tuner.Tuner.__init__(self, oracle, hypermodel, **kwargs)
 
     def _build_and_fit_model(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
         # keras-tuner calls this once per execution, with that execution's copies of the callbacks.
@@ -172,14 +178,6 @@ def _best_epoch_metrics(histories: list[keras.callbacks.History], objective: Any
     return {name: float(np.mean([b[name] for b in best])) for name in best[0]}
 
 
-#: The prefix of the extra metrics that hold a trial's history: ``history/<metric>/<epoch>``.
-HISTORY = "history/"
-#: The extra metric of a pruned trial (1).
-PRUNED = "pruned"
-#: The extra metric of a trial an earlier run scored, fed to the oracle by ``feed_earlier`` (1).
-WARM = "warm_start"
-#: The start of a warm-start trial's id: ``warm-<its number among the trials fed>``.
-WARM_ID = "warm-"
 #: The most trials a worker asks its chief for, to prune against (``max_trials``' bound).
 MAX_TRIALS = 100_000
 
@@ -274,69 +272,28 @@ def make_tuner(
 ) -> keras_tuner.Tuner:
     """The keras-tuner tuner that ``spec.search`` describes, storing its state in ``directory``.
 
-    ``limits`` (on a single machine or the chief) stop the search early; ``limits.stopped``
-    says why it stopped once it has, whatever stopped it. ``points`` (checked points of the
-    space, on a single machine or the chief) are evaluated before the tuner's own proposals.
-    Warm-start trials the project holds (``feed_earlier``) do not count against ``max_trials``.
+    Its oracle is densespace's (``densespace._keras.oracle``): ``limits`` (on a single machine or
+    the chief) stop the search early, ``limits.stopped`` saying why it stopped once it has,
+    whatever stopped it; ``points`` (checked points of the space, on a single machine or the
+    chief) are evaluated before the algorithm's own proposals. Warm-start trials the project
+    holds (``feed_earlier``) do not count against ``max_trials``.
     """
-    search = spec.search
-    options = search.model_dump(exclude={"tuner", "objective", "constraints", "pruning", "initial_points"})
-    if options.get("seed") == 0:
-        options["seed"] = SEED_ZERO
-    tuner = TUNER_CLASSES[search.tuner](  # type: ignore[attr-defined]
+    return TUNER_CLASSES[spec.search.tuner](  # type: ignore[attr-defined]
+        make_oracle(spec, points=points, limits=limits),
         hypermodel,
-        objective=keras_tuner.Objective(search.objective, direction(search.objective)),
         directory=directory,
         project_name=PROJECT,
         overwrite=False,  # never keras-tuner's: it deletes the whole project folder, files of a person's too
+        executions_per_trial=spec.search.executions_per_trial,
         on_trial_end=on_trial_end,
         on_epoch=on_epoch,
         board=board,
-        max_consecutive_failed_trials=1 << 30,  # a failed trial never stops the search
-        **options,
     )
-    if search.constraints.active:
-        _propose_feasible_only(tuner.oracle, spec)
-    if isinstance(tuner.oracle, keras_tuner.oracles.BayesianOptimizationOracle):
-        _no_repeats(tuner.oracle)
-    if isinstance(tuner.oracle, keras_tuner.oracles.GridSearchOracle):
-        resume_grid(tuner.oracle)
-    if points:
-        _evaluate_first(tuner.oracle, points)
-    if isinstance(tuner.oracle, keras_tuner.Oracle) and tuner.oracle.max_trials:  # not a worker's client
-        tuner.oracle.max_trials += sum(trial_id.startswith(WARM_ID) for trial_id in tuner.oracle.trials)
-    if limits is not None:
-        _honour_limits(tuner.oracle, limits)
-    return tuner
-
-
-def _evaluate_first(oracle: Any, points: Sequence[Mapping[str, Any]]) -> None:
-    """Makes the oracle propose ``points``, in order, before its own proposals.
-
-    A point is due until a trial of the project has exactly its values (so a resumed search
-    goes on with the next one, and a warm-start trial's configuration is not trained again).
-    """
-    populate = oracle.populate_space
-
-    def populate_space(trial_id: str) -> dict[str, Any]:
-        first = next(iter(due(oracle, points)), None)
-        if first is None:
-            return populate(trial_id)
-        return {"status": "RUNNING", "values": first}
-
-    oracle.populate_space = populate_space
-
-
-def due(oracle: Any, points: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The ``points`` no trial of the oracle has the values of yet, in order (bookkeeping values,
-    such as a distributed search's fingerprint, aside)."""
-    evaluated = [clean_values(t.hyperparameters.values) for t in oracle.trials.values()]
-    return [dict(p) for p in points if dict(p) not in evaluated]
 
 
 def feed_earlier(tuner: keras_tuner.Tuner, trials: Sequence[TrialRecord], source: str) -> int:
-    """Hands an earlier run's scored trials to the oracle as completed trials of this search,
-    without training them: each keeps its score (and history, for pruning's medians), and the
+    """Hands an earlier run's scored trials to the oracle (its ``warm`` hook) as completed trials
+    of this search, without training them: each keeps its score (and history, for pruning's medians), and the
     search's ``max_trials`` new trials come on top. On a resumed search that holds them already,
     nothing is fed again.
 
@@ -378,212 +335,11 @@ def feed_earlier(tuner: keras_tuner.Tuner, trials: Sequence[TrialRecord], source
             trial.metrics.update(name, value)
         trial.score, trial.best_step = record.score, 0
         trial.message = f"scored in {source} (trial {record.id}); not trained in this search"
-        oracle.trials[trial.trial_id] = trial
-        oracle.start_order.append(trial.trial_id)
-        oracle.end_order.append(trial.trial_id)
-        oracle._record_values(trial)
-        oracle._save_trial(trial)
+        oracle.warm(trial)
     if oracle.max_trials:
         oracle.max_trials += len(trials)
     oracle.save()
     return len(trials)
-
-
-def _honour_limits(oracle: Any, limits: Limits) -> None:
-    """Makes the oracle answer STOPPED (keras-tuner's "no more trials") once ``limits`` say no new
-    trial may start, and records in ``limits.stopped`` why the search stopped.
-
-    A tuner's unfinished trial is still handed back to it (a restarted worker takes it over), and
-    the first trial of a project always starts, however long setting the search up took: a
-    search without a trial has nothing to retrain.
-    """
-    create = oracle.create_trial
-
-    def create_trial(tuner_id: str) -> Any:
-        if tuner_id not in oracle.ongoing_trials and oracle.trials:
-            reason = limits.reason(_scored(oracle) if limits.target is not None else ())
-            if reason is not None:
-                limits.stopped = reason
-                oracle.tuner_ids.discard(tuner_id)  # as keras-tuner does when it stops a tuner
-                return keras_tuner.engine.trial.Trial(
-                    oracle.get_space(), status=keras_tuner.engine.trial.TrialStatus.STOPPED
-                )
-        trial = create(tuner_id)
-        if trial.status == keras_tuner.engine.trial.TrialStatus.STOPPED and limits.stopped is None:
-            limits.stopped = _why_stopped(oracle)
-        return trial
-
-    oracle.create_trial = create_trial
-
-
-def _scored(oracle: Any) -> list[tuple[str, dict[str, float]]]:
-    """The metrics of the completed, unpruned trials (values at each trial's best epoch)."""
-    return [
-        (t.trial_id, {name: t.metrics.get_last_value(name) for name in t.metrics.metrics})
-        for t in oracle.trials.values()
-        if t.status == "COMPLETED" and not t.metrics.exists(PRUNED)
-    ]
-
-
-def _why_stopped(oracle: Any) -> StopReason:
-    """Why keras-tuner's oracle stopped handing out trials: its plan done (``max_trials`` trials, or
-    Hyperband's brackets), or no configuration left to try."""
-    if oracle.max_trials and len(oracle.trials) >= oracle.max_trials:
-        return "budget"
-    iterations = getattr(oracle, "hyperband_iterations", None)
-    if (
-        iterations is not None
-        and oracle._current_bracket == 0
-        and oracle._current_iteration + 1 == iterations
-    ):
-        return "budget"
-    return "exhausted"
-
-
-#: keras-tuner takes a seed of 0 for "no seed" (``seed or random.randint(...)``); densespace's
-#: seed 0 is passed as this one instead, so that a search of seed 0 is reproducible too.
-SEED_ZERO = 2**32 - 1
-#: Draws of random values a proposal may take before the search stops for want of a feasible one.
-MAX_DRAWS = 10_000
-#: Rounds of keras-tuner's random draws ``_no_repeats`` tries for a configuration never tried.
-REDRAWS = 50
-
-
-def _propose_feasible_only(oracle: Any, spec: Spec) -> None:
-    """Makes the oracle propose only configurations that satisfy ``search.constraints``.
-
-    Random values (every random proposal of RandomSearch, the initial points of
-    BayesianOptimization, each new model of Hyperband) are drawn again until
-    feasible, each infeasible draw recorded as tried so it never comes back; a
-    Gaussian-process proposal that is infeasible is replaced by a feasible random
-    one. A grid search skips to the next feasible point of its grid instead (never
-    a random one), each skipped point recorded as tried. So no trial is built,
-    trained or failed for a model outside the constraints.
-    """
-    if isinstance(oracle, keras_tuner.oracles.GridSearchOracle):
-        _skip_infeasible_grid_points(oracle, spec)
-        return
-    draw, populate = oracle._random_values, oracle.populate_space
-
-    def feasible_values() -> dict[str, Any] | None:
-        for _ in range(MAX_DRAWS):
-            values = draw()
-            if values is None or _space.feasible(spec, values):
-                return values
-            oracle._tried_so_far.add(oracle._compute_values_hash(values))
-        return None
-
-    def feasible_populate(trial_id: str) -> dict[str, Any]:
-        proposal: dict[str, Any] = populate(trial_id)
-        if proposal.get("status") != "RUNNING" or _space.feasible(spec, proposal["values"]):
-            return proposal
-        values = feasible_values()
-        return (
-            {"status": "STOPPED", "values": None}
-            if values is None
-            else {"status": "RUNNING", "values": values}
-        )
-
-    oracle._random_values = feasible_values
-    oracle.populate_space = feasible_populate
-
-
-def _no_repeats(oracle: Any) -> None:
-    """Makes a Bayesian oracle replace a proposal that a trial has the values of already by a
-    random one never tried (keras-tuner's Gaussian process proposes the optimum of its fit,
-    which may be a configuration it trained, or a warm-start trial's: training it again would
-    waste the trial). When ``REDRAWS`` rounds of keras-tuner's random draws (each giving up
-    after its own collisions) find no untried configuration, the proposal stands, as in
-    keras-tuner: that says nothing certain about the space being exhausted."""
-    populate = oracle.populate_space
-
-    def populate_space(trial_id: str) -> dict[str, Any]:
-        proposal: dict[str, Any] = populate(trial_id)
-        if proposal.get("status") != "RUNNING" or not oracle._duplicate(proposal["values"]):
-            return proposal
-        for _ in range(REDRAWS):
-            values = oracle._random_values()
-            if values is not None:
-                return {"status": "RUNNING", "values": values}
-        return proposal
-
-    oracle.populate_space = populate_space
-
-
-def _skip_infeasible_grid_points(oracle: Any, spec: Spec) -> None:
-    """Makes a grid oracle step over the grid points outside ``search.constraints``.
-
-    keras-tuner's grid proposes each point as the one after a trial's values
-    (``_get_next_combination``), and the first trial at every default; both are
-    moved on to the next feasible point in grid order, so the search runs exactly
-    the feasible configurations (at most ``max_trials``) and stops after the last.
-    An infeasible point's whole sub-grid without a feasible point (``_space.dead_end``)
-    is skipped at once, so finding the next feasible point takes a few steps per
-    hyperparameter value, however many infeasible points lie before it.
-    """
-    step, populate = oracle._get_next_combination, oracle.populate_space
-
-    def dead_end(values: dict[str, Any]) -> str | None:
-        return _space.dead_end(spec, values, [hp.name for hp in oracle.get_space().space])
-
-    def next_feasible(values: dict[str, Any]) -> dict[str, Any] | None:
-        while True:
-            values = step(values)
-            dead = None if values is None else dead_end(values)
-            if dead is None:
-                return values
-            values = _end_of_subgrid(oracle, values, dead)
-
-    def feasible_populate(trial_id: str) -> dict[str, Any]:
-        proposal: dict[str, Any] = populate(trial_id)
-        dead = dead_end(proposal["values"]) if proposal.get("status") == "RUNNING" else None
-        if dead is None:
-            return proposal
-        # only the first trial's defaults come here unchecked
-        values = next_feasible(_end_of_subgrid(oracle, proposal["values"], dead))
-        return (
-            {"status": "STOPPED", "values": None}
-            if values is None
-            else {"status": "RUNNING", "values": values}
-        )
-
-    oracle._get_next_combination = next_feasible
-    oracle.populate_space = feasible_populate
-
-
-def resume_grid(oracle: Any) -> None:
-    """Gives a reloaded grid oracle back its place in the grid.
-
-    keras-tuner's grid keeps the order of its trials (``_ordered_ids``) and the trials whose next
-    point is due (``_populate_next``) in memory only: reloaded from a project that holds trials,
-    it would stop at once, as if the grid were exhausted. Both are rebuilt from the trials, in
-    grid order: every trial started in the order, every ended one due for its next point
-    (an unfinished one is retried first, and is due once it ends).
-    """
-    if not oracle.start_order or oracle._populate_next:  # a new search, or one under way
-        return
-    order = functools.cmp_to_key(
-        lambda a, b: oracle._compare(
-            oracle.trials[a].hyperparameters.values, oracle.trials[b].hyperparameters.values
-        )
-    )
-    started = sorted(oracle.start_order, key=order)
-    for trial_id in started:
-        oracle._ordered_ids.insert(trial_id)
-    ended = set(oracle.end_order)
-    oracle._populate_next = [trial_id for trial_id in started if trial_id in ended]
-
-
-def _end_of_subgrid(oracle: Any, values: dict[str, Any], last_fixed: str) -> dict[str, Any]:
-    """The last point, in keras-tuner's grid order, that shares ``values`` up to ``last_fixed``:
-    every later hyperparameter at its last value (keras-tuner orders each one's values default
-    first); keras-tuner's next step from there leaves that sub-grid."""
-    space = oracle.get_space().space
-    names = [hp.name for hp in space]
-    end = dict(values)
-    for hp in space[names.index(last_fixed) + 1 :]:
-        end[hp.name] = [hp.default, *(v for v in hp.values if v != hp.default)][-1]
-    return end
 
 
 def trial_record(trial: Any) -> TrialRecord:

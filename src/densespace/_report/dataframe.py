@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
-
-from densespace._results import TrialRecord
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import pandas
@@ -17,6 +16,16 @@ EXTRA_COLUMNS = ("parameters", "best_epoch")
 MISSING_PANDAS = "trials_dataframe needs pandas: pip install 'densespace[dataframe]'"
 
 
+class Trial(Protocol):
+    """A trial record as a frame reads it (``densespace.TrialRecord``): its values, and
+    ``COLUMNS`` and ``EXTRA_COLUMNS`` as attributes."""
+
+    @property
+    def values(self) -> Mapping[str, Any]:
+        """The trial's hyperparameter values."""
+        ...
+
+
 def _pandas() -> Any:
     try:
         import pandas
@@ -25,7 +34,7 @@ def _pandas() -> Any:
     return pandas
 
 
-def trials_dataframe(trials: list[TrialRecord]) -> pandas.DataFrame:
+def trials_dataframe(trials: Sequence[Trial]) -> pandas.DataFrame:
     """One row per trial, in order: ``id, status, score, seconds, epochs``, then one column
     per hyperparameter (NaN where inactive), then ``parameters`` and ``best_epoch`` when the
     records have those fields.

@@ -26,28 +26,14 @@ def best_so_far(results: Results) -> list[float | None]:
     return curve
 
 
-def trial_parameters(results: Results) -> list[int | None]:
-    """Each trial's trainable parameter count, from the run's spec and the trial's values.
-
-    None for a trial whose model cannot be resolved, and for every trial when
-    ``results.spec`` is not a valid spec of this densespace (an older results file).
-    """
-    from densespace._errors import SpecError
-    from densespace._space import plan_parameters, resolve
-    from densespace._spec import validate_spec
-
-    try:
-        spec = validate_spec(results.spec, source="results.json")
-    except SpecError:
-        return [None] * len(results.trials)
-    counts: list[int | None] = []
-    for trial in results.trials:
-        try:
-            count: Any = plan_parameters(spec, resolve(spec, trial.values))
-        except (KeyError, TypeError, ValueError):
-            count = None
-        counts.append(count if isinstance(count, int) and count > 0 else None)
-    return counts
+def sized_trials(results: Results) -> list[tuple[str, int, float]]:
+    """``(id, trainable parameters, score)`` of each scored trial whose parameter count was recorded
+    (every trial of this densespace that trained; not those of older results files)."""
+    return [
+        (trial.id, trial.parameters, trial.score)
+        for trial in results.trials
+        if trial.parameters is not None and trial.score is not None
+    ]
 
 
 def plot(results: Results, path: Path) -> None:
@@ -58,11 +44,7 @@ def plot(results: Results, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sized = [
-        (trial.id, count, trial.score)
-        for trial, count in zip(results.trials, trial_parameters(results), strict=True)
-        if count is not None and trial.score is not None
-    ]
+    sized = sized_trials(results)
     if sized:
         fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
         _scores(left, results)

@@ -4,7 +4,7 @@ Nothing here imports TensorFlow at import time; the search phase imports
 ``densespace._keras`` when it starts.
 """
 
-from densespace._run.options import Distributed, TuneOptions, apply_overrides
+from densespace._run.options import Distributed, SearchOptions, TuneOptions, apply_overrides
 from densespace._run.progress import planned_budget
 from densespace._run.tune import (
     TunerFunction,
@@ -17,6 +17,7 @@ from densespace._run.tune import (
 
 __all__ = [
     "Distributed",
+    "SearchOptions",
     "TuneOptions",
     "TunerFunction",
     "apply_overrides",

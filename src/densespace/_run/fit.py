@@ -82,52 +82,61 @@ def _output_units(spec: Spec, data: Data, problems: list[Problem]) -> int:
     """The output units the data asks for, checked against the task and ``output.units``."""
     task = TASKS[spec.task]
     labels = [np.asarray(getattr(data, split)[1]) for split in SPLITS]
-    where = f"task '{task.name}'"
-    given = spec.output.units
     if task.labels in ("ids", "binary"):
-        if any(y.ndim != 1 for y in labels):
+        return _class_units(spec, data, labels, problems)
+    return _column_units(spec, labels, problems)
+
+
+def _class_units(spec: Spec, data: Data, labels: list[np.ndarray], problems: list[Problem]) -> int:
+    """The output units of class ids (classification, binary), checked."""
+    task, given = TASKS[spec.task], spec.output.units
+    where = f"task '{task.name}'"
+    if any(y.ndim != 1 for y in labels):
+        problems.append(
+            Problem(
+                "task",
+                "data_labels",
+                f"{where} needs one label per example; the labels have shape {list(labels[0].shape)}",
+            )
+        )
+        return given or task.units
+    values = np.concatenate(labels)
+    bad = _not_ids(values)
+    if bad is not None:
+        problems.append(
+            Problem("task", "data_labels", f"{where} needs class ids 0, 1, 2, ...; the labels hold {bad}")
+        )
+        return given or task.units
+    classes = max(int(values.max()) + 1 if values.size else 0, len(getattr(data, "class_names", None) or ()))
+    if task.labels == "binary":
+        if classes > 2:
             problems.append(
                 Problem(
                     "task",
                     "data_labels",
-                    f"{where} needs one label per example; the labels have shape {list(labels[0].shape)}",
+                    f"{where} needs labels 0 and 1; the data holds {classes} classes: use task 'classification'",
                 )
             )
-            return given or task.units
-        values = np.concatenate(labels)
-        bad = _not_ids(values)
-        if bad is not None:
-            problems.append(
-                Problem("task", "data_labels", f"{where} needs class ids 0, 1, 2, ...; the labels hold {bad}")
-            )
-            return given or task.units
-        classes = max(
-            int(values.max()) + 1 if values.size else 0, len(getattr(data, "class_names", None) or ())
+        return 1
+    if classes < 2:
+        problems.append(
+            Problem("task", "data_labels", f"{where} needs at least 2 classes; the data holds {classes}")
         )
-        if task.labels == "binary":
-            if classes > 2:
-                problems.append(
-                    Problem(
-                        "task",
-                        "data_labels",
-                        f"{where} needs labels 0 and 1; the data holds "
-                        f"{classes} classes: use task 'classification'",
-                    )
-                )
-            return 1
-        if classes < 2:
-            problems.append(
-                Problem("task", "data_labels", f"{where} needs at least 2 classes; the data holds {classes}")
+    elif given is not None and given < classes:
+        problems.append(
+            Problem(
+                "output.units",
+                "data_classes",
+                f"{given} units cannot hold the data's {classes} classes (labels 0..{classes - 1})",
             )
-        elif given is not None and given < classes:
-            problems.append(
-                Problem(
-                    "output.units",
-                    "data_classes",
-                    f"{given} units cannot hold the data's {classes} classes (labels 0..{classes - 1})",
-                )
-            )
-        return given if given is not None else classes
+        )
+    return given if given is not None else classes
+
+
+def _column_units(spec: Spec, labels: list[np.ndarray], problems: list[Problem]) -> int:
+    """The output units of label or target columns (multilabel, regression), checked."""
+    task, given = TASKS[spec.task], spec.output.units
+    where = f"task '{task.name}'"
     columns = {y.shape[1] if y.ndim == 2 else 1 if y.ndim == 1 else -1 for y in labels}
     if len(columns) != 1 or -1 in columns:
         problems.append(

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from densespace._budgets import Target, check_target, check_time_limit
 from densespace._errors import OptionError, show
 from densespace._results import TrialRecord
+from densespace._search import TUNERS, TunerName
 from densespace._spec import Spec, validate_spec
-from densespace._tuners import TUNERS, TunerName
 
 Verbosity = Literal[0, 1, 2]
 Role = Literal["single", "chief", "worker"]
@@ -93,6 +93,37 @@ def role() -> Role:
     return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
 
 
+@dataclass(frozen=True, kw_only=True)
+class SearchOptions:
+    """What a search may be asked besides its spec and data, as given: the one list of a
+    search's options. ``tune``'s keywords and the shortcuts' are checked against these fields,
+    and ``densespace tune`` passes each of its flags named like one (tests/test_options.py);
+    ``TuneOptions.create`` checks the values. ``tune`` documents each option."""
+
+    tuner: TunerName | None = None
+    max_trials: int | None = None
+    epochs: int | None = None
+    seed: int | None = None
+    retrain_top: int = 1
+    out: str | os.PathLike[str] | None = None
+    overwrite: bool = False
+    verbose: Verbosity = 1
+    on_trial_end: Callable[[TrialRecord], None] | None = None
+    chief: str | None = None
+    worker: str | None = None
+    worker_id: str | None = None
+    connect_timeout: float = 180.0
+    callbacks: Sequence[Any] | None = None
+    tensorboard: bool = False
+    keep_checkpoints: KeepCheckpoints = "best"
+    with_optimizer: bool = False
+    retrain: bool = False
+    time_limit: float | None = None
+    stop_at: tuple[str, float] | Target | None = None
+    enqueue: Sequence[str | os.PathLike[str]] = ()
+    warm_start: str | os.PathLike[str] | None = None
+
+
 @dataclass(frozen=True)
 class TuneOptions:
     """Everything ``tune`` was asked to do, checked.
@@ -137,88 +168,55 @@ class TuneOptions:
     warm_start: Path | None = None
 
     @classmethod
-    def create(
-        cls,
-        spec: Spec,
-        *,
-        tuner: TunerName | None = None,
-        max_trials: int | None = None,
-        epochs: int | None = None,
-        seed: int | None = None,
-        retrain_top: int = 1,
-        out: str | os.PathLike[str] | None = None,
-        overwrite: bool = False,
-        verbose: Verbosity = 1,
-        on_trial_end: Callable[[TrialRecord], None] | None = None,
-        chief: str | None = None,
-        worker: str | None = None,
-        worker_id: str | None = None,
-        connect_timeout: float = 180.0,
-        callbacks: Sequence[Any] | None = None,
-        tensorboard: bool = False,
-        keep_checkpoints: KeepCheckpoints = "best",
-        with_optimizer: bool = False,
-        retrain: bool = False,
-        time_limit: float | None = None,
-        stop_at: tuple[str, float] | Target | None = None,
-        enqueue: Sequence[str | os.PathLike[str]] = (),
-        warm_start: str | os.PathLike[str] | None = None,
-    ) -> TuneOptions:
+    def create(cls, spec: Spec, given: SearchOptions) -> TuneOptions:
         """Checks ``tune``'s options (see there) and applies the overrides to the spec.
 
         Raises:
             SpecError: An override breaks a rule of the spec.
             OptionError: Another option is invalid.
         """
-        if isinstance(retrain_top, bool) or not isinstance(retrain_top, int) or retrain_top < 0:
+        g = given
+        if isinstance(g.retrain_top, bool) or not isinstance(g.retrain_top, int) or g.retrain_top < 0:
             raise OptionError(
-                f"{{retrain_top}} must be an integer >= 0 (received {retrain_top!r})", "retrain_top"
+                f"{{retrain_top}} must be an integer >= 0 (received {g.retrain_top!r})", "retrain_top"
             )
-        if verbose not in (0, 1, 2):
-            raise OptionError(f"{{verbose}} must be 0, 1 or 2 (received {verbose!r})", "verbose")
-        distributed = Distributed.from_options(chief=chief, worker=worker, worker_id=worker_id)
-        if worker and overwrite:
+        if g.verbose not in (0, 1, 2):
+            raise OptionError(f"{{verbose}} must be 0, 1 or 2 (received {g.verbose!r})", "verbose")
+        distributed = Distributed.from_options(chief=g.chief, worker=g.worker, worker_id=g.worker_id)
+        if g.worker and g.overwrite:
             raise OptionError("{overwrite} is for the chief or a single machine, not a worker", "overwrite")
-        if out is not None and not os.fspath(out):
+        if g.out is not None and not os.fspath(g.out):
             raise OptionError("{out} is empty: name a folder (default runs/<spec name>)", "out")
-        if (
-            isinstance(connect_timeout, bool)
-            or not isinstance(connect_timeout, (int, float))
-            or not (0 < connect_timeout <= 86400)
-        ):
+        timeout = g.connect_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 86400:
             raise OptionError(
-                f"{{connect_timeout}} must be seconds in (0, 86400] (received {connect_timeout!r})",
-                "connect_timeout",
+                f"{{connect_timeout}} must be seconds in (0, 86400] (received {timeout!r})", "connect_timeout"
             )
-        if keep_checkpoints not in KEEP_CHECKPOINTS:
+        if g.keep_checkpoints not in KEEP_CHECKPOINTS:
             raise OptionError(
-                f"{{keep_checkpoints}} must be 'all', 'best' or 'none' (received {keep_checkpoints!r})",
+                f"{{keep_checkpoints}} must be 'all', 'best' or 'none' (received {g.keep_checkpoints!r})",
                 "keep_checkpoints",
             )
-        checked = check_callbacks(callbacks)
-        seconds = check_time_limit(time_limit)
-        spec = apply_overrides(spec, tuner=tuner, max_trials=max_trials, epochs=epochs, seed=seed)
-        target = check_target(stop_at, spec.task)
-        starts = _check_warm(spec, enqueue, warm_start, worker=worker is not None)
-        folder = Path(out) if out is not None else Path("runs") / spec.name
+        spec = apply_overrides(spec, tuner=g.tuner, max_trials=g.max_trials, epochs=g.epochs, seed=g.seed)
+        enqueue, warm_start = _check_warm(spec, g.enqueue, g.warm_start, worker=g.worker is not None)
         return cls(
             spec,
-            retrain_top,
-            folder,
-            overwrite,
-            verbose,
-            on_trial_end,
+            g.retrain_top,
+            Path(g.out) if g.out is not None else Path("runs") / spec.name,
+            g.overwrite,
+            g.verbose,
+            g.on_trial_end,
             distributed,
-            float(connect_timeout),
-            callbacks=checked,
-            tensorboard=bool(tensorboard),
-            keep_checkpoints=keep_checkpoints,
-            with_optimizer=bool(with_optimizer),
-            retrain=bool(retrain),
-            time_limit=seconds,
-            stop_at=target,
-            enqueue=starts[0],
-            warm_start=starts[1],
+            float(timeout),
+            callbacks=check_callbacks(g.callbacks),
+            tensorboard=bool(g.tensorboard),
+            keep_checkpoints=g.keep_checkpoints,
+            with_optimizer=bool(g.with_optimizer),
+            retrain=bool(g.retrain),
+            time_limit=check_time_limit(g.time_limit),
+            stop_at=check_target(g.stop_at, spec.task),
+            enqueue=enqueue,
+            warm_start=warm_start,
         )
 
 

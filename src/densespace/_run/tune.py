@@ -55,10 +55,10 @@ from densespace._results import (
 from densespace._run import folder, peers, warm
 from densespace._run.fit import fit_to_data
 from densespace._run.folder import PENDING
-from densespace._run.options import KeepCheckpoints, Role, TuneOptions, Verbosity, role
+from densespace._run.options import KeepCheckpoints, Role, SearchOptions, TuneOptions, Verbosity, role
 from densespace._run.progress import LiveProgress, Progress, planned_budget
+from densespace._search import TunerName
 from densespace._spec import Spec, load_spec
-from densespace._tuners import TunerName
 from densespace.datasets import Data
 
 if TYPE_CHECKING:
@@ -176,32 +176,9 @@ def tune(
         >>> result.test_metrics[0]["accuracy"]  # doctest: +SKIP
         0.49
     """
-    options = TuneOptions.create(
-        spec,
-        tuner=tuner,
-        max_trials=max_trials,
-        epochs=epochs,
-        seed=seed,
-        retrain_top=retrain_top,
-        out=out,
-        overwrite=overwrite,
-        verbose=verbose,
-        on_trial_end=on_trial_end,
-        chief=chief,
-        worker=worker,
-        worker_id=worker_id,
-        connect_timeout=connect_timeout,
-        callbacks=callbacks,
-        tensorboard=tensorboard,
-        keep_checkpoints=keep_checkpoints,
-        with_optimizer=with_optimizer,
-        retrain=retrain,
-        time_limit=time_limit,
-        stop_at=stop_at,
-        enqueue=enqueue,
-        warm_start=warm_start,
-    )
-    return run(options, data)
+    # the keywords as given: tune's parameters are SearchOptions' fields (tests/test_options.py)
+    given = {name: value for name, value in locals().items() if name not in ("spec", "data")}
+    return run(TuneOptions.create(spec, SearchOptions(**given)), data)
 
 
 def run(options: TuneOptions, data: Data, *, live: bool = False) -> TuneResult:
@@ -313,17 +290,7 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
     reason = spec.search.warning(len(_space.hyperparameters(spec)))
     if reason and this_role != "worker":
         warnings.warn(reason, SearchWarning, stacklevel=4)
-    data_record = DataRecord(
-        source=str(getattr(data, "source", "in-memory arrays")),
-        train=len(data.train[1]),
-        validation=len(data.validation[1]),
-        test=len(data.test[1]),
-        digest=datasets.digest(data),
-        kind=getattr(data, "kind", None),
-        class_names=_names(data, "class_names"),
-        feature_names=_names(data, "feature_names"),
-        target_names=_names(data, "target_names"),
-    )
+    data_record = _data_record(data)
     points = warm.first_points(spec, options.enqueue) if this_role != "worker" else []
     resumed = options.warm_start is not None and not options.overwrite and warm.fed_already(options.out)
     earlier = (
@@ -331,22 +298,12 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         if options.warm_start is None or resumed
         else warm.earlier_trials(spec, data_record, options.warm_start)
     )
-    if this_role == "chief":
-        peers.check_port_free(os.environ["KERASTUNER_ORACLE_IP"], int(os.environ["KERASTUNER_ORACLE_PORT"]))
-    run_record = folder.RunRecord(spec=spec.model_dump(mode="json"), data=data_record)
-    claim = folder.prepare(options.out, run_record, overwrite=options.overwrite, lock=this_role != "worker")
+    claim = _claim(options, data_record, this_role)
     claimed.callback(claim.release)
-    if this_role == "worker":
-        peers.wait_for_chief(
-            os.environ["KERASTUNER_ORACLE_IP"],
-            int(os.environ["KERASTUNER_ORACLE_PORT"]),
-            timeout=options.connect_timeout,
-            verbose=options.verbose,
-        )
 
     from densespace._keras import data as batches
     from densespace._keras import hypermodel as hypermodels
-    from densespace._keras import state, tuners
+    from densespace._keras import oracle, state, tuners
     from densespace._keras import tensorboard as logs
 
     claimed.enter_context(state.atomic_state())
@@ -364,33 +321,12 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         spec, verbose=options.verbose, start=start, then=options.on_trial_end, estimate=this_role == "single"
     )
     limits = Limits(time_limit=options.time_limit, target=options.stop_at)
-    board = None
-    if options.tensorboard:
-        board = logs.Board(options.out / logs.FOLDER, spec)
-        board.write_experiment()
-    tuner = tuners.make_tuner(
-        spec,
-        hypermodel,
-        directory=str(options.out),
-        on_trial_end=progress,
-        on_epoch=progress.epoch,
-        board=board,
-        limits=None if this_role == "worker" else limits,
-        points=points,
-    )
-    if this_role == "worker":
-        tuners.bound_chief_calls(tuner, timeout=options.connect_timeout)
-        _check_chief(tuners.chief_fingerprint(tuner), hypermodel.fingerprint)  # type: ignore[arg-type]
+    board = logs.Board.started(options.out / logs.FOLDER, spec) if options.tensorboard else None
+    tuner = _tuner(options, hypermodel, progress, board, None if this_role == "worker" else limits, points)
     if options.warm_start is not None:
         _feed(tuner, earlier, options)
-    first = tuners.due(tuner.oracle, points) if points else []
-    if first and options.verbose:
-        skipped = len(points) - len(first)
-        print(
-            f"first: {len(first)} given points (search.initial_points, then enqueue)"
-            + (f"; {skipped} more evaluated already" if skipped else ""),
-            file=sys.stderr,
-        )
+    if points and options.verbose:
+        _say_first(len(points), len(oracle.due(tuner.oracle, points)))
     if this_role == "single":
         progress.resume(t for t in tuners.ended_trials(tuner) if not t.warm_start)
     claimed.enter_context(progress.showing())
@@ -409,6 +345,81 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         board=board,
         limits=limits,
     )
+
+
+def _data_record(data: Data) -> DataRecord:
+    """What ``run.json`` and ``results.json`` record of the data."""
+    return DataRecord(
+        source=str(getattr(data, "source", "in-memory arrays")),
+        train=len(data.train[1]),
+        validation=len(data.validation[1]),
+        test=len(data.test[1]),
+        digest=datasets.digest(data),
+        kind=getattr(data, "kind", None),
+        class_names=_names(data, "class_names"),
+        feature_names=_names(data, "feature_names"),
+        target_names=_names(data, "target_names"),
+    )
+
+
+def _claim(options: TuneOptions, data_record: DataRecord, this_role: Role) -> folder.Claim:
+    """The results folder made ready and claimed (a chief's port checked free first; a worker's
+    chief waited for after)."""
+    if this_role == "chief":
+        peers.check_port_free(os.environ["KERASTUNER_ORACLE_IP"], int(os.environ["KERASTUNER_ORACLE_PORT"]))
+    run_record = folder.RunRecord(spec=options.spec.model_dump(mode="json"), data=data_record)
+    claim = folder.prepare(options.out, run_record, overwrite=options.overwrite, lock=this_role != "worker")
+    if this_role == "worker":
+        try:
+            peers.wait_for_chief(
+                os.environ["KERASTUNER_ORACLE_IP"],
+                int(os.environ["KERASTUNER_ORACLE_PORT"]),
+                timeout=options.connect_timeout,
+                verbose=options.verbose,
+            )
+        except BaseException:
+            claim.release()
+            raise
+    return claim
+
+
+def _tuner(
+    options: TuneOptions,
+    hypermodel: DenseHyperModel,
+    progress: Progress,
+    board: Board | None,
+    limits: Limits | None,
+    points: list[dict[str, Any]],
+) -> Any:
+    """keras-tuner's tuner of the search (``limits`` None on a worker); a worker's calls to its chief
+    bounded in time, and its chief checked to run the same search."""
+    from densespace._keras import tuners
+
+    tuner = tuners.make_tuner(
+        options.spec,
+        hypermodel,
+        directory=str(options.out),
+        on_trial_end=progress,
+        on_epoch=progress.epoch,
+        board=board,
+        limits=limits,
+        points=points,
+    )
+    if limits is None:  # a worker: the chief holds the limits
+        tuners.bound_chief_calls(tuner, timeout=options.connect_timeout)
+        _check_chief(tuners.chief_fingerprint(tuner), hypermodel.fingerprint)  # type: ignore[arg-type]
+    return tuner
+
+
+def _say_first(given: int, due: int) -> None:
+    """Says how many given points the search evaluates first, and how many it evaluated already."""
+    if due:
+        skipped = given - due
+        print(
+            f"first: {due} given points (search.initial_points, then enqueue)"
+            + (f"; {skipped} more evaluated already" if skipped else ""),
+            file=sys.stderr,
+        )
 
 
 def _feed(tuner: Any, earlier: list[TrialRecord], options: TuneOptions) -> None:
@@ -649,7 +660,7 @@ class TunerFunction(Protocol):
 
 def shortcut(name: TunerName) -> TunerFunction:
     """The public shortcut of a registry entry (``densespace.random_search``, ...)."""
-    from densespace._tuners import TUNERS
+    from densespace._search import TUNERS
 
     entry = TUNERS[name]
 

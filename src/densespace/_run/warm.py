@@ -208,7 +208,8 @@ def _fits(spec: Spec, trial: TrialRecord, index: int, warm_start: Path) -> bool:
 def fed_already(out: Path) -> bool:
     """Whether the search in ``out`` holds warm-start trials: it was warm-started, and resumes
     without reading the earlier run again (which may have changed, or gone, since)."""
-    from densespace._keras.tuners import PROJECT, WARM_ID
+    from densespace._keras.oracle import WARM_ID
+    from densespace._keras.tuners import PROJECT
 
     return any((out / PROJECT).glob(f"trial_{WARM_ID}*"))
 

@@ -1,19 +1,17 @@
 """The spec format: models, loading, problem messages and the JSON Schema.
 
-Pydantic and PyYAML only; nothing here imports Keras.
+The hidden blocks' models are in ``densespace._blocks``, one module per kind. Pydantic
+and PyYAML only; nothing here imports Keras.
 """
 
+from densespace._blocks.base import MAX_LAYERS, MAX_UNITS
+from densespace._blocks.dense import Activation, Block
 from densespace._spec.loading import load_spec, parse_spec, validate_spec
 from densespace._spec.models import (
     MAX_BLOCKS,
     MAX_INPUT_SIZE,
-    MAX_LAYERS,
-    MAX_PARAMETERS,
     MAX_TOTAL_LAYERS,
-    MAX_UNITS,
-    Activation,
     Augmentation,
-    Block,
     EarlyStopping,
     Input,
     Optimizer,
@@ -28,7 +26,6 @@ __all__ = [
     "MAX_BLOCKS",
     "MAX_INPUT_SIZE",
     "MAX_LAYERS",
-    "MAX_PARAMETERS",
     "MAX_TOTAL_LAYERS",
     "MAX_UNITS",
     "SCHEMA_FILE",

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from densespace._errors import Problem, SpecError, quote, show
 from densespace._files import UnreadableFile, read_bytes
+from densespace._spec.checks import space_problem
 from densespace._spec.messages import problems
 from densespace._spec.models import Spec
 
@@ -98,7 +99,8 @@ def parse_spec(text: str, *, format: Literal["json", "yaml"], source: str | None
 
 
 def validate_spec(data: Any, *, source: str | None = None) -> Spec:
-    """Validates parsed spec data (a dict) into a ``Spec``.
+    """Validates parsed spec data (a dict) into a ``Spec``: its format (the models), then the
+    rules of its space (``checks``).
 
     Raises:
         SpecError: One problem per line, located the way the spec is written.
@@ -119,9 +121,13 @@ def validate_spec(data: Any, *, source: str | None = None) -> Spec:
     if problem is not None:
         raise SpecError([problem], source=source)
     try:
-        return Spec.model_validate(data)
+        spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(problems(exc), source=source) from None
+    problem = space_problem(spec)
+    if problem is not None:
+        raise SpecError([problem], source=source)
+    return spec
 
 
 def _size_problem(data: Any) -> Problem | None:

@@ -10,8 +10,8 @@ from pydantic import Tag, ValidationError
 
 from densespace._domains import Strict
 from densespace._errors import Problem, quote, show
+from densespace._search import TUNERS
 from densespace._spec.models import Spec
-from densespace._tuners import TUNERS
 
 
 def problems(exc: ValidationError) -> list[Problem]:

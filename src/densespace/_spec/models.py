@@ -2,8 +2,10 @@
 
 These models are the single source of the format: validation, the defaults, the
 JSON Schema in ``schemas/`` and the reference in ``docs/spec.md`` all follow
-from them. The ``search`` section's models come from the tuner registry
-(``densespace._tuners``).
+from them. The ``hidden`` blocks' models come from the block registry
+(``densespace._blocks``), the ``search`` section's from the tuner registry
+(``densespace._search``). The models check the format only; the rules that need
+the space worked out are ``densespace._spec.checks``, which ``validate_spec`` runs next.
 """
 
 from __future__ import annotations
@@ -15,18 +17,18 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from densespace import _domains, _points, _space
+from densespace import _domains
+from densespace._blocks import BLOCKS
+from densespace._blocks.base import MAX_LAYERS, MAX_UNITS, BlockModel
 from densespace._domains import Choice, FloatRange, IntRange, Strict, tunable
-from densespace._errors import Problem, SpecError, show
+from densespace._errors import show
+from densespace._search import TUNERS, SearchSection
 from densespace._tasks import TASKS, LossName, Task, TaskName
-from densespace._tuners import MAX_PARAMETERS, TUNERS, Constraints, SearchSection
 
-#: Bounds that keep a spec from asking for an absurd model (documented in docs/spec.md).
+#: Bounds that keep a spec from asking for an absurd model (documented in docs/spec.md); a
+#: block's own bounds (``MAX_LAYERS``, ``MAX_UNITS``) are in ``densespace._blocks.base``.
 MAX_BLOCKS = 10
-MAX_LAYERS = 100
-MAX_UNITS = 16384
 MAX_INPUT_SIZE = 1 << 20
-# MAX_PARAMETERS = 100,000,000 comes from densespace._tuners, whose Constraints it bounds.
 #: A list of constant blocks (what ``freeze`` writes: one block per run of identical
 #: layers) may have one block per layer of the largest searched model, and at most
 #: that many layers in all.
@@ -34,33 +36,10 @@ MAX_TOTAL_LAYERS = MAX_BLOCKS * MAX_LAYERS
 #: The example shape counted (``inspect``) when the spec leaves ``input.shape`` to the data: CIFAR-10's.
 DEFAULT_SHAPE = (32, 32, 3)
 
-Activation = Literal[
-    "relu",
-    "relu6",
-    "leaky_relu",
-    "elu",
-    "selu",
-    "gelu",
-    "silu",
-    "swish",
-    "mish",
-    "tanh",
-    "sigmoid",
-    "hard_sigmoid",
-    "softplus",
-    "softsign",
-    "linear",
-]
 OptimizerName = Literal["adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad"]
 ScheduleName = Literal["constant", "cosine"]
 
 if TYPE_CHECKING:  # what each tunable field holds, as mypy sees it
-    Layers = int | IntRange | Choice
-    Units = int | IntRange | Choice
-    ActivationValue = Activation | Choice
-    Dropout = float | FloatRange | Choice
-    BatchNorm = bool | Choice
-    L2 = float | FloatRange | Choice
     OptimizerValue = OptimizerName | Choice
     LearningRate = float | FloatRange | Choice
     BatchSize = int | IntRange | Choice
@@ -70,12 +49,6 @@ if TYPE_CHECKING:  # what each tunable field holds, as mypy sees it
     LabelSmoothing = float | FloatRange | Choice
     RegressionLoss = LossName | Choice
 else:  # what pydantic validates: the same, each value within the field's bounds
-    Layers = tunable("Layers", int, ge=0, le=MAX_LAYERS)
-    Units = tunable("Units", int, ge=1, le=MAX_UNITS)
-    ActivationValue = tunable("Activation", Activation, ranged=False)
-    Dropout = tunable("Dropout", float, ge=0.0, lt=1.0)
-    BatchNorm = tunable("BatchNorm", bool, ranged=False)
-    L2 = tunable("L2", float, ge=0.0, le=1.0)
     OptimizerValue = tunable("Optimizer", OptimizerName, ranged=False)
     LearningRate = tunable("LearningRate", float, gt=0.0, le=10.0)
     BatchSize = tunable("BatchSize", int, ge=1, le=65536)
@@ -140,50 +113,19 @@ class Input(Strict):
         return self
 
 
-class Block(Strict):
-    """A run of Dense layers that share one description."""
-
-    layers: Layers = Field(
-        1, description=f"How many Dense layers (0 to {MAX_LAYERS}). Hyperparameter: `layers`."
-    )
-    units: Units = Field(
-        description=f"Units of each Dense layer (1 to {MAX_UNITS}). "
-        "Hyperparameter: `units_<i>` (`units` when shared)."
-    )
-    activation: ActivationValue = Field(
-        "relu", description="Activation of each layer. Hyperparameter: `activation_<i>`."
-    )
-    dropout: Dropout = Field(
-        0.0,
-        description="Dropout rate after each layer, in [0, 1); "
-        "0 adds no Dropout layer. Hyperparameter: `dropout_<i>`.",
-    )
-    batch_norm: BatchNorm = Field(
-        False,
-        description="BatchNormalization between each Dense "
-        "layer (then without bias) and its activation. "
-        "Hyperparameter: `batch_norm_<i>`.",
-    )
-    l2: L2 = Field(
-        0.0,
-        description="L2 penalty on each layer's kernel, in [0, 1]; 0 adds none. Hyperparameter: `l2_<i>`.",
-    )
-    shared: bool = Field(
-        False,
-        description="false: every layer gets its own hyperparameters "
-        "(`units_0`, `units_1`, ...); true: one hyperparameter per field serves "
-        "all layers of the block (`units`).",
-    )
-
-
 def _hidden_kind(value: Any) -> str:
     return "blocks" if isinstance(value, list) else "block"
 
 
+if TYPE_CHECKING:
+    AnyBlock = BlockModel
+else:  # a block of any kind: a union of BLOCKS' models (one kind today: its model alone)
+    AnyBlock = Union[tuple(BLOCKS.values())]
+
 Hidden = Annotated[
     Union[
-        Annotated[Block, Tag("block")],
-        Annotated[list[Block], Field(min_length=1, max_length=MAX_TOTAL_LAYERS), Tag("blocks")],
+        Annotated[AnyBlock, Tag("block")],
+        Annotated[list[AnyBlock], Field(min_length=1, max_length=MAX_TOTAL_LAYERS), Tag("blocks")],
     ],
     Discriminator(_hidden_kind),
 ]
@@ -380,16 +322,16 @@ class Spec(Strict):
         return TASKS[self.task].units if self.output.units is None else self.output.units
 
     @property
-    def blocks(self) -> list[Block]:
+    def blocks(self) -> list[BlockModel]:
         """The hidden blocks as a list, whichever way they were written."""
         return self.hidden if isinstance(self.hidden, list) else [self.hidden]
 
     @field_validator("hidden")
     @classmethod
-    def _blocks(cls, hidden: Block | list[Block]) -> Block | list[Block]:
+    def _blocks(cls, hidden: BlockModel | list[BlockModel]) -> BlockModel | list[BlockModel]:
         if not isinstance(hidden, list) or len(hidden) <= MAX_BLOCKS:
             return hidden
-        if not all(_space.is_constant(block) for block in hidden):
+        if not all(block.is_constant() for block in hidden):
             raise PydanticCustomError(
                 "blocks",
                 f"must have at most {MAX_BLOCKS} blocks (received {len(hidden)}); "
@@ -401,105 +343,6 @@ class Spec(Strict):
                 "blocks", f"the blocks have {layers:,} layers in all; the limit is {MAX_TOTAL_LAYERS:,}"
             )
         return hidden
-
-    @model_validator(mode="after")
-    def _size(self) -> Spec:
-        largest = _space.parameter_bounds(self)[1]
-        if largest > MAX_PARAMETERS:
-            raise PydanticCustomError(
-                "too_large",
-                f"the largest model of this space has {largest:,} trainable parameters; "
-                f"the limit is {MAX_PARAMETERS:,}",
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _tuner_fits_space(self) -> Spec:
-        """A tuner that cannot search the space refuses it (a grid search, a continuous range)."""
-        problem = self.search.unsearchable(self)
-        if problem is not None:
-            raise _located("search.tuner", "tuner_space", problem)
-        return self
-
-    @model_validator(mode="after")
-    def _feasible(self) -> Spec:
-        """A space whose ``search.constraints`` allow no configuration is refused (counted only
-        when constraints are set, and only once the input shape is known: a spec that leaves it
-        to the data is counted when the data fits it in)."""
-        if not self.search.constraints.active or self.input.shape is None:
-            return self
-        try:
-            feasible = _space.feasible_space(self)
-        except SpecError as exc:
-            [problem] = exc.problems
-            raise _located(problem.location, problem.kind, problem.message) from None
-        if feasible.parameters is None:
-            raise _located("search.constraints", "constraints", _infeasible(self))
-        return self
-
-    @model_validator(mode="after")
-    def _initial_points(self) -> Spec:
-        """Each of ``search.initial_points`` is a point of the space (``_points.check_point``),
-        none twice, and there are no more of them than trials."""
-        points = self.search.initial_points
-        trials = getattr(self.search, "max_trials", len(points))
-        if len(points) > trials:
-            raise _located(
-                "search.initial_points",
-                "initial_points",
-                f"{len(points)} points, more than search.max_trials ({trials})",
-            )
-        seen: dict[str, int] = {}
-        for i, values in enumerate(points):
-            location = f"search.initial_points[{i}]"
-            try:
-                point = _points.check_point(self, values, location=location)
-            except SpecError as exc:
-                problem = exc.problems[0]
-                raise _located(problem.location, problem.kind, problem.message) from None
-            key = repr(sorted(point.items()))
-            if key in seen:
-                raise _located(location, "duplicate", f"the same point as search.initial_points[{seen[key]}]")
-            seen[key] = i
-        return self
-
-
-_NO_FUNNEL = "no configuration of this space is a funnel (every hidden layer no wider than the one before it)"
-
-
-def _infeasible(spec: Spec) -> str:
-    """Why no configuration of ``spec`` satisfies its constraints."""
-    constraints = spec.search.constraints
-    if constraints.funnel:
-        held = _space.feasible_space(spec, Constraints(funnel=True)).parameters
-        if held is None:
-            return _NO_FUNNEL
-        what, holder = "funnel configuration", "the funnel configurations hold"
-    else:
-        held, what, holder = _space.parameter_bounds(spec), "configuration", "the space holds"
-    low, high = constraints.min_parameters, constraints.max_parameters
-    if low is not None and high is not None:
-        wanted = f"between {low:,} and {high:,}"
-    else:
-        wanted = f"at least {low:,}" if low is not None else f"at most {high:,}"
-    span = f"only {held[0]:,}" if held[0] == held[1] else f"{held[0]:,} to {held[1]:,}"
-    return f"no {what} of this space has {wanted} trainable parameters ({holder} {span})"
-
-
-def unshaped_infeasible(spec: Spec) -> SpecError:
-    """The error of a spec that leaves ``input.shape`` to the data and whose ``search.constraints``
-    allow no configuration on ``DEFAULT_SHAPE``, the shape counted without data (validation leaves
-    such constraints to the data; ``inspect``, which counts on that shape, refuses the spec)."""
-    return SpecError(
-        [
-            Problem(
-                "search.constraints",
-                "constraints",
-                f"{_infeasible(spec)} on the input shape {list(DEFAULT_SHAPE)}, counted as the spec "
-                "sets no input.shape; set input.shape to the data's",
-            )
-        ]
-    )
 
 
 def _located(field: str, kind: str, message: str) -> PydanticCustomError:

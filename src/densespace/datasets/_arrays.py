@@ -233,20 +233,9 @@ def assemble(
     cuts = [name for name, value in (("validation", validation), ("test", test)) if _is_fraction(value)]
     if classes and cuts:
         _check_class_counts(train, held["training"][1], cuts, class_names, where, noun, hint)
-    rng = np.random.default_rng(seed)
-    if not isinstance(test, Part):
-        held["training"], held["test"] = _hold_out(
-            held["training"], test, rng, stratify=classes, name="test", noun=noun, where=where
-        )
-    if validation == "test":
-        held["validation"] = held["test"]
-    elif not isinstance(validation, Part):
-        held["training"], held["validation"] = _hold_out(
-            held["training"], validation, rng, stratify=classes, noun=f"training {noun}", where=where
-        )
-    if limit is not None:
-        for name in ("training", "test", "validation")[: 2 if validation == "test" else 3]:
-            held[name] = _subset(held[name], limit, rng, stratify=classes)
+    _split(
+        held, validation, test, limit, np.random.default_rng(seed), classes=classes, noun=noun, where=where
+    )
     test_split = (np.ascontiguousarray(held["test"][0]), held["test"][1])
     return Dataset(
         (np.ascontiguousarray(held["training"][0]), held["training"][1]),
@@ -260,6 +249,34 @@ def assemble(
         feature_names=feature_names,
         target_names=target_names,
     )
+
+
+def _split(
+    held: dict[str, Split],
+    validation: float | Literal["test"] | Part,
+    test: float | Part,
+    limit: int | None,
+    rng: np.random.Generator,
+    *,
+    classes: bool,
+    noun: str,
+    where: str,
+) -> None:
+    """Holds the test and validation splits out of ``held["training"]`` where they are fractions
+    (stratified by class when ``classes``), then keeps ``limit`` examples of each split."""
+    if not isinstance(test, Part):
+        held["training"], held["test"] = _hold_out(
+            held["training"], test, rng, stratify=classes, name="test", noun=noun, where=where
+        )
+    if validation == "test":
+        held["validation"] = held["test"]
+    elif not isinstance(validation, Part):
+        held["training"], held["validation"] = _hold_out(
+            held["training"], validation, rng, stratify=classes, noun=f"training {noun}", where=where
+        )
+    if limit is not None:
+        for name in ("training", "test", "validation")[: 2 if validation == "test" else 3]:
+            held[name] = _subset(held[name], limit, rng, stratify=classes)
 
 
 def _class_names(

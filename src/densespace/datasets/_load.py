@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from densespace._errors import OptionError, quote
+from densespace.datasets._cifar10_load import load_cifar10
 from densespace.datasets._csv import load_csv
 from densespace.datasets._dataset import Dataset
 from densespace.datasets._keras_datasets import load_keras
@@ -63,8 +64,6 @@ def load(
         ...
         densespace._errors.OptionError: iris.csv is a CSV file: name the column or columns to predict with target
     """
-    from densespace.datasets import load_cifar10  # the package imports this module first
-
     text = None if source is None else os.fspath(source)
     kind = _kind(text)
     shown = "CIFAR-10 (no source given)" if text is None else quote(text, 120)

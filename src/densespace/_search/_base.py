@@ -1,31 +1,29 @@
-"""The tuner registry: one entry per search algorithm densespace runs.
+"""What every search algorithm shares: the ``search`` section's common options and a registry entry.
 
-An entry ties together everything that differs between tuners: the name written
-in a spec's ``search.tuner`` (and given to ``--tuner``), the model of the spec's
-``search`` section with that tuner's options and budget rules, the keras-tuner
-class that runs it, and the name of the public shortcut (``densespace.hyperband``).
-The spec's ``search`` union, the CLI's choices, the shortcuts and the budget
-arithmetic all derive from ``TUNERS``; adding a tuner is one section model and
-one entry here. Pydantic only: no Keras at import.
+A search algorithm is one module of ``densespace._search`` (``random``, ``bayesian``,
+``hyperband``, ``grid``): the model of its spec section (a ``SearchSection``), the
+densespace hooks of its oracle (a mixin over ``densespace._keras.oracle.SearchOracle``,
+written without importing keras-tuner) and its ``Tuner`` entry, which the registry
+lists. Pydantic only: no Keras at import.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, PlainValidator, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from densespace._domains import FloatRange, IntRange, Strict
+from densespace._domains import Strict
 from densespace._errors import show
+from densespace._hyperparameters import Hyperparameter
 
-if TYPE_CHECKING:
-    from densespace._spec import Spec
-
-TunerName = Literal["random", "bayesian", "hyperband", "grid"]
+#: Fields of a ``search`` section that densespace handles itself, or passes to keras-tuner's tuner
+#: rather than its oracle (``executions_per_trial``): none reaches the oracle.
+OWN_OPTIONS = ("tuner", "objective", "executions_per_trial", "constraints", "pruning", "initial_points")
 
 
 #: Most trainable parameters of a model of the space (``densespace._spec.MAX_PARAMETERS``; defined here,
@@ -180,9 +178,16 @@ class SearchSection(Strict):
         """
         raise NotImplementedError
 
-    def unsearchable(self, spec: Spec) -> str | None:
-        """Why this tuner cannot search the spec's space (reported at ``search.tuner``), or None."""
+    def unsearchable(self, hyperparameters: Iterable[Hyperparameter]) -> str | None:
+        """Why this tuner cannot search a space of ``hyperparameters`` (``densespace.hyperparameters(spec)``;
+        reported at ``search.tuner``), or None."""
         return None
+
+    def oracle_options(self) -> dict[str, Any]:
+        """The options the algorithm's keras-tuner oracle takes: every field but the tuner's name and
+        the options densespace handles itself (the objective, the executions per trial, constraints,
+        pruning and initial points)."""
+        return self.model_dump(exclude=set(OWN_OPTIONS))
 
     def trial_epochs(self, values: Mapping[str, Any], epochs: int) -> int:
         """The planned epochs one trial with ``values`` stands for (run in full or not)."""
@@ -197,7 +202,7 @@ class SearchSection(Strict):
         return None
 
 
-class _CountedTrials:
+class CountedTrials:
     """A search of ``max_trials`` trials that each train for the spec's epochs."""
 
     if TYPE_CHECKING:  # fields of the models this mixes into (not declared here: that would reorder them)
@@ -209,169 +214,23 @@ class _CountedTrials:
         return self.max_trials, self.max_trials * epochs * self.executions_per_trial
 
 
-class RandomSearch(_CountedTrials, SearchSection):
-    """keras-tuner's RandomSearch."""
-
-    tuner: Literal["random"] = Field("random", description="The search algorithm.")
-    max_trials: int = Field(10, ge=1, le=100000, description="Number of trials.")
-
-
-class BayesianSearch(_CountedTrials, SearchSection):
-    """keras-tuner's BayesianOptimization (a Gaussian process)."""
-
-    tuner: Literal["bayesian"] = Field(description="The search algorithm.")
-    max_trials: int = Field(10, ge=1, le=100000, description="Number of trials.")
-    num_initial_points: int | None = Field(
-        None,
-        ge=1,
-        le=100000,
-        description="Random trials before the Gaussian process takes over; "
-        "default 3 x the number of hyperparameters (keras-tuner's).",
-    )
-
-    def warning(self, dimensions: int) -> str | None:
-        """Says so when the Gaussian process proposes fewer than half the trials.
-
-        It only proposes trials after ``num_initial_points`` random ones
-        (keras-tuner's default: 3 x the number of hyperparameters).
-        """
-        initial = self.num_initial_points or max(3 * dimensions, 3)
-        guided = max(self.max_trials - initial, 0)
-        if guided * 2 >= self.max_trials:
-            return None
-        origin = (
-            "search.num_initial_points"
-            if self.num_initial_points
-            else f"keras-tuner's default num_initial_points (3 x {dimensions} hyperparameters)"
-        )
-        return (
-            f"{origin} = {initial} random trials leave {guided} of max_trials = {self.max_trials} "
-            "to the Gaussian process: this search is mostly random"
-        )
-
-
-class HyperbandSearch(SearchSection):
-    """keras-tuner's Hyperband."""
-
-    tuner: Literal["hyperband"] = Field(description="The search algorithm.")
-    max_epochs: int = Field(100, ge=2, le=10000, description="Most epochs one model is trained.")
-    factor: int = Field(3, ge=2, le=100, description="Reduction factor between brackets.")
-    hyperband_iterations: int = Field(
-        1, ge=1, le=100, description="Times the whole Hyperband algorithm is run."
-    )
-
-    NO_POINTS: ClassVar[str | None] = "Hyperband draws every bracket's models itself"
-
-    @field_validator("pruning")
-    @classmethod
-    def _no_pruning(cls, pruning: Pruning | None) -> Pruning | None:
-        if pruning is not None:
-            raise PydanticCustomError(
-                "hyperband_pruning",
-                "Hyperband prunes by its own brackets: remove search.pruning, or use the random or "
-                "bayesian tuner",
-            )
-        return pruning
-
-    def budget(self, epochs: int, configurations: int | None = None) -> tuple[int, int]:
-        """keras-tuner's own bracket arithmetic: each round of a bracket trains ``size``
-        models, continuing the previous round's best from where they stopped."""
-        trials = total_epochs = brackets = 0
-        remaining = float(self.max_epochs)
-        while remaining >= 1:
-            remaining /= self.factor
-            brackets += 1
-        end_size = math.ceil(1 + math.log(self.max_epochs, self.factor))
-        for bracket in range(brackets):
-            for round_ in range(bracket + 1):
-                size = math.ceil(end_size / (bracket + 1) * self.factor ** (bracket - round_))
-                done = math.ceil(self.max_epochs / self.factor ** (bracket - round_ + 1)) if round_ else 0
-                total = math.ceil(self.max_epochs / self.factor ** (bracket - round_))
-                trials += size
-                total_epochs += size * (total - done)
-        iterations = self.hyperband_iterations
-        return trials * iterations, total_epochs * iterations * self.executions_per_trial
-
-    def trial_epochs(self, values: Mapping[str, Any], epochs: int) -> int:
-        """A Hyperband trial trains from ``tuner/initial_epoch`` to ``tuner/epochs``."""
-        return (values["tuner/epochs"] - values["tuner/initial_epoch"]) * self.executions_per_trial
-
-    def longest_training(self, epochs: int) -> int:
-        """Hyperband trains a model for up to ``max_epochs``."""
-        return self.max_epochs
-
-
-class GridSearch(_CountedTrials, SearchSection):
-    """keras-tuner's GridSearch: every configuration in turn (the last hyperparameter fastest),
-    up to ``max_trials``; every range needs a step, and search.constraints' exclusions are skipped."""
-
-    tuner: Literal["grid"] = Field(description="The search algorithm.")
-    max_trials: int = Field(
-        100,
-        ge=1,
-        le=100000,
-        description="Most trials: the grid stops after this many configurations, or when it is exhausted.",
-    )
-
-    EXHAUSTIVE: ClassVar[bool] = True
-    NO_POINTS: ClassVar[str | None] = "a grid search tries every configuration in grid order"
-
-    def budget(self, epochs: int, configurations: int | None = None) -> tuple[int, int]:
-        """One trial per configuration (``configurations``), at most ``max_trials``.
-
-        Examples:
-            >>> import densespace
-            >>> spec = densespace.validate_spec({
-            ...     "version": 1, "name": "grid", "hidden": {"layers": 2, "units": {"values": [64, 128]}},
-            ...     "training": {"epochs": 5}, "search": {"tuner": "grid"},
-            ... })
-            >>> densespace.planned_budget(spec)
-            (4, 20)
-        """
-        trials = self.max_trials if configurations is None else min(configurations, self.max_trials)
-        return trials, trials * epochs * self.executions_per_trial
-
-    def unsearchable(self, spec: Spec) -> str | None:
-        """A range without step has no grid: a float range is continuous, and keras-tuner's grid
-        takes only 10 values of an integer range with log sampling."""
-        from densespace import _space
-
-        for h in _space.hyperparameters(spec):
-            domain = h.domain
-            if isinstance(domain, FloatRange) and domain.step is None:
-                why = "is continuous"
-            elif isinstance(domain, IntRange) and domain.step is None and domain.sampling != "linear":
-                why = f"has sampling '{domain.sampling}' and no step (the grid would take 10 of its values)"
-            else:
-                continue
-            return f"a grid search needs every range to have a step; {h.location} {why}"
-        return None
-
-
 @dataclass(frozen=True)
 class Tuner:
-    """One search algorithm.
+    """One search algorithm: a registry entry.
 
     Attributes:
         name: its name in ``search.tuner`` and ``--tuner``.
         section: the model of the spec's ``search`` section for it.
-        keras_class: the keras-tuner class that runs it (``keras_tuner.<name>``).
+        keras_class: the keras-tuner tuner class that trains its trials (``keras_tuner.<keras_class>``).
+        keras_oracle: the keras-tuner oracle class that proposes them (``keras_tuner.oracles.<keras_oracle>``).
+        hooks: densespace's hooks of its oracle that differ from ``SearchOracle``'s defaults (mixins
+            placed before ``SearchOracle``; none: the defaults).
         function: the public shortcut ``densespace.<function>(spec, data=...)``.
     """
 
-    name: TunerName
+    name: str
     section: type[SearchSection]
     keras_class: str
+    keras_oracle: str
+    hooks: tuple[type, ...]
     function: str
-
-
-TUNERS: dict[str, Tuner] = {
-    t.name: t
-    for t in (
-        Tuner("random", RandomSearch, "RandomSearch", "random_search"),
-        Tuner("bayesian", BayesianSearch, "BayesianOptimization", "bayesian_optimization"),
-        Tuner("hyperband", HyperbandSearch, "Hyperband", "hyperband"),
-        Tuner("grid", GridSearch, "GridSearch", "grid_search"),
-    )
-}
-"""The tuner registry: ``search.tuner`` name -> its spec section, keras-tuner class and shortcut."""
