@@ -108,11 +108,12 @@ def test_a_worker_killed_mid_trial_rejoins_and_the_search_completes(tmp_path):
     spec = dict(SPEC, training={"epochs": 15, "batch_size": 16})
     port = _free_port()
     chief = _start(tmp_path, spec, {"chief": f"127.0.0.1:{port}"})
-    steady = _start(tmp_path, spec, {"worker": f"127.0.0.1:{port}", "worker_id": "steady"})
     doomed = _start(tmp_path, spec, {"worker": f"127.0.0.1:{port}", "worker_id": "doomed"})
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and "doomed" not in _ongoing(tmp_path / "out"):
         time.sleep(0.05)
+    # the steady worker starts once the doomed one holds a trial: it cannot take them all first
+    steady = _start(tmp_path, spec, {"worker": f"127.0.0.1:{port}", "worker_id": "steady"})
     time.sleep(0.5)
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.wait()

@@ -264,3 +264,17 @@ def test_two_processes_sharing_a_folder_keep_what_the_other_listed_or_removed(tm
     worker.claim(tmp_path / "c")
     chief.claim(tmp_path / "d")
     assert json.loads((tmp_path / MANIFEST_FILE).read_text())["files"] == ["a", "b", "c", "d"]
+
+
+def test_a_link_out_of_the_folder_is_never_written_through(tmp_path):
+    """A folder of the results linked elsewhere is refused before a file is written through it."""
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run/search").symlink_to(tmp_path / "elsewhere")
+    with Ledger.open(tmp_path / "run"), pytest.raises(RunFolderError) as caught:
+        write_text(tmp_path / "run/search/oracle.json", "{}")
+    assert str(caught.value) == (
+        f"{tmp_path / 'run/search/oracle.json'}: a link in {tmp_path / 'run'} leads out of it, and densespace "
+        "writes only inside its results folder: remove the link, or choose another --out"
+    )
+    assert list((tmp_path / "elsewhere").iterdir()) == []

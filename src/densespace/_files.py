@@ -222,8 +222,14 @@ class Ledger:
         """Lists ``path`` as densespace's before it is written.
 
         Raises:
-            RunFolderError: ``path`` exists and is not listed (densespace did not write it).
+            RunFolderError: ``path`` exists and is not listed (densespace did not write it), or a
+                link in the folder leads it out of the folder.
         """
+        if not self._inside(path):
+            raise RunFolderError(
+                f"{path}: a link in {self.root} leads out of it, and densespace writes only inside its "
+                "results folder: remove the link, or choose another --out"
+            )
         name = self.name(path)
         if name in self.files:
             return
