@@ -248,8 +248,8 @@ def test_trials_far_behind_the_median_are_pruned_and_not_retrained(tmp_path):
 def test_hyperband_refuses_pruning_at_its_place():
     """search.pruning on Hyperband is a located spec error, from the spec or from --tuner."""
     message = (
-        "search.pruning: Hyperband prunes by its own brackets: remove search.pruning, or use the random "
-        "or bayesian tuner"
+        "search.pruning: Hyperband prunes by its own brackets: remove search.pruning, or use the random, "
+        "bayesian or tpe tuner"
     )
     with pytest.raises(SpecError) as caught:
         validate_spec(spec_dict(search={"tuner": "hyperband", "pruning": {}}))

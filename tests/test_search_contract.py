@@ -27,6 +27,7 @@ OPTIONS = {
     "bayesian": {"max_trials": 2, "num_initial_points": 1},
     "hyperband": {"max_epochs": 2, "factor": 2},
     "grid": {"max_trials": 2},
+    "tpe": {"max_trials": 2, "num_initial_points": 1},
 }
 #: A space of 16 configurations: two layers of 4, 8, 16 or 32 units, on 4 features and 2 classes.
 TWO_LAYERS = {
@@ -186,7 +187,7 @@ class TestSearchContract:
                 densespace.validate_spec(data)
             assert str(caught.value) == (
                 f"search.initial_points: {entry.section.NO_POINTS}: remove search.initial_points, "
-                "or use the random or bayesian tuner"
+                "or use the random, bayesian or tpe tuner"
             )
             return
         result = getattr(densespace, entry.function)(

@@ -431,7 +431,7 @@ def test_tuners_that_choose_every_model_refuse_given_ones(tuner, option):
         TuneOptions.create(validate_spec(TINY), SearchOptions(tuner=tuner, **{option: value}))
     reason = validate_spec(merge_tuner(tuner)).search.NO_POINTS
     assert caught.value.for_cli() == (
-        f"{reason}: remove --{option.replace('_', '-')}, or use the random or bayesian tuner"
+        f"{reason}: remove --{option.replace('_', '-')}, or use the random, bayesian or tpe tuner"
     )
 
 

@@ -50,6 +50,7 @@ from densespace._run import (
     hyperband,
     planned_budget,
     random_search,
+    tpe,
     tune,
 )
 from densespace._search import (
@@ -169,6 +170,7 @@ __all__ = [
     "planned_budget",
     "random_search",
     "resolve",
+    "tpe",
     "tune",
     "validate_spec",
 ]

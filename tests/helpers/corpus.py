@@ -178,7 +178,7 @@ INVALID = [
     Invalid(
         "tuner-typo",
         spec_dict(search={"tuner": "bayes"}),
-        "search: unknown tuner \"bayes\" (did you mean 'bayesian'?); expected one of: random, bayesian, hyperband, grid",
+        "search: unknown tuner \"bayes\" (did you mean 'bayesian'?); expected one of: random, bayesian, hyperband, grid, tpe",
         True,
     ),
     Invalid(
@@ -225,7 +225,7 @@ INVALID = [
     Invalid(
         "option-of-other-tuner",
         spec_dict(search={"tuner": "random", "num_initial_points": 2}),
-        "search.num_initial_points: unknown key: an option of tuner 'bayesian'; this search's tuner is 'random'",
+        "search.num_initial_points: unknown key: an option of tuners 'bayesian' and 'tpe'; this search's tuner is 'random'",
         True,
     ),
     Invalid(
@@ -549,7 +549,7 @@ INVALID = [
             hidden={"units": {"values": [8, 16]}},
         ),
         "search.initial_points: Hyperband draws every bracket's models itself: remove search.initial_points, "
-        "or use the random or bayesian tuner",
+        "or use the random, bayesian or tpe tuner",
         False,
     ),
     Invalid(

@@ -4,6 +4,7 @@
 after the entry's own hooks (``densespace._search``), so that each hook below is a method an
 algorithm may override:
 
+* ``propose``: the algorithm's own proposal (keras-tuner's ``populate_space``);
 * ``next_point``: the given points (``search.initial_points``, ``--enqueue``) come first;
 * ``infeasible``, ``replace_infeasible``: a proposal outside ``search.constraints`` is told
   to the algorithm and replaced, so no infeasible model is built or trained;
@@ -28,6 +29,7 @@ from densespace._search import TUNERS
 from densespace._tasks import direction
 
 if TYPE_CHECKING:
+    from densespace._hyperparameters import Hyperparameter
     from densespace._spec import Spec
 
 #: The prefix of the extra metrics that hold a trial's history: ``history/<metric>/<epoch>``.
@@ -81,7 +83,7 @@ class SearchOracle(keras_tuner.Oracle):
         point = self.next_point()
         if point is not None:
             return {"status": "RUNNING", "values": point}
-        proposal: dict[str, Any] = super().populate_space(trial_id)
+        proposal = self.propose(trial_id)
         if proposal.get("status") != "RUNNING":
             return proposal
         values = proposal["values"]
@@ -93,6 +95,20 @@ class SearchOracle(keras_tuner.Oracle):
         if self._duplicate(values):
             values = self.replace_repeated(values)
         return {"status": "RUNNING", "values": values}
+
+    def propose(self, trial_id: str) -> dict[str, Any]:
+        """The algorithm's proposal for trial ``trial_id``, a ``{"status": ..., "values": ...}``
+        response: keras-tuner's oracle's ``populate_space``."""
+        proposal: dict[str, Any] = super().populate_space(trial_id)
+        return proposal
+
+    def declared(self) -> dict[str, Hyperparameter]:
+        """The spec's hyperparameters by name, in declaration order (``_space.hyperparameters``)."""
+        return {h.name: h for h in _space.hyperparameters(self.spec)}
+
+    def pruned(self, trial: Any) -> bool:
+        """Whether ``trial`` was stopped by pruning (its ``PRUNED`` extra metric)."""
+        return bool(trial.metrics.exists(PRUNED))
 
     def next_point(self) -> dict[str, Any] | None:
         """The first given point no trial has the values of yet: a resumed search goes on with the
@@ -166,7 +182,7 @@ class SearchOracle(keras_tuner.Oracle):
         return [
             (t.trial_id, {name: t.metrics.get_last_value(name) for name in t.metrics.metrics})
             for t in self.trials.values()
-            if t.status == "COMPLETED" and not t.metrics.exists(PRUNED)
+            if t.status == "COMPLETED" and not self.pruned(t)
         ]
 
     def finished(self) -> bool:

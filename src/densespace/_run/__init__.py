@@ -12,6 +12,7 @@ from densespace._run.tune import (
     grid_search,
     hyperband,
     random_search,
+    tpe,
     tune,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "hyperband",
     "planned_budget",
     "random_search",
+    "tpe",
     "tune",
 ]

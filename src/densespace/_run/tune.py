@@ -668,8 +668,9 @@ def shortcut(name: TunerName) -> TunerFunction:
         return tune(spec, data=data, tuner=name, **options)
 
     run_tuner.__name__ = run_tuner.__qualname__ = entry.function
+    algorithm = (entry.section.__doc__ or entry.name).splitlines()[0].rstrip(".")
     run_tuner.__doc__ = (
-        f"``tune`` with keras-tuner's {entry.keras_class}; takes ``tune``'s options but ``tuner``.\n\n"
+        f"``tune`` with {algorithm}; takes ``tune``'s options but ``tuner``.\n\n"
         f"    Examples:\n        >>> densespace.{entry.function}(spec, data=data)  # doctest: +SKIP\n"
     )
     return run_tuner
@@ -683,3 +684,5 @@ hyperband = shortcut("hyperband")
 """``tune`` with keras-tuner's Hyperband; takes ``tune``'s options but ``tuner``."""
 grid_search = shortcut("grid")
 """``tune`` with keras-tuner's GridSearch; takes ``tune``'s options but ``tuner``."""
+tpe = shortcut("tpe")
+"""``tune`` with Optuna's Tree-structured Parzen Estimator (TPESampler); takes ``tune``'s options but ``tuner``."""

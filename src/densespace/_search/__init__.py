@@ -1,6 +1,6 @@
 """The search algorithms densespace runs, one module each, and their registry.
 
-An algorithm's module (``random``, ``bayesian``, ``hyperband``, ``grid``) holds the
+An algorithm's module (``random``, ``bayesian``, ``hyperband``, ``grid``, ``tpe``) holds the
 model of its spec section, densespace's hooks of its keras-tuner oracle and its
 ``Tuner`` entry; ``_base`` holds what they share. The spec's ``search`` union, the
 CLI's choices, the public shortcuts, the budget arithmetic and the oracles all derive
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from densespace._search import bayesian, grid, hyperband, random
+from densespace._search import bayesian, grid, hyperband, random, tpe
 from densespace._search._base import (
     MAX_PARAMETERS,
     Constraints,
@@ -24,8 +24,9 @@ from densespace._search.bayesian import BayesianSearch
 from densespace._search.grid import GridSearch
 from densespace._search.hyperband import HyperbandSearch
 from densespace._search.random import RandomSearch
+from densespace._search.tpe import TPESearch
 
-TunerName = Literal["random", "bayesian", "hyperband", "grid"]
+TunerName = Literal["random", "bayesian", "hyperband", "grid", "tpe"]
 
 TUNERS: dict[str, Tuner] = {
     t.name: t
@@ -34,6 +35,7 @@ TUNERS: dict[str, Tuner] = {
         bayesian.TUNER,
         hyperband.TUNER,
         grid.TUNER,
+        tpe.TUNER,
     )
 }
 """The tuner registry: ``search.tuner`` name -> its spec section, oracle hooks, keras-tuner classes and shortcut."""
@@ -48,5 +50,6 @@ __all__ = [
     "Pruning",
     "RandomSearch",
     "SearchSection",
+    "TPESearch",
     "TunerName",
 ]

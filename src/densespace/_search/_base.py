@@ -168,7 +168,7 @@ class SearchSection(Strict):
     @classmethod
     def points_refused(cls, what: str) -> str:
         """Why ``what`` (a spec field or an option) cannot be used with this tuner."""
-        return f"{cls.NO_POINTS}: remove {what}, or use the random or bayesian tuner"
+        return f"{cls.NO_POINTS}: remove {what}, or use the random, bayesian or tpe tuner"
 
     def budget(self, epochs: int, configurations: int | None = None) -> tuple[int, int]:
         """The most trials and training epochs the search runs, for ``epochs`` per model.

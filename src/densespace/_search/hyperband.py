@@ -34,8 +34,8 @@ class HyperbandSearch(SearchSection):
         if pruning is not None:
             raise PydanticCustomError(
                 "hyperband_pruning",
-                "Hyperband prunes by its own brackets: remove search.pruning, or use the random or "
-                "bayesian tuner",
+                "Hyperband prunes by its own brackets: remove search.pruning, or use the random, "
+                "bayesian or tpe tuner",
             )
         return pruning
 
