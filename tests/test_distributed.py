@@ -112,12 +112,11 @@ def test_a_worker_killed_mid_trial_rejoins_and_the_search_completes(tmp_path):
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and "doomed" not in _ongoing(tmp_path / "out"):
         time.sleep(0.05)
-    # the steady worker starts once the doomed one holds a trial: it cannot take them all first
-    steady = _start(tmp_path, spec, {"worker": f"127.0.0.1:{port}", "worker_id": "steady"})
-    time.sleep(0.5)
-    os.kill(doomed.pid, signal.SIGKILL)
+    os.kill(doomed.pid, signal.SIGKILL)  # at once: the trial it was handed is the one cut short
     doomed.wait()
     interrupted = _ongoing(tmp_path / "out")["doomed"]
+    # the steady worker starts after the kill: it can neither take every trial first nor the cut one
+    steady = _start(tmp_path, spec, {"worker": f"127.0.0.1:{port}", "worker_id": "steady"})
     again = _start(tmp_path, spec, {"worker": f"127.0.0.1:{port}", "worker_id": "doomed"})
     ran_again = _trials_of(again)
     ran = _trials_of(steady) + ran_again
