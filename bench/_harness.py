@@ -466,3 +466,21 @@ def for_evaluation(model: Any, spec: Any, values: dict[str, Any]) -> Any:
     from densespace._keras.hypermodel import for_evaluation
 
     return for_evaluation(model, spec, densespace.resolve(spec, values))
+
+
+def memory_oracle(spec: Any, directory: Path) -> Any:
+    """densespace's oracle of ``spec.search``, its space declared as a tuner would (no model built)
+    and its state kept in memory only."""
+    import keras_tuner
+
+    from densespace._keras.hypermodel import DenseHyperModel
+    from densespace._keras.oracle import make_oracle
+
+    oracle = make_oracle(spec)
+    oracle._set_project_dir(str(directory), "search")
+    oracle._display.verbose = 0
+    oracle.save = oracle._save_trial = lambda *args: None
+    space = keras_tuner.HyperParameters()
+    DenseHyperModel(spec).declare(space)
+    oracle.update_space(space)
+    return oracle

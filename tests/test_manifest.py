@@ -278,3 +278,37 @@ def test_a_link_out_of_the_folder_is_never_written_through(tmp_path):
         "writes only inside its results folder: remove the link, or choose another --out"
     )
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_a_worker_starting_beside_its_chief_takes_the_folder_as_new(tmp_path):
+    """A folder holding only a starting run's lock, manifest and their temporary files is a new folder."""
+    (tmp_path / ".densespace.lock").write_text("1\n")
+    (tmp_path / MANIFEST_FILE).write_text('{"files": ["run.json"]}')
+    (tmp_path / ".run.json.abcd1234.tmp").write_text("{")
+    (tmp_path / f".{MANIFEST_FILE}.zz9k2m1a.tmp").write_text("{")
+    record = folder.RunRecord.model_validate(
+        {"spec": validate_spec(TINY).model_dump(mode="json"), "data": _data_record()}
+    )
+    folder.prepare(tmp_path, record, overwrite=False, lock=False).release()
+    assert json.loads((tmp_path / "run.json").read_text()) == record.model_dump(mode="json")
+
+
+def test_a_file_another_process_listed_since_is_written_over(tmp_path):
+    """A ledger reads the manifest again before refusing a file another process listed and wrote."""
+    mine = Ledger(tmp_path, _read_manifest(tmp_path))
+    theirs = Ledger(tmp_path, _read_manifest(tmp_path))
+    theirs.claim(tmp_path / "run.json")
+    (tmp_path / "run.json").write_text("{}")
+    mine.claim(tmp_path / "run.json")
+    assert mine.owns(tmp_path / "run.json")
+
+
+def _data_record():
+    data = synthetic_data()
+    return {
+        "source": "synthetic",
+        "train": len(data.train[1]),
+        "validation": len(data.validation[1]),
+        "test": len(data.test[1]),
+        "digest": densespace.datasets.digest(data),
+    }

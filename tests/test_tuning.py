@@ -192,8 +192,8 @@ def test_overrides_replace_search_options(options, search):
         ({"epochs": 0}, "overrides: training.epochs: must be >= 1 (received 0)"),
         (
             {"tuner": "hyperband", "max_trials": 3},
-            "overrides: search.max_trials: unknown key: an option of tuners 'random', 'bayesian' and "
-            "'grid'; this search's tuner is 'hyperband'",
+            "overrides: search.max_trials: unknown key: an option of tuners 'random', 'bayesian', "
+            "'grid' and 'tpe'; this search's tuner is 'hyperband'",
         ),
     ],
 )

@@ -234,6 +234,10 @@ class Ledger:
         if name in self.files:
             return
         if os.path.lexists(path):
+            self._refresh()  # another process (a chief, a worker) may have listed it since
+        if name in self.files:
+            return
+        if os.path.lexists(path):
             raise RunFolderError(
                 f"{path} is not a file densespace wrote, and densespace would write it: move it out of "
                 f"{self.root}, or choose another --out"
@@ -320,18 +324,35 @@ class Ledger:
     def _save(self) -> None:
         """Writes the manifest, merged with what other processes listed since."""
         path = self.root / MANIFEST_FILE
-        descriptor = os.open(self.root, os.O_RDONLY)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-            if _identity(path) not in (None, self._identity):  # another process wrote it since
-                theirs = _read_manifest(self.root)
-                added, removed = self.files - self._written, self._written - self.files
-                self.files = (set(theirs.files) - removed) | added
-                if self.commit is None and not self._carried:
-                    self.commit = theirs.commit
+        with self._locked():
+            self._merge()
             manifest = Manifest(files=sorted(self.files), commit=self.commit)
             _replace(path, (manifest.model_dump_json(indent=1) + "\n").encode("utf-8"))
             self._written, self._identity = set(self.files), _identity(path)
+
+    def _refresh(self) -> None:
+        """Takes in what other processes listed since this ledger last read or wrote the manifest."""
+        with self._locked():
+            self._merge()
+            self._written, self._identity = set(self.files), _identity(self.root / MANIFEST_FILE)
+
+    def _merge(self) -> None:
+        """This ledger's changes since it last read or wrote, over the manifest's current content."""
+        if _identity(self.root / MANIFEST_FILE) in (None, self._identity):  # nobody wrote it since
+            return
+        theirs = _read_manifest(self.root)
+        added, removed = self.files - self._written, self._written - self.files
+        self.files = (set(theirs.files) - removed) | added
+        if self.commit is None and not self._carried:
+            self.commit = theirs.commit
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """An exclusive ``flock`` of the folder while the block runs (the manifest's writers take turns)."""
+        descriptor = os.open(self.root, os.O_RDONLY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
         finally:
             os.close(descriptor)
 
@@ -379,6 +400,13 @@ def _ledger_of(path: Path) -> Ledger | None:
         if ledger is not None:
             return ledger
     return None
+
+
+def temporary_of(name: str) -> str | None:
+    """The file a temporary file of ``write_bytes`` or ``save_model`` named ``name`` is written for;
+    None when ``name`` is not one."""
+    match = _TEMPORARY.fullmatch(name)
+    return None if match is None else match["name"]
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:

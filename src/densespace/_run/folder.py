@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from densespace._errors import RunFolderError, SpecError, printable, quote
-from densespace._files import MANIFEST_FILE, Ledger, read_json, write_text
+from densespace._files import MANIFEST_FILE, Ledger, read_json, temporary_of, write_text
 from densespace._report import PLOT_FILE, REPORT_FILE, TRIALS_FILE
 from densespace._results import RESULTS_FILE, DataRecord, load_results
 from densespace._spec import validate_spec
@@ -175,7 +175,7 @@ def _previous(out: Path) -> RunRecord | None:
     Raises:
         RunFolderError: ``out`` holds files but no ``run.json`` that densespace wrote.
     """
-    if not out.exists() or not any(p.name not in (LOCK_FILE, MANIFEST_FILE) for p in out.iterdir()):
+    if not out.exists() or all(_starting(p.name) for p in out.iterdir()):
         return None
     marker = out / RUN_FILE
     if not marker.exists():
@@ -192,6 +192,12 @@ def _previous(out: Path) -> RunRecord | None:
             f"{marker} is not a run file densespace wrote ({where}: {quote(error['msg'])}); densespace "
             "never deletes a folder it did not write: choose a new or empty --out"
         ) from None
+
+
+def _starting(name: str) -> bool:
+    """Whether ``name`` is what a run starting in the folder writes before ``run.json`` is in place:
+    the lock, the manifest, or a temporary file of either file (a worker may look meanwhile)."""
+    return name in (LOCK_FILE, MANIFEST_FILE) or temporary_of(name) in (RUN_FILE, MANIFEST_FILE)
 
 
 def _current(record: RunRecord) -> RunRecord:
