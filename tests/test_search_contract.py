@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import keras_tuner
 import pytest
 from helpers import spec_dict, synthetic_data
-from helpers.oracles import clean, drive, oracle
+from helpers.oracles import clean, drive, heard_infeasible, oracle
 
 import densespace
 from densespace._budgets import Limits
@@ -99,9 +99,7 @@ class TestSearchContract:
         """Under constraints only the feasible configuration is proposed; the infeasible ones go to the hook."""
         constrained = spec(TWO_LAYERS, entry, constraints={"min_parameters": 1000})
         made = oracle(constrained, tmp_path)
-        heard = []
-        told = made.infeasible
-        made.infeasible = lambda values: heard.append(clean(values)) or told(values)
+        heard = heard_infeasible(made)
         proposed = drive(made)
         assert [clean(v) for v in proposed] == [{"units_0": 32, "units_1": 32}]
         assert heard and not any(densespace.feasible(constrained, v) for v in heard)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from helpers import spec_dict
-from helpers.oracles import clean, drive, oracle
+from helpers.oracles import clean, drive, heard_infeasible, oracle
 from optuna.trial import TrialState
 from test_search_contract import ONE_LAYER, TWO_LAYERS, record
 
@@ -65,9 +65,7 @@ def test_infeasible_proposals_are_told_to_the_study_and_never_handed_out(tmp_pat
     """Under constraints only the feasible configuration runs; each infeasible proposal is a study trial violating the constraint."""
     constrained = spec(TWO_LAYERS, max_trials=4, num_initial_points=1, constraints={"min_parameters": 1000})
     made = oracle(constrained, tmp_path)
-    heard = []
-    hook = made.infeasible
-    made.infeasible = lambda values: heard.append(clean(values)) or hook(values)
+    heard = heard_infeasible(made)
     proposed = drive(made)
     assert [clean(v) for v in proposed] == [{"units_0": 32, "units_1": 32}]
     violating = [t for t in made.study().trials if t.constraints.get(CONSTRAINT) == 1.0]

@@ -51,3 +51,11 @@ def drive(made: SearchOracle, score: Callable[[Mapping[str, Any]], float] = loss
         trial.status = "COMPLETED"
         made.end_trial(trial)
     return proposed
+
+
+def heard_infeasible(made: SearchOracle) -> list[dict[str, Any]]:
+    """The values the oracle's ``infeasible`` hook hears from now on (the hook still runs)."""
+    heard: list[dict[str, Any]] = []
+    told = made.infeasible
+    made.infeasible = lambda values: heard.append(clean(values)) or told(values)
+    return heard
