@@ -9,7 +9,7 @@ Also: the best made-up score after 10, 20 and 40 trials, median over the seeds (
 check that each algorithm optimizes at all; sample efficiency on real training is issue 23's
 other measurement, still to do).
 
-    python bench/tpe_oracle.py [--trials 100] [--seeds 5]   (committed results: --seeds 3)
+    python bench/tpe_oracle.py [--trials 100] [--seeds 5]   (committed results: --trials 60 --seeds 1)
 """
 
 from __future__ import annotations
