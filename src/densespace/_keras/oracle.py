@@ -203,7 +203,11 @@ class SearchOracle(keras_tuner.Oracle):
         """Reloads the oracle; warm-start trials it holds do not count against ``max_trials``."""
         super().reload()
         if self.max_trials:
-            self.max_trials += sum(trial_id.startswith(WARM_ID) for trial_id in self.trials)
+            self.max_trials += self.warm_trials()
+
+    def warm_trials(self) -> int:
+        """How many warm-start trials the oracle holds (their ids start with ``WARM_ID``)."""
+        return sum(trial_id.startswith(WARM_ID) for trial_id in self.trials)
 
 
 #: One oracle class per registry entry: the entry's hooks, then ``SearchOracle``'s, over keras-tuner's oracle.

@@ -305,7 +305,7 @@ def feed_earlier(tuner: keras_tuner.Tuner, trials: Sequence[TrialRecord], source
             under way cannot be warm-started).
     """
     oracle = tuner.oracle
-    held = sum(trial_id.startswith(WARM_ID) for trial_id in oracle.trials)
+    held = oracle.warm_trials()
     if held or not trials:
         return held
     if oracle.trials:
