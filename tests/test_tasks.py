@@ -165,3 +165,41 @@ def test_a_failed_trial_prints_no_traceback(tmp_path, capfd, monkeypatch):
         densespace.tune(spec, data=arrays(lambda x: np.arange(len(x)) % 3), out=tmp_path, verbose=1)
     err = capfd.readouterr().err
     assert "failed (ValueError: boom)" in err and "Traceback" not in err
+
+
+def test_whole_number_classes_are_read_as_numbers_by_a_regression():
+    """A target of whole numbers a loader took for classes is the numbers they name under a regression task."""
+    from densespace._run.fit import fit_to_data
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 3)).astype(np.float32)
+    cost = (rng.integers(0, 6, size=120) * 100).astype(np.int64)
+    data = densespace.datasets.from_arrays(
+        x, np.searchsorted(np.unique(cost), cost), class_names=["0", "100", "200", "300", "400", "500"]
+    )
+    spec, read = fit_to_data(tiny("regression"), data)
+    assert read.class_names is None and spec.output.units == 1
+    assert read.train[1].dtype == np.float32
+    assert sorted(set(read.train[1].tolist())) == [0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
+
+
+def test_text_classes_under_a_regression_name_both():
+    """A regression spec on text classes is one line naming the task and the classes."""
+    x = np.zeros((40, 2), np.float32)
+    data = densespace.datasets.from_arrays(
+        x, np.arange(40) % 4, class_names=["Adelie", "Chinstrap", "Gentoo", "x"]
+    )
+    with pytest.raises(SpecError) as info:
+        densespace.tune(tiny("regression"), data=data, verbose=0)
+    assert str(info.value) == (
+        "spec vs data: task: task 'regression' needs numbers to predict; the data's labels are 4 classes "
+        "('Adelie', 'Chinstrap', 'Gentoo', ...): use task 'classification'"
+    )
+
+
+def test_float_targets_under_a_classification_name_both(tmp_path):
+    """A classification spec on float targets says they are numbers to predict and names the task to use."""
+    data = arrays(lambda x: x[:, 0] + 0.25)
+    with pytest.raises(SpecError) as info:
+        densespace.tune(tiny("classification"), data=data, out=tmp_path, verbose=0)
+    assert str(info.value).endswith(", numbers to predict: use task 'regression'")

@@ -7,26 +7,33 @@ the data. One problem per line, naming both sides.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 
-from densespace._errors import Problem, SearchWarning, SpecError
+from densespace._errors import Problem, SearchWarning, SpecError, quote
 from densespace._spec import Spec, validate_spec
 from densespace._tasks import TASKS
-from densespace.datasets import Data
+from densespace.datasets import Data, Dataset
 
 SPLITS = ("train", "validation", "test")
 
 
-def fit_to_data(spec: Spec, data: Data) -> Spec:
-    """The spec with ``input.shape`` and ``output.units`` set from ``data``, checked against it.
+def fit_to_data(spec: Spec, data: Data) -> tuple[Spec, Data]:
+    """The spec with ``input.shape`` and ``output.units`` set from ``data``, checked against it,
+    and the data as the task reads it.
+
+    A ``regression`` task reads labels that a loader took for classes of whole
+    numbers (``class_names`` ``"0"``, ``"250"``, ...) as the numbers they name, never as ids.
 
     Raises:
         SpecError: The examples' shape is not ``input.shape``, or the labels do not
             suit the task or ``output.units`` (source ``spec vs data``).
     """
     problems: list[Problem] = []
+    data = _as_numbers(spec, data, problems)
     shape = _example_shape(spec, data, problems)
     units = _output_units(spec, data, problems)
     if problems:
@@ -42,7 +49,37 @@ def fit_to_data(spec: Spec, data: Data) -> Spec:
     fitted = spec.model_dump()
     fitted["input"]["shape"] = list(shape)
     fitted["output"]["units"] = units
-    return validate_spec(fitted, source="spec vs data")
+    return validate_spec(fitted, source="spec vs data"), data
+
+
+def _as_numbers(spec: Spec, data: Data, problems: list[Problem]) -> Data:
+    """``data`` with class labels of whole numbers turned back into those numbers, for a regression
+    task; a problem for class labels that are not numbers."""
+    names = getattr(data, "class_names", None)
+    if TASKS[spec.task].labels != "values" or names is None:
+        return data
+    try:
+        values = np.array([float(name) for name in names], dtype=np.float32)
+    except ValueError:
+        shown = ", ".join(repr(name) for name in names[:3]) + (", ..." if len(names) > 3 else "")
+        problems.append(
+            Problem(
+                "task",
+                "data_labels",
+                f"task '{spec.task}' needs numbers to predict; the data's labels are {len(names)} "
+                f"classes ({quote(shown, 80)}): use task 'classification'",
+            )
+        )
+        return data
+    splits = {split: _numbers_of(getattr(data, split), values) for split in SPLITS}
+    if isinstance(data, Dataset):
+        return dataclasses.replace(data, **splits, class_names=None)
+    extra = {name: getattr(data, name) for name in ("source", "kind", "feature_names") if hasattr(data, name)}
+    return SimpleNamespace(**splits, **extra, class_names=None)
+
+
+def _numbers_of(split: tuple[object, object], values: np.ndarray) -> tuple[object, np.ndarray]:
+    return split[0], values[np.asarray(split[1]).astype(np.int64)]
 
 
 def _example_shape(spec: Spec, data: Data, problems: list[Problem]) -> tuple[int, ...]:
@@ -103,8 +140,10 @@ def _class_units(spec: Spec, data: Data, labels: list[np.ndarray], problems: lis
     values = np.concatenate(labels)
     bad = _not_ids(values)
     if bad is not None:
+        floats = values.dtype.kind == "f" and np.isfinite(values).all()
+        advice = ", numbers to predict: use task 'regression'" if floats else ""
         problems.append(
-            Problem("task", "data_labels", f"{where} needs class ids 0, 1, 2, ...; the labels hold {bad}")
+            Problem("task", "data_labels", f"{where} needs class ids 0, 1, 2, ...; the labels hold {bad}{advice}")
         )
         return given or task.units
     classes = max(int(values.max()) + 1 if values.size else 0, len(getattr(data, "class_names", None) or ()))

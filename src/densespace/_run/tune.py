@@ -191,7 +191,8 @@ def run(options: TuneOptions, data: Data, *, live: bool = False) -> TuneResult:
         ResourceError: The disk filled up or memory ran out; the folder keeps its last
             complete state, and running again resumes.
     """
-    options = dataclasses.replace(options, spec=fit_to_data(options.spec, data))
+    fitted, data = fit_to_data(options.spec, data)
+    options = dataclasses.replace(options, spec=fitted)
     environment = options.distributed.environment() if options.distributed else {}
     quiet = contextlib.redirect_stdout(io.StringIO()) if not options.verbose else contextlib.nullcontext()
     with contextlib.ExitStack() as claimed:
