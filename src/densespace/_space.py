@@ -217,7 +217,13 @@ def _parameters(spec: Spec, end: int) -> int:
                 )
                 options[out] = pick(options.get(out, reached), reached)
         best = options
-    return pick(total + parameters(output, width) for width, total in best.items())
+    return pick(total + parameters(output, width) for width, total in best.items()) + fixed_parameters(spec)
+
+
+def fixed_parameters(spec: Spec) -> int:
+    """The trainable parameters every model of the space has before its first Dense layer: a
+    table's embeddings (``input.embeddings``)."""
+    return spec.input.embeddings or 0
 
 
 def _extreme(groups: list[list[Cost]], end: int) -> Cost:
@@ -271,7 +277,7 @@ def resolve(spec: Spec, values: Mapping[str, Any]) -> Plan:
 
 def plan_parameters(spec: Spec, plan: Plan) -> int:
     """The trainable parameter count of the model a plan builds."""
-    width, total = math.prod(spec.input.example_shape), 0
+    width, total = math.prod(spec.input.example_shape), fixed_parameters(spec)
     for layer in plan.layers:
         total += parameters(layer.cost(), width)
         width = layer.width
@@ -664,8 +670,10 @@ class _Count:
         self.low = constraints.min_parameters
         self.high = constraints.max_parameters
         #: the range as numbers: every count is at least 0 and below infinity
-        self.floor: float = 0 if self.low is None else self.low
-        self.ceiling: float = math.inf if self.high is None else self.high
+        #: both less the parameters every model has (``fixed_parameters``), added back at the end
+        self.fixed = fixed_parameters(spec)
+        self.floor: float = 0 if self.low is None else self.low - self.fixed
+        self.ceiling: float = math.inf if self.high is None else self.high - self.fixed
         self.funnel = constraints.funnel
         self.blocks = [_Block(block) for block in spec.blocks]
         self.output = _output_cost(spec)
@@ -855,7 +863,7 @@ class _Count:
             return Feasible(0, None)
         factor = _product([_domains.size(_field(self.spec, loc)) for _, loc in GLOBAL_FIELDS])
         total = None if continuous or factor is None else ways * factor
-        return Feasible(total, (min(lows), max(highs)))
+        return Feasible(total, (min(lows) + self.fixed, max(highs) + self.fixed))
 
 
 def _index(values: Any, value: float, side: Literal["left", "right"]) -> int:

@@ -8,16 +8,19 @@ import numpy as np
 
 
 class Batches:
-    """A split kept once in memory as tensors (inputs as given), served as batched ``tf.data`` pipelines.
+    """A split kept once in memory as tensors (inputs as given: an array, or a table's arrays by
+    input name), served as batched ``tf.data`` pipelines.
 
     One ``Batches`` serves every trial: each trial only asks for a pipeline
     with its own batch size, shuffled (training) or not (validation).
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, *, seed: int | None = None) -> None:
+    def __init__(
+        self, x: np.ndarray | dict[str, np.ndarray], y: np.ndarray, *, seed: int | None = None
+    ) -> None:
         import tensorflow as tf
 
-        self.x = tf.constant(x)
+        self.x = {name: tf.constant(v) for name, v in x.items()} if isinstance(x, dict) else tf.constant(x)
         labels = np.asarray(y)
         ids = labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer)
         self.y = tf.constant(labels.astype(np.int32 if ids else np.float32))  # class ids, or numbers
@@ -34,9 +37,8 @@ class Batches:
 
         def gather(index: Any) -> tuple[Any, Any]:
             labels = tf.gather(self.y, index)
-            return tf.gather(self.x, index), labels if classes is None else tf.one_hot(
-                tf.cast(labels, tf.int32), classes
-            )
+            inputs = tf.nest.map_structure(lambda values: tf.gather(values, index), self.x)
+            return inputs, labels if classes is None else tf.one_hot(tf.cast(labels, tf.int32), classes)
 
         batches = indices.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
         return batches.prefetch(tf.data.AUTOTUNE)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import keras
 import keras_tuner
@@ -14,7 +14,9 @@ from densespace._errors import DensespaceError
 from densespace._hyperparameters import Hyperparameter
 from densespace._keras.data import Batches
 from densespace._keras.memory import released_graphs
+from densespace._keras.tables import table_inputs
 from densespace._tasks import TASKS, Task
+from densespace.datasets._table import TableEncoding
 
 if TYPE_CHECKING:
     from densespace._spec import Spec
@@ -58,14 +60,26 @@ class DenseHyperModel(keras_tuner.HyperModel):
         self.hyperparameters = _space.hyperparameters(spec)
         self.epochs = spec.training.epochs
         self.fingerprint: str | None = None
-        self._train_size = None if train_images is None else len(train_images)
+        self._train_size = (
+            None
+            if train_images is None
+            else len(train_targets if train_targets is not None else train_images)
+        )
         self._stats = None
         self._targets = None
+        self._encoding = None
+        table = isinstance(train_images, dict)
+        self._preprocessing = spec.input.resolved(
+            "table" if table else None if train_images is None else str(train_images.dtype)
+        )
         if spec.task == "regression":
             self._targets = target_statistics(
                 _needed(train_targets, "task is 'regression'", "the targets are standardized")
             )
-        if spec.input.preprocessing == "standardize":
+        if spec.input.columns is not None:
+            images = _needed(train_images, "the inputs are a table's columns", "their encoding is fitted")
+            self._encoding = TableEncoding.fit(spec.input.columns, images)  # type: ignore[arg-type]
+        elif self._preprocessing == "standardize":
             self._stats = channel_statistics(
                 _needed(
                     train_images,
@@ -97,7 +111,15 @@ class DenseHyperModel(keras_tuner.HyperModel):
         steps = None
         if plan.schedule == "cosine":
             steps = self.epochs * math.ceil(self._train_size / plan.batch_size)  # type: ignore[operator]
-        return build_model(self.spec, plan, stats=self._stats, targets=self._targets, decay_steps=steps)
+        return build_model(
+            self.spec,
+            plan,
+            stats=self._stats,
+            targets=self._targets,
+            decay_steps=steps,
+            encoding=self._encoding,
+            preprocessing=self._preprocessing,
+        )
 
     def fit(
         self, hp: keras_tuner.HyperParameters, model: keras.Model, x: Any, y: Any = None, **kwargs: Any
@@ -205,23 +227,32 @@ def build_model(
     stats: tuple[np.ndarray, np.ndarray] | None = None,
     targets: tuple[np.ndarray, np.ndarray] | None = None,
     decay_steps: int | None = None,
+    encoding: TableEncoding | None = None,
+    preprocessing: Literal["rescale", "standardize", "none"] | None = None,
 ) -> keras.Model:
     """Builds and compiles the Keras model of one concrete plan.
 
-    Layers: Input -> preprocessing -> augmentation (training only) -> Flatten ->
+    Layers: Input -> preprocessing (``preprocessing``, default the spec's resolved
+    without data) -> augmentation (training only) -> Flatten ->
     each hidden layer's own (its kind's ``build``: for a Dense layer, Dense, no bias
     with batch norm -> BatchNormalization -> Activation -> Dropout) -> the output
     Dense with the task's activation -> for
     regression, a Rescaling that turns standardized predictions into the targets'
     units (``targets``: their mean and standard deviation on the training split).
+    A table (``encoding``) has one Input per column instead, encoded by ``table_inputs``.
     """
     layers = keras.layers
     task = TASKS[spec.task]
-    inputs = keras.Input(shape=spec.input.example_shape, name="image")
-    x = inputs
-    if spec.input.preprocessing == "rescale":
+    preprocessing = preprocessing or spec.input.resolved(None)
+    inputs: Any
+    if encoding is not None:
+        inputs, x = table_inputs(encoding, preprocessing)
+    else:
+        inputs = keras.Input(shape=spec.input.example_shape, name="image")
+        x = inputs
+    if encoding is None and preprocessing == "rescale":
         x = layers.Rescaling(1 / 255, name="rescale")(x)
-    elif spec.input.preprocessing == "standardize":
+    elif encoding is None and preprocessing == "standardize":
         assert stats is not None
         x = layers.Normalization(axis=-1, mean=stats[0], variance=stats[1], name="standardize")(x)
     if plan.flip:

@@ -136,7 +136,7 @@ def retrain(
     if not all(math.isfinite(v) for v in losses):
         raise TuningError(f"retraining diverged: the loss became {losses[-1]}")
     model = for_evaluation(model, hypermodel.spec, _space.resolve(hypermodel.spec, hp.values))
-    metrics = model.evaluate(*test, batch_size=1024, return_dict=True, verbose=0)
+    metrics = model.evaluate(Batches(*test).pipeline(1024, shuffle=False), return_dict=True, verbose=0)
     tested = {name: float(value) for name, value in metrics.items()}
     if board is not None:
         board.retrained(rank, tested, len(history.epoch))

@@ -13,10 +13,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from densespace._errors import Problem, SearchWarning, SpecError, quote
+from densespace._errors import DatasetError, Problem, SearchWarning, SpecError, quote
 from densespace._spec import Spec, validate_spec
 from densespace._tasks import TASKS
 from densespace.datasets import Data, Dataset
+from densespace.datasets._table import TableEncoding, infer_types, model_inputs
 
 SPLITS = ("train", "validation", "test")
 
@@ -27,29 +28,83 @@ def fit_to_data(spec: Spec, data: Data) -> tuple[Spec, Data]:
 
     A ``regression`` task reads labels that a loader took for classes of whole
     numbers (``class_names`` ``"0"``, ``"250"``, ...) as the numbers they name, never as ids.
+    A table (DataFrame inputs) has its columns typed (``input.columns``, the rest
+    inferred) and becomes the model's inputs (``model_inputs``); ``input.shape`` is the
+    width of its encoded columns and ``input.embeddings`` the parameters of its embeddings.
+    ``input.preprocessing`` 'auto' becomes the data's.
 
     Raises:
         SpecError: The examples' shape is not ``input.shape``, or the labels do not
             suit the task or ``output.units`` (source ``spec vs data``).
+        DatasetError: A table's value does not read as its column's type.
     """
     problems: list[Problem] = []
     data = _as_numbers(spec, data, problems)
-    shape = _example_shape(spec, data, problems)
+    fitted = spec.model_dump()
+    if is_table(data.train[0]):
+        data, encoding = _table(spec, data)
+        fitted["input"] |= {"columns": dict(encoding.types), "embeddings": encoding.parameters}
+        shape: tuple[int, ...] = (encoding.width,)
+        dtype = "table"
+        _check_table_shape(spec, shape, problems)
+    else:
+        if spec.input.columns is not None:
+            problems.append(
+                Problem("input.columns", "data_shape", "types the columns of a table; the data are arrays")
+            )
+        shape = _example_shape(spec, data, problems)
+        dtype = str(np.asarray(data.train[0]).dtype)
     units = _output_units(spec, data, problems)
     if problems:
         raise SpecError(problems, source="spec vs data")
-    x = np.asarray(data.train[0])
-    if spec.input.preprocessing == "rescale" and x.dtype != np.uint8:
+    if spec.input.preprocessing == "rescale" and dtype != "uint8":
         warnings.warn(
-            f"input.preprocessing is 'rescale' (divide by 255, for uint8 images) but the data is {x.dtype}: "
+            f"input.preprocessing is 'rescale' (divide by 255, for uint8 images) but the data is {dtype}: "
             "'standardize' or 'none' likely suits it better",
             SearchWarning,
             stacklevel=4,
         )
-    fitted = spec.model_dump()
     fitted["input"]["shape"] = list(shape)
+    fitted["input"]["preprocessing"] = spec.input.resolved(dtype)
     fitted["output"]["units"] = units
     return validate_spec(fitted, source="spec vs data"), data
+
+
+def is_table(x: object) -> bool:
+    """Whether ``x`` is a table: a pandas DataFrame."""
+    return type(x).__name__ == "DataFrame" and hasattr(x, "iloc")
+
+
+def _table(spec: Spec, data: Data) -> tuple[Data, TableEncoding]:
+    """The table's splits as the model's inputs, and its columns' encoding fitted on the training split."""
+    frame = data.train[0]
+    types = infer_types(frame, given=spec.input.columns, where=frame.attrs.get("where", ""))
+    inputs = {split: model_inputs(getattr(data, split)[0], columns=types) for split in SPLITS}
+    encoding = TableEncoding.fit(types, inputs["train"])
+    if not encoding.columns:
+        raise DatasetError(
+            f"{frame.attrs.get('where', '')}every feature column is ignored; set a column's type in input.columns"
+        )
+    return _replaced(data, {split: (inputs[split], getattr(data, split)[1]) for split in SPLITS}), encoding
+
+
+def _check_table_shape(spec: Spec, shape: tuple[int, ...], problems: list[Problem]) -> None:
+    if spec.input.shape is not None and tuple(spec.input.shape) != shape:
+        problems.append(
+            Problem(
+                "input.shape",
+                "data_shape",
+                f"{list(spec.input.shape)} does not match the width of the table's encoded columns, {list(shape)}",
+            )
+        )
+
+
+def _replaced(data: Data, changes: dict[str, object]) -> Data:
+    """``data`` with some attributes changed: a ``Dataset`` replaced, another object copied."""
+    if isinstance(data, Dataset):
+        return dataclasses.replace(data, **changes)  # type: ignore[arg-type]
+    kept = ("train", "validation", "test", "source", "kind", "feature_names", "class_names", "target_names")
+    return SimpleNamespace(**{name: getattr(data, name) for name in kept if hasattr(data, name)} | changes)
 
 
 def _as_numbers(spec: Spec, data: Data, problems: list[Problem]) -> Data:
@@ -71,11 +126,8 @@ def _as_numbers(spec: Spec, data: Data, problems: list[Problem]) -> Data:
             )
         )
         return data
-    splits = {split: _numbers_of(getattr(data, split), values) for split in SPLITS}
-    if isinstance(data, Dataset):
-        return dataclasses.replace(data, **splits, class_names=None)
-    extra = {name: getattr(data, name) for name in ("source", "kind", "feature_names") if hasattr(data, name)}
-    return SimpleNamespace(**splits, **extra, class_names=None)
+    splits: dict[str, object] = {split: _numbers_of(getattr(data, split), values) for split in SPLITS}
+    return _replaced(data, splits | {"class_names": None})
 
 
 def _numbers_of(split: tuple[object, object], values: np.ndarray) -> tuple[object, np.ndarray]:
@@ -143,7 +195,9 @@ def _class_units(spec: Spec, data: Data, labels: list[np.ndarray], problems: lis
         floats = values.dtype.kind == "f" and np.isfinite(values).all()
         advice = ", numbers to predict: use task 'regression'" if floats else ""
         problems.append(
-            Problem("task", "data_labels", f"{where} needs class ids 0, 1, 2, ...; the labels hold {bad}{advice}")
+            Problem(
+                "task", "data_labels", f"{where} needs class ids 0, 1, 2, ...; the labels hold {bad}{advice}"
+            )
         )
         return given or task.units
     classes = max(int(values.max()) + 1 if values.size else 0, len(getattr(data, "class_names", None) or ()))

@@ -70,21 +70,40 @@ class Augmentation(Strict):
     )
 
 
+ColumnTypeName = Literal["numeric", "boolean", "categorical", "date", "ignore"]
+
+
 class Input(Strict):
-    """The input images and how they are preprocessed inside the model."""
+    """The inputs (images, arrays or the columns of a table) and how they are preprocessed inside the model."""
 
     shape: list[Annotated[int, Field(ge=1, le=4096)]] | None = Field(
         None,
         min_length=1,
         max_length=4,
         description="Shape of one input example; it is flattened before the first Dense layer. "
+        "For a table, [the width of its encoded columns]. "
         f"Default: the data's; counted as {list(DEFAULT_SHAPE)} without data.",
     )
-    preprocessing: Literal["rescale", "standardize", "none"] = Field(
-        "rescale",
-        description="'rescale' divides by 255 (for uint8 images); 'standardize' is a Normalization "
+    columns: dict[Annotated[str, Field(min_length=1, max_length=1000)], ColumnTypeName] | None = Field(
+        None,
+        max_length=100_000,
+        description="Tables only: the type of a feature column by its name, 'numeric', 'boolean', "
+        "'categorical', 'date' or 'ignore' (left out of the model); the columns not named are "
+        "inferred (docs/data.md). A run records every column's type here.",
+    )
+    embeddings: int | None = Field(
+        None,
+        ge=0,
+        description="Tables only: the trainable parameters of the embeddings of categorical columns "
+        "of many categories, counted with the model's. Default: the data's; 0 without data.",
+    )
+    preprocessing: Literal["auto", "rescale", "standardize", "none"] = Field(
+        "auto",
+        description="'auto' is 'rescale' for uint8 images and 'standardize' for tables and other "
+        "arrays; 'rescale' divides by 255 (for uint8 images); 'standardize' is a Normalization "
         "layer adapted on the training split, per channel for images and per feature for flat "
-        "inputs; 'none' feeds raw values. Built into the model, so a saved model takes raw inputs.",
+        "inputs and table columns; 'none' feeds raw values. Built into the model, so a saved "
+        "model takes raw inputs.",
     )
     augmentation: Augmentation = Field(
         Augmentation(),
@@ -95,6 +114,13 @@ class Input(Strict):
     def example_shape(self) -> tuple[int, ...]:
         """The shape of one example: ``shape``, or the one counted without data."""
         return DEFAULT_SHAPE if self.shape is None else tuple(self.shape)
+
+    def resolved(self, dtype: str | None) -> Literal["rescale", "standardize", "none"]:
+        """The preprocessing for inputs of ``dtype`` (``"uint8"``, ...; ``"table"`` for a table;
+        None without data, where 'auto' counts as 'rescale')."""
+        if self.preprocessing != "auto":
+            return self.preprocessing
+        return "rescale" if dtype in (None, "uint8") else "standardize"
 
     @model_validator(mode="after")
     def _size(self) -> Input:

@@ -1,4 +1,5 @@
-"""Datasets split three ways for honest tuning: CIFAR-10, arrays, .npz and CSV files, Keras' datasets.
+"""Datasets split three ways for honest tuning: CIFAR-10, arrays, .npz files, tables (CSV, TSV, Parquet,
+DataFrames), Keras' datasets.
 
 Examples:
     >>> from densespace.datasets import load_cifar10
@@ -26,14 +27,27 @@ from densespace.datasets._csv import (
     load_csv,
 )
 from densespace.datasets._dataset import Dataset, DatasetKind, digest
+from densespace.datasets._frame import FRAME_SOURCE, from_frame
 from densespace.datasets._keras_datasets import KERAS_DATASETS, load_keras
 from densespace.datasets._load import load
 from densespace.datasets._npz import MAX_NPZ_BYTES, load_npz
+from densespace.datasets._table import (
+    COLUMN_TYPES,
+    DATE_PARTS,
+    MISSING,
+    ONE_HOT_MAX,
+    ColumnType,
+    embedding_size,
+    model_inputs,
+)
 
 __all__ = [
     "CIFAR10",
     "CLASS_NAMES",
+    "COLUMN_TYPES",
+    "DATE_PARTS",
     "ENV_VAR",
+    "FRAME_SOURCE",
     "KERAS_DATASETS",
     "MAX_CLASSES",
     "MAX_CSV_BYTES",
@@ -43,17 +57,23 @@ __all__ = [
     "MAX_CSV_ROWS",
     "MAX_MAGNITUDE",
     "MAX_NPZ_BYTES",
+    "MISSING",
+    "ONE_HOT_MAX",
+    "ColumnType",
     "Data",
     "Dataset",
     "DatasetKind",
     "Split",
     "digest",
+    "embedding_size",
     "from_arrays",
+    "from_frame",
     "load",
     "load_cifar10",
     "load_csv",
     "load_keras",
     "load_npz",
+    "model_inputs",
 ]
 
 

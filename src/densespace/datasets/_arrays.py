@@ -73,8 +73,13 @@ def from_arrays(
     predict: the splits are plain random ones and ``y`` becomes ``float32``
     (``(N, 1)`` flattened to ``(N,)``). ``x`` keeps its dtype.
 
+    A pandas DataFrame ``x`` is a table: it keeps its column names and columns of
+    any type, and ``y`` may hold text labels (``from_frame`` on ``x`` with ``y`` as its
+    target column, named by ``y``'s name or ``"target"``; ``validation`` and ``test``
+    must then be fractions, and the names are the table's own).
+
     Args:
-        x: the inputs, one row per example: at least 2 dimensions, numbers.
+        x: the inputs, one row per example: at least 2 dimensions, numbers; or a DataFrame.
         y: the labels or targets, one per row of ``x``.
         validation: the share of the training examples (those left after the
             test split) held out for validation, ``"test"`` to validate on the
@@ -106,6 +111,8 @@ def from_arrays(
         >>> [len(y) for _, y in (data.train, data.validation, data.test)], data.class_names
         ([60, 20, 20], ('0', '1'))
     """
+    if _is_frame(x):
+        return _from_table(x, y, validation=validation, test=test, limit=limit, seed=seed)
     train = Part(x, y, "x", "y", "training")
     held: dict[str, Any] = {"validation": validation, "test": test}
     for name, value in held.items():
@@ -134,6 +141,23 @@ def from_arrays(
         feature_names=None if feature_names is None else tuple(feature_names),
         target_names=None if target_names is None else tuple(target_names),
     )
+
+
+def _is_frame(value: object) -> bool:
+    return type(value).__name__ == "DataFrame" and hasattr(value, "iloc")
+
+
+def _from_table(x: Any, y: Any, *, validation: Any, test: Any, limit: int | None, seed: int) -> Dataset:
+    """``from_frame`` on the table ``x`` with ``y`` as its target column."""
+    from densespace.datasets._frame import from_frame
+
+    if not (validation == "test" or _is_fraction(validation)) or not _is_fraction(test):
+        raise DatasetError("validation and test must be fractions when x is a DataFrame (or use from_frame)")
+    name = str(getattr(y, "name", None) or "target")
+    if name in x.columns:
+        raise DatasetError(f"x has a column {quote(name, 60)!r} already, the name of y; rename y")
+    frame = x.assign(**{name: np.asarray(y)})
+    return from_frame(frame, target=name, validation=validation, test=test, limit=limit, seed=seed)
 
 
 def check_options(

@@ -12,15 +12,17 @@ import numpy as np
 Split = tuple[np.ndarray, np.ndarray]
 """One split: inputs ``x`` of shape ``(N, ...)`` and labels or targets ``y`` of ``N`` rows."""
 
-DatasetKind = Literal["cifar10", "arrays", "npz", "csv", "keras"]
-"""Which loader made a dataset: ``load_cifar10``, ``from_arrays``, ``load_npz``, ``load_csv``, ``load_keras``."""
+DatasetKind = Literal["cifar10", "arrays", "npz", "csv", "keras", "frame"]
+"""Which loader made a dataset: ``load_cifar10``, ``from_arrays``, ``load_npz``, ``load_csv``, ``load_keras``,
+``from_frame``."""
 
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """A dataset in three splits, each ``(x, y)``, as every loader of ``densespace.datasets`` returns it.
 
-    ``x`` has one row per example (shape ``(N, ...)``, at least two dimensions);
+    ``x`` has one row per example (shape ``(N, ...)``, at least two dimensions), or
+    is a pandas DataFrame of raw columns for a table (``load_csv``, ``from_frame``);
     ``y`` is one of three things, which the names say apart:
 
     * class labels: ``y`` integers of shape ``(N,)`` holding ids ``0..k-1``
@@ -85,8 +87,27 @@ def digest(data: Any) -> str:
         'b50f0937936ef3ed'
     """
     hashed = hashlib.sha256()
-    for array in (*data.train, *data.validation, *data.test):
-        array = np.asarray(array)
-        hashed.update(f"{array.dtype.str}{array.shape}".encode())
-        hashed.update(np.ascontiguousarray(array).data)
+    for value in (*data.train, *data.validation, *data.test):
+        for name, array in _arrays(value):
+            hashed.update(f"{name}{array.dtype.str}{array.shape}".encode())
+            hashed.update(np.ascontiguousarray(array).data)
     return hashed.hexdigest()[:16]
+
+
+def _arrays(value: Any) -> list[tuple[str, np.ndarray]]:
+    """The arrays of a split's inputs or labels: an array (unnamed), each array of a dict of them (by
+    name), or each column of a DataFrame (by name, its values hashed)."""
+    if isinstance(value, dict):
+        return [(str(name), _hashable(np.asarray(value[name]))) for name in sorted(value)]
+    if hasattr(value, "columns") and hasattr(value, "iloc"):  # a pandas DataFrame
+        from pandas.util import hash_pandas_object
+
+        return [
+            (str(name), hash_pandas_object(value[name], index=False).to_numpy()) for name in value.columns
+        ]
+    return [("", _hashable(np.asarray(value)))]
+
+
+def _hashable(array: np.ndarray) -> np.ndarray:
+    """``array``, its objects (strings) as fixed-width text."""
+    return array.astype(str) if array.dtype == object else array

@@ -9,10 +9,13 @@ from typing import Literal
 
 from densespace._errors import OptionError, quote
 from densespace.datasets._cifar10_load import load_cifar10
-from densespace.datasets._csv import load_csv
+from densespace.datasets._csv import PARQUET, load_csv
 from densespace.datasets._dataset import Dataset
 from densespace.datasets._keras_datasets import load_keras
 from densespace.datasets._npz import load_npz
+
+TABLES = (".csv", ".tsv", *PARQUET)
+"""The suffixes (in any case) of the table files ``load_csv`` reads."""
 
 KERAS_PREFIX = "keras:"
 """A source that starts with this names one of Keras' datasets: ``keras:mnist``."""
@@ -33,7 +36,7 @@ def load(
     * ``None``: ``load_cifar10()``, which reads ``$DENSESPACE_CIFAR10``, else Keras' download;
     * ``"keras:NAME"``: ``load_keras(NAME)``;
     * a path ending in ``.npz`` (in any case): ``load_npz(path)``;
-    * a path ending in ``.csv``: ``load_csv(path, target=target)``;
+    * a path ending in ``.csv``, ``.tsv``, ``.parquet`` or ``.pq``: ``load_csv(path, target=target)``;
     * any other path: ``load_cifar10(path)``, an archive or folder of CIFAR-10.
 
     Args:
@@ -111,4 +114,4 @@ def _kind(source: str | None) -> Literal["cifar10", "keras", "npz", "csv"]:
     if source.startswith(KERAS_PREFIX):
         return "keras"
     suffix = Path(source).suffix.lower()
-    return "npz" if suffix == ".npz" else "csv" if suffix == ".csv" else "cifar10"
+    return "npz" if suffix == ".npz" else "csv" if suffix in TABLES else "cifar10"
