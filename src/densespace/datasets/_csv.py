@@ -13,6 +13,7 @@ import codecs
 import csv
 import importlib.util
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
@@ -124,10 +125,10 @@ def load_csv(
     where = resolve(path)
     frame = read_table(where)
     found = frame.attrs.get("delimiter")
-    check_columns(frame, targets, f"{where}: ", f" (read with the delimiter {found!r})" if found else "")
+    check_columns(frame, targets, f"{where}: ", f" (read with the delimiter {found!r})" if found not in (None, ",") else "")
     frames = [frame]
     if test_path is not None:
-        frames.append(read_table(test_path))
+        frames.append(read_table(test_path, "test"))
         same_columns(frames[1], frame, f"{test_path}: ", str(where))
         frames[1] = frames[1][list(frame.columns)]
         frames[1].attrs["where"] = f"{test_path}: "
@@ -145,9 +146,10 @@ def load_csv(
     )
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path, split: str = "training") -> pd.DataFrame:
     """A table file as a DataFrame indexed by line (``index.name`` ``"line"``; a Parquet file's
-    rows count from 2, as if it had a header line), ``attrs["where"]`` the ``"path: "`` its errors start with."""
+    rows count from 2, as if it had a header line), ``attrs["where"]`` the ``"path: "`` its errors start with;
+    ``split`` names its use in the error for a file without rows."""
     where = f"{path}: "
     if path.suffix.lower() in PARQUET:
         frame = _read_parquet(path, where)
@@ -156,7 +158,7 @@ def read_table(path: Path) -> pd.DataFrame:
         with stream:
             frame = _read_csv(stream, where, "\t" if path.suffix.lower() == ".tsv" else None)
     if not len(frame):
-        raise DatasetError(f"{where}no rows after the header; the split needs at least one example")
+        raise DatasetError(f"{where}no rows after the header; the {split} split needs at least one example")
     frame.index.name = "line"
     frame.attrs["where"] = where
     return frame
@@ -184,7 +186,7 @@ def _read_csv(stream: BinaryIO, where: str, delimiter: str | None) -> pd.DataFra
     while b"\n" not in sample and len(sample) <= MAX_CSV_ROW and (more := stream.read(_SAMPLE)):
         sample += more  # a header longer than the sample
     start = 3 if sample.startswith(codecs.BOM_UTF8) else 0
-    text = _decoded(sample[start:], where, whole=not stream.read(1))
+    text = _decoded(sample[start:], where, whole=not stream.read(1), offset=start)
     lines = text.splitlines()
     header_at = next((i for i, line in enumerate(lines) if line.strip()), None)
     if header_at is None:
@@ -214,15 +216,26 @@ def _read_csv(stream: BinaryIO, where: str, delimiter: str | None) -> pd.DataFra
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{where}not UTF-8 text ({exc.reason}: {exc.object[exc.start]:#04x})") from None
     except (pd.errors.ParserError, ValueError) as exc:
-        shown = quote(" ".join(str(exc).split()), 160)
-        raise DatasetError(f"{where}not valid CSV with delimiter {delimiter!r} ({shown})") from None
+        raise _parse_error(exc, where, delimiter, len(header)) from None
     _check_size(len(frame.columns), len(frame), where)
     frame.index = frame.index + 2 + header_at
     frame.attrs["delimiter"] = delimiter
     return frame
 
 
-def _decoded(sample: bytes, where: str, *, whole: bool) -> str:
+def _parse_error(exc: Exception, where: str, delimiter: str, width: int) -> DatasetError:
+    """pandas' parser error in one line: a row of too many fields named by its line."""
+    text = " ".join(str(exc).split())
+    fields = re.search(r"Expected \d+ fields in line (\d+), saw (\d+)", text)
+    if fields:
+        line, count = fields.groups()
+        return DatasetError(
+            f"{where}line {line} has {count} fields but the header names {width} columns (delimiter {delimiter!r})"
+        )
+    return DatasetError(f"{where}not valid CSV with delimiter {delimiter!r} ({quote(text, 160)})")
+
+
+def _decoded(sample: bytes, where: str, *, whole: bool, offset: int) -> str:
     """The sample as text: refuses a NUL byte (naming its line) and bytes that are not UTF-8."""
     if b"\0" in sample:
         line = sample[: sample.index(b"\0")].count(b"\n") + 1
@@ -231,7 +244,7 @@ def _decoded(sample: bytes, where: str, *, whole: bool) -> str:
         return sample.decode("utf-8") if whole else codecs.getincrementaldecoder("utf-8")().decode(sample)
     except UnicodeDecodeError as exc:
         raise DatasetError(
-            f"{where}not UTF-8 text (byte {exc.start:,} is {sample[exc.start]:#04x})"
+            f"{where}not UTF-8 text (byte {offset + exc.start:,} is {sample[exc.start]:#04x})"
         ) from None
 
 
@@ -263,7 +276,7 @@ def _check_header(row: list[str], where: str, line: int, delimiter: str) -> None
         seen.add(name)
     if all(map(_is_number, row)):
         raise DatasetError(
-            f"{where}line {line} holds numbers ({quote(delimiter.join(row), 60)}), not column names; "
+            f"{where}line {line} holds numbers ({quote(', '.join(row), 60)}), not column names; "
             "the first row of the file must name the columns"
         )
 

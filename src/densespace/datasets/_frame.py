@@ -120,12 +120,12 @@ def check_columns(frame: pd.DataFrame, targets: list[str], where: str, note: str
         if name not in header:
             close = difflib.get_close_matches(name, header, n=1)
             guess = f" (did you mean {close[0]!r}?)" if close else ""
-            shown = quote(", ".join(map(repr, header)), 120)
+            shown = quote(", ".join(header), 120)
             raise DatasetError(f"{where}no column {quote(name, 60)!r}{guess}; the columns are {shown}{note}")
     if len(header) == len(targets):
         raise DatasetError(
             f"{where}no feature columns: every column but the target is a feature, and the "
-            f"table holds only {', '.join(map(repr, header))}"
+            f"header names only {', '.join(map(repr, header))}"
         )
 
 
@@ -204,6 +204,8 @@ def _replaced(data: Dataset, rows: dict[str, Any], names: tuple[str, ...]) -> Da
     import dataclasses
 
     splits = {split: (rows[split], getattr(data, split)[1]) for split in ("train", "validation", "test")}
+    if data.validation is data.test:
+        splits["validation"] = splits["test"]
     return dataclasses.replace(data, **splits, feature_names=names)
 
 
@@ -240,8 +242,7 @@ def _numbers(frame: pd.DataFrame, targets: list[str]) -> np.ndarray:
         read = pd.to_numeric(frame[name], errors="coerce")
         bad = np.flatnonzero(read.isna().to_numpy())
         if len(bad):
-            row = frame.index[int(bad[0])]
-            at = f"line {row}" if frame.index.name == "line" else f"row {row!r}"
+            at = _row(frame[name], int(bad[0]))
             value = quote(str(frame[name].iloc[int(bad[0])]), 60)
             raise DatasetError(
                 f"{where}column {name!r}, {at}: {value!r} is not a number; a target of several columns must hold numbers"
@@ -260,6 +261,8 @@ def _target(
     name = columns[0].name
     if all(pd.api.types.is_numeric_dtype(c) and not pd.api.types.is_bool_dtype(c) for c in columns):
         values = [c.to_numpy(dtype=np.float64) for c in columns]
+        for column, v in zip(columns, values, strict=True):
+            _check_finite(column, v, where)
         if numbers or not all(np.array_equal(v, np.floor(v)) for v in values):
             return values, None, ""
         classes = np.unique(np.concatenate(values))
@@ -281,4 +284,34 @@ def _target(
         raise too_many_classes(f"{where}column {name!r}", f"{len(names):,}", "; is it the column to predict?")
     cuts = np.cumsum([0] + [len(t) for t in text])
     ids = [inverse[cuts[i] : cuts[i + 1]].astype(np.int64) for i in range(len(text))]
-    return ids, tuple(str(label) for label in names), ""
+    return ids, tuple(str(label) for label in names), _mixed(columns[0])
+
+
+def _mixed(column: pd.Series) -> str:
+    """A hint for a target of mostly numbers and some text, all read as class names."""
+    import pandas as pd
+
+    read = pd.to_numeric(column, errors="coerce")
+    if read.notna().sum() <= len(column) // 2:
+        return ""
+    at = int(np.flatnonzero(read.isna().to_numpy())[0])
+    return (
+        f"; column {column.name!r} holds numbers and text ({quote(str(column.iloc[at]), 40)!r} on "
+        f"{_row(column, at)}), so every value was read as a class name"
+    )
+
+
+def _row(column: pd.Series, at: int) -> str:
+    label = column.index[at]
+    return f"line {label}" if column.index.name == "line" else f"row {label!r}"
+
+
+def _check_finite(column: pd.Series, values: np.ndarray, where: str) -> None:
+    """Refuses infinity in a target column, counting it and naming the first row that holds one."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        are = "values are" if len(bad) > 1 else "value is"
+        raise DatasetError(
+            f"{where}column {column.name!r}: {len(bad)} {are} NaN or infinite, the first on "
+            f"{_row(column, int(bad[0]))}; every value must be a finite number"
+        )
