@@ -34,6 +34,7 @@ from densespace._run.options import KEEP_CHECKPOINTS
 from densespace._search import TUNERS
 from densespace._spec import Spec, load_spec, schema_text
 from densespace._spec.checks import unshaped_infeasible
+from densespace._spec.models import DEFAULT_SHAPE
 from densespace._version import __version__
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
@@ -88,6 +89,13 @@ def inspect_report(spec: Spec) -> dict[str, Any]:
 
 def _inspect(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
+    shown: list[str] = []
+    if args.data is not None:
+        spec, shown = _fitted(spec, args)
+    elif spec.input.shape is None:
+        shown = [
+            f"input: assumed {list(DEFAULT_SHAPE)} (the spec sets no input.shape; pass --data to count on the data's)"
+        ]
     try:
         report = inspect_report(spec)
     except SpecError as exc:
@@ -106,6 +114,8 @@ def _inspect(args: argparse.Namespace) -> int:
         condition = f"  if {h.condition}" if h.condition else ""
         print(f"  {h.name:<{width}}  {h.describe():<{domain_width}}{condition}".rstrip())
     print(f"configurations: {_count(report['configurations'])}")
+    for line in shown:
+        print(line)
 
     def span(parameters: dict[str, int]) -> str:
         low, high = parameters["min"], parameters["max"]
@@ -118,6 +128,20 @@ def _inspect(args: argparse.Namespace) -> int:
         print(f"feasible configurations: {_count(feasible['configurations'])}{whole}")
         print(f"feasible trainable parameters: {span(feasible['parameters'])}")
     return EXIT_OK
+
+
+def _fitted(spec: Spec, args: argparse.Namespace) -> tuple[Spec, list[str]]:
+    """The spec fitted to ``--data`` as a search would fit it, and the lines that say so (the
+    input's shape, a table's columns)."""
+    from densespace._run.fit import fit_to_data
+    from densespace.datasets import load
+    from densespace.datasets._table import TableEncoding
+
+    fitted, data = fit_to_data(spec, load(args.data, target=args.target, numbers=spec.task == "regression"))
+    lines = [f"input: {fitted.input.shape} from {args.data}"]
+    if fitted.input.columns is not None:
+        lines.append(TableEncoding.fit(fitted.input.columns, data.train[0]).describe())
+    return fitted, lines
 
 
 def _validation(text: str) -> float | str:
@@ -272,6 +296,14 @@ def _parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="show the hyperparameters and size of a space")
     inspect.add_argument("spec", metavar="SPEC", help="a JSON or YAML spec file")
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
+    inspect.add_argument(
+        "--data",
+        metavar="SOURCE",
+        help="count on this data's shape (a table's encoded columns), as tune would",
+    )
+    inspect.add_argument(
+        "--target", type=_columns, metavar="COL[,COL...]", help="the column to predict of a table --data"
+    )
     inspect.set_defaults(run=_inspect)
 
     tune = commands.add_parser(
@@ -334,6 +366,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         help="start from the scored trials of an earlier search of the same space and data (its "
         "results folder), without training them again; random and bayesian searches",
+    )
+    tune.add_argument(
+        "--ignore",
+        type=lambda text: text.split(","),
+        default=(),
+        metavar="COL[,COL]",
+        help="columns of a table --data to leave out of the model (an ID, a leak of the target)",
     )
     tune.add_argument(
         "--retrain-top",

@@ -47,6 +47,8 @@ class DenseHyperModel(keras_tuner.HyperModel):
     Attributes:
         epochs: The epochs a model is trained for, which a cosine schedule
             decays over (``training.epochs`` unless set otherwise).
+        encoding: A table's columns as the model encodes them (fitted on the training
+            split), or None for arrays and images.
         fingerprint: When set (distributed tuning), declared as the fixed
             hyperparameter ``densespace/fingerprint`` so that workers can check
             they search the chief's spec on the chief's data.
@@ -67,7 +69,7 @@ class DenseHyperModel(keras_tuner.HyperModel):
         )
         self._stats = None
         self._targets = None
-        self._encoding = None
+        self.encoding: TableEncoding | None = None
         table = isinstance(train_images, dict)
         self._preprocessing = spec.input.resolved(
             "table" if table else None if train_images is None else str(train_images.dtype)
@@ -78,7 +80,7 @@ class DenseHyperModel(keras_tuner.HyperModel):
             )
         if spec.input.columns is not None:
             images = _needed(train_images, "the inputs are a table's columns", "their encoding is fitted")
-            self._encoding = TableEncoding.fit(spec.input.columns, images)  # type: ignore[arg-type]
+            self.encoding = TableEncoding.fit(spec.input.columns, images)  # type: ignore[arg-type]
         elif self._preprocessing == "standardize":
             self._stats = channel_statistics(
                 _needed(
@@ -117,7 +119,7 @@ class DenseHyperModel(keras_tuner.HyperModel):
             stats=self._stats,
             targets=self._targets,
             decay_steps=steps,
-            encoding=self._encoding,
+            encoding=self.encoding,
             preprocessing=self._preprocessing,
         )
 

@@ -122,6 +122,7 @@ class SearchOptions:
     stop_at: tuple[str, float] | Target | None = None
     enqueue: Sequence[str | os.PathLike[str]] = ()
     warm_start: str | os.PathLike[str] | None = None
+    ignore: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class TuneOptions:
     """Everything ``tune`` was asked to do, checked.
 
     Attributes:
-        spec: the effective spec (the overrides applied).
+        spec: the effective spec (the overrides applied, ``ignore`` among them).
         retrain_top: how many of the best configurations to retrain.
         out: the results folder.
         overwrite: start over when ``out`` holds another search.
@@ -197,7 +198,14 @@ class TuneOptions:
                 f"{{keep_checkpoints}} must be 'all', 'best' or 'none' (received {g.keep_checkpoints!r})",
                 "keep_checkpoints",
             )
-        spec = apply_overrides(spec, tuner=g.tuner, max_trials=g.max_trials, epochs=g.epochs, seed=g.seed)
+        spec = apply_overrides(
+            spec,
+            tuner=g.tuner,
+            max_trials=g.max_trials,
+            epochs=g.epochs,
+            seed=g.seed,
+            ignore=_check_ignore(g.ignore),
+        )
         enqueue, warm_start = _check_warm(spec, g.enqueue, g.warm_start, worker=g.worker is not None)
         return cls(
             spec,
@@ -254,6 +262,21 @@ def _check_warm(
     return paths, folder
 
 
+def _check_ignore(ignore: Sequence[str]) -> tuple[str, ...]:
+    """``ignore=`` as a tuple of column names.
+
+    Raises:
+        OptionError: ``ignore`` is not a list of non-empty column names.
+    """
+    if (
+        isinstance(ignore, str)
+        or not isinstance(ignore, (list, tuple))
+        or not all(isinstance(name, str) and name for name in ignore)
+    ):
+        raise OptionError(f"{{ignore}} must be a list of column names (received {show(ignore)})", "ignore")
+    return tuple(ignore)
+
+
 def check_callbacks(callbacks: Sequence[Any] | None) -> tuple[Any, ...]:
     """``callbacks=`` as a tuple, checked to be Keras callbacks that can be deep-copied (keras-tuner
     copies them for every trial, and so does retraining).
@@ -295,8 +318,10 @@ def apply_overrides(
     max_trials: int | None = None,
     epochs: int | None = None,
     seed: int | None = None,
+    ignore: Sequence[str] = (),
 ) -> Spec:
-    """The spec with ``search`` and ``training`` options replaced; the original is unchanged.
+    """The spec with ``search`` and ``training`` options replaced, and the ``ignore`` columns typed
+    ``ignore`` in ``input.columns``; the original is unchanged.
 
     Switching the tuner keeps the options every tuner shares (objective, seed,
     executions per trial) and drops the others.
@@ -316,4 +341,6 @@ def apply_overrides(
     data["search"] = search
     if epochs is not None:
         data["training"]["epochs"] = epochs
+    if ignore:
+        data["input"]["columns"] = (data["input"]["columns"] or {}) | dict.fromkeys(ignore, "ignore")
     return validate_spec(data, source="overrides")

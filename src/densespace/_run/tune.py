@@ -93,6 +93,7 @@ def tune(
     stop_at: tuple[str, float] | Target | None = None,
     enqueue: Sequence[str | os.PathLike[str]] = (),
     warm_start: str | os.PathLike[str] | None = None,
+    ignore: Sequence[str] = (),
 ) -> TuneResult:
     """Searches the space with keras-tuner, then retrains and tests the best configurations.
 
@@ -153,6 +154,7 @@ def tune(
             tuner as trials of this search, without training them, and the search's ``max_trials``
             new trials come on top (random and bayesian searches). Its best configuration is
             retrained here if it stays the best.
+        ignore: Columns of a table left out of the model (typed ``ignore`` in ``input.columns``).
 
     Returns:
         The results, with the retrained models in memory; on a worker, only
@@ -315,6 +317,8 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         _announce(spec, this_role, options.out, options.retrain_top)
     start = time.monotonic()
     hypermodel = hypermodels.build_hypermodel(spec, train_images=data.train[0], train_targets=data.train[1])
+    if options.verbose and hypermodel.encoding is not None and this_role != "worker":
+        print(hypermodel.encoding.describe(), file=sys.stderr)
     if this_role != "single":
         hypermodel.fingerprint = f"spec:{_spec_digest(spec)}/data:{data_record.digest}"
     shown = LiveProgress if live and options.verbose else Progress
@@ -656,6 +660,7 @@ class TunerFunction(Protocol):
         stop_at: tuple[str, float] | Target | None = None,
         enqueue: Sequence[str | os.PathLike[str]] = (),
         warm_start: str | os.PathLike[str] | None = None,
+        ignore: Sequence[str] = (),
     ) -> TuneResult: ...
 
 

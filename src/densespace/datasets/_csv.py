@@ -125,7 +125,12 @@ def load_csv(
     where = resolve(path)
     frame = read_table(where)
     found = frame.attrs.get("delimiter")
-    check_columns(frame, targets, f"{where}: ", f" (read with the delimiter {found!r})" if found not in (None, ",") else "")
+    check_columns(
+        frame,
+        targets,
+        f"{where}: ",
+        f" (read with the delimiter {found!r})" if found not in (None, ",") else "",
+    )
     frames = [frame]
     if test_path is not None:
         frames.append(read_table(test_path, "test"))
