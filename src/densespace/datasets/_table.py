@@ -218,7 +218,7 @@ def _values(column: pd.Series, name: str, kind: ColumnType, where: str) -> np.nd
             dates.dt.year,
             dates.dt.month,
             dates.dt.day,
-            dates.dt.dayofweek,
+            dates.dt.day_of_week,
             dates.dt.hour,
             dates.dt.minute,
         ]
