@@ -30,16 +30,13 @@ baseline after imports. Target: both at most 1.3x pandas'.
 from __future__ import annotations
 
 import resource
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import _harness  # noqa: E402
+import _harness
 
 READ_TARGETS = (
     _harness.Target("load_csv time / pandas.read_csv time", "<=", 1.3),

@@ -87,7 +87,7 @@ def from_frame(
     return split_table(
         [frame, *tests],
         targets,
-        test=0.2 if tests else test,  # type: ignore[arg-type]
+        test=0.2 if tests else test,
         validation=validation,
         limit=limit,
         seed=seed,
@@ -203,10 +203,12 @@ def split_table(
 def _replaced(data: Dataset, rows: dict[str, Any], names: tuple[str, ...]) -> Dataset:
     import dataclasses
 
-    splits = {split: (rows[split], getattr(data, split)[1]) for split in ("train", "validation", "test")}
+    train, validation, test = (
+        (rows[split], getattr(data, split)[1]) for split in ("train", "validation", "test")
+    )
     if data.validation is data.test:
-        splits["validation"] = splits["test"]
-    return dataclasses.replace(data, **splits, feature_names=names)
+        validation = test
+    return dataclasses.replace(data, train=train, validation=validation, test=test, feature_names=names)
 
 
 def _lines(frame: pd.DataFrame) -> np.ndarray:
