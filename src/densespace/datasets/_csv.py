@@ -108,7 +108,7 @@ def load_csv(
         >>> data.class_names, data.feature_names, data.test[1].tolist()
         (('even', 'odd'), ('a', 'b'), [0, 1, 0, 1, 1, 0, 1, 0])
         >>> [len(y) for _, y in (data.train, data.validation, data.test)], data.train[0].index[:2].tolist()
-        ([29, 3, 8], [3, 4])
+        ([29, 3, 8], [2, 3])
     """
     targets = target_list(target)
     test_path, fraction = None, 0.2
