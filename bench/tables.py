@@ -14,7 +14,8 @@ is written to CSV with pandas (``to_csv(index=False)``) in a temporary folder an
 loaded with ``densespace.datasets.load_csv`` (seed 0: 20% test, 10% of the rest
 validation), no preprocessing by hand. densespace: a random search of
 ``--trials`` trials (1-2 Dense relu layers of 32-256 units, dropout 0-0.3,
-Adam 1e-3 or 3e-3, batch 32, ``--epochs`` epochs with early stopping on val_loss,
+Adam 1e-3 or 3e-3, batch 32 (256 for tables of 2,000 rows or more), ``--epochs``
+epochs with early stopping on val_loss,
 patience 10), the best retrained, its test accuracy (RMSE for regression).
 scikit-learn: ``HistGradientBoostingClassifier/Regressor(categorical_features=
 "from_dtype", random_state=0)`` fitted on the same training and validation rows
@@ -79,7 +80,7 @@ def tables() -> dict[str, tuple[Any, str, str]]:
     return found
 
 
-def spec(task: str, trials: int, epochs: int) -> Any:
+def spec(task: str, trials: int, epochs: int, rows: int) -> Any:
     import densespace
 
     objective = {"classification": "val_loss", "binary": "val_loss", "regression": "val_loss"}[task]
@@ -96,7 +97,7 @@ def spec(task: str, trials: int, epochs: int) -> Any:
             "optimizer": {"learning_rate": {"values": [0.001, 0.003]}},
             "training": {
                 "epochs": epochs,
-                "batch_size": 32,
+                "batch_size": 32 if rows < 2000 else 256,
                 "early_stopping": {"monitor": "val_loss", "patience": 10},
             },
             "search": {"tuner": "random", "max_trials": trials, "seed": 1, "objective": objective},
@@ -122,7 +123,11 @@ def score_table(
         data = load_csv(path, target=target, numbers=task == "regression")
         started = time.perf_counter()
         result = densespace.tune(
-            spec(task, trials, epochs), data=data, out=work / f"run-{name}", overwrite=True, verbose=0
+            spec(task, trials, epochs, len(frame)),
+            data=data,
+            out=work / f"run-{name}",
+            overwrite=True,
+            verbose=0,
         )
     seconds = time.perf_counter() - started
     metrics = result.test_metrics[0]

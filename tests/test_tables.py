@@ -355,3 +355,23 @@ def test_a_saved_model_of_a_table_predicts_raw_rows(tmp_path: Path) -> None:
     predicted = model.predict(tf.data.Dataset.from_tensor_slices(inputs).batch(16), verbose=0)
     accuracy = float(np.mean(predicted.argmax(axis=1) == data.test[1]))
     assert accuracy == pytest.approx(result.test_metrics[0]["accuracy"])
+
+
+def test_two_columns_of_one_input_name_are_refused() -> None:
+    """Column names that sanitize to the same input name are one line asking to rename one."""
+    with pytest.raises(DatasetError) as info:
+        model_inputs(pd.DataFrame({"a b": [1.0], "a_b": [2.0]}), columns={"a b": "numeric", "a_b": "numeric"})
+    assert str(info.value) == "columns 'a b' and 'a_b' both make the model's input name 'a_b'; rename one"
+
+
+def test_a_whole_number_csv_target_under_a_regression_is_its_numbers(tmp_path: Path) -> None:
+    """load_csv reads a 0-500 target as classes, and a regression spec reads the numbers back, never ids."""
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"x": rng.normal(size=60), "cost": rng.integers(0, 6, 60) * 100})
+    table.to_csv(tmp_path / "t.csv", index=False)
+    data = load_csv(tmp_path / "t.csv", target="cost")
+    assert data.class_names == ("0", "100", "200", "300", "400", "500")
+    spec, read = fit_to_data(tiny("regression"), data)
+    assert read.class_names is None and spec.output.units == 1
+    assert sorted(set(read.test[1].tolist())) <= [0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
+    assert read.test[1].max() >= 100.0

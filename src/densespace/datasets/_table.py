@@ -195,9 +195,17 @@ def model_inputs(frame: pd.DataFrame, *, columns: Mapping[str, ColumnType]) -> d
             f"no column {quote(repr(absent[0]), 60)}; the model takes the columns {_shown(columns)}"
         )
     inputs: dict[str, np.ndarray] = {}
+    named: dict[str, str] = {}
     for name, kind in columns.items():
-        if kind != "ignore":
-            inputs[input_name(name)] = _values(frame[name], name, kind, frame.attrs.get("where", ""))
+        if kind == "ignore":
+            continue
+        key = input_name(name)
+        if key in named:
+            raise DatasetError(
+                f"columns {named[key]!r} and {name!r} both make the model's input name {key!r}; rename one"
+            )
+        named[key] = name
+        inputs[key] = _values(frame[name], name, kind, frame.attrs.get("where", ""))
     return inputs
 
 
