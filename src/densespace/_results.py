@@ -185,7 +185,9 @@ class DataRecord(_Record):
     validation: int = Field(ge=0, description="Validation examples.")
     test: int = Field(ge=0, description="Test examples.")
     digest: str = Field(description="16 hex digits of a sha256 over the arrays.")
-    kind: str | None = Field(None, description="The kind of source: cifar10, arrays, npz, csv, keras or frame.")
+    kind: str | None = Field(
+        None, description="The kind of source: cifar10, arrays, npz, csv, keras or frame."
+    )
     class_names: list[str] | None = Field(
         None, fail_fast=True, description="The class (or label) names, by id."
     )

@@ -17,6 +17,7 @@ from densespace._errors import DatasetError, Problem, SearchWarning, SpecError, 
 from densespace._spec import Spec, validate_spec
 from densespace._tasks import TASKS
 from densespace.datasets import Data, Dataset
+from densespace.datasets._arrays import is_frame
 from densespace.datasets._table import TableEncoding, infer_types, model_inputs
 
 SPLITS = ("train", "validation", "test")
@@ -41,7 +42,7 @@ def fit_to_data(spec: Spec, data: Data) -> tuple[Spec, Data]:
     problems: list[Problem] = []
     data = _as_numbers(spec, data, problems)
     fitted = spec.model_dump()
-    if is_table(data.train[0]):
+    if is_frame(data.train[0]):
         data, encoding = _table(spec, data)
         fitted["input"] |= {"columns": dict(encoding.types), "embeddings": encoding.parameters}
         shape: tuple[int, ...] = (encoding.width,)
@@ -68,11 +69,6 @@ def fit_to_data(spec: Spec, data: Data) -> tuple[Spec, Data]:
     fitted["input"]["preprocessing"] = spec.input.resolved(dtype)
     fitted["output"]["units"] = units
     return validate_spec(fitted, source="spec vs data"), data
-
-
-def is_table(x: object) -> bool:
-    """Whether ``x`` is a table: a pandas DataFrame."""
-    return type(x).__name__ == "DataFrame" and hasattr(x, "iloc")
 
 
 def _table(spec: Spec, data: Data) -> tuple[Data, TableEncoding]:

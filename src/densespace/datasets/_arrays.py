@@ -111,7 +111,7 @@ def from_arrays(
         >>> [len(y) for _, y in (data.train, data.validation, data.test)], data.class_names
         ([60, 20, 20], ('0', '1'))
     """
-    if _is_frame(x):
+    if is_frame(x):
         return _from_table(x, y, validation=validation, test=test, limit=limit, seed=seed)
     train = Part(x, y, "x", "y", "training")
     held: dict[str, Any] = {"validation": validation, "test": test}
@@ -143,7 +143,8 @@ def from_arrays(
     )
 
 
-def _is_frame(value: object) -> bool:
+def is_frame(value: object) -> bool:
+    """Whether ``value`` is a table: a pandas DataFrame (told apart without importing pandas)."""
     return type(value).__name__ == "DataFrame" and hasattr(value, "iloc")
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from densespace._errors import DatasetError, SearchWarning, quote, show
 from densespace.datasets._arrays import MAX_CLASSES, Located, Part, assemble, check_options, too_many_classes
 from densespace.datasets._dataset import Dataset, DatasetKind
+from densespace.datasets._table import row_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -244,7 +245,7 @@ def _numbers(frame: pd.DataFrame, targets: list[str]) -> np.ndarray:
         read = pd.to_numeric(frame[name], errors="coerce")
         bad = np.flatnonzero(read.isna().to_numpy())
         if len(bad):
-            at = _row(frame[name], int(bad[0]))
+            at = row_of(frame[name], int(bad[0]))
             value = quote(str(frame[name].iloc[int(bad[0])]), 60)
             raise DatasetError(
                 f"{where}column {name!r}, {at}: {value!r} is not a number; a target of several columns must hold numbers"
@@ -299,13 +300,8 @@ def _mixed(column: pd.Series) -> str:
     at = int(np.flatnonzero(read.isna().to_numpy())[0])
     return (
         f"; column {column.name!r} holds numbers and text ({quote(str(column.iloc[at]), 40)!r} on "
-        f"{_row(column, at)}), so every value was read as a class name"
+        f"{row_of(column, at)}), so every value was read as a class name"
     )
-
-
-def _row(column: pd.Series, at: int) -> str:
-    label = column.index[at]
-    return f"line {label}" if column.index.name == "line" else f"row {label!r}"
 
 
 def _check_finite(column: pd.Series, values: np.ndarray, where: str) -> None:
@@ -315,5 +311,5 @@ def _check_finite(column: pd.Series, values: np.ndarray, where: str) -> None:
         are = "values are" if len(bad) > 1 else "value is"
         raise DatasetError(
             f"{where}column {column.name!r}: {len(bad)} {are} NaN or infinite, the first on "
-            f"{_row(column, int(bad[0]))}; every value must be a finite number"
+            f"{row_of(column, int(bad[0]))}; every value must be a finite number"
         )

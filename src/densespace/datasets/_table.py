@@ -249,7 +249,7 @@ def _values(column: pd.Series, name: str, kind: ColumnType, where: str) -> np.nd
     return values.astype(np.float32).reshape(-1, 1)
 
 
-def _row(column: pd.Series, position: int, where: str) -> str:
+def row_of(column: pd.Series, position: int) -> str:
     """Where a row is: its line in a file (whose rows are indexed by line), else its index."""
     label = column.index[position]
     return f"line {label}" if column.index.name == "line" else f"row {label!r}"
@@ -262,7 +262,7 @@ def _check_read(column: pd.Series, read: pd.Series, name: str, what: str, where:
         value = column.iloc[int(bad[0])]
         hint = "'categorical'" if what != "a date" else "'categorical' or 'ignore'"
         raise DatasetError(
-            f"{where}column {name!r}, {_row(column, int(bad[0]), where)}: {quote(str(value), 60)!r} is not "
+            f"{where}column {name!r}, {row_of(column, int(bad[0]))}: {quote(str(value), 60)!r} is not "
             f"{what}; set its type to {hint} in input.columns, or mend the value"
         )
 
@@ -274,7 +274,7 @@ def _check_magnitude(values: np.ndarray, column: pd.Series, name: str, where: st
     if len(bad):
         at = int(bad[0])
         raise DatasetError(
-            f"{where}column {name!r}, {_row(column, at, where)}: {values[at]:g} is beyond ±{MAX_MAGNITUDE:g}, "
+            f"{where}column {name!r}, {row_of(column, at)}: {values[at]:g} is beyond ±{MAX_MAGNITUDE:g}, "
             "where float32 training overflows; rescale the column (divide it by a power of ten, or take "
             "its logarithm)"
         )
