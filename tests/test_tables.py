@@ -375,3 +375,18 @@ def test_a_whole_number_csv_target_under_a_regression_is_its_numbers(tmp_path: P
     assert read.class_names is None and spec.output.units == 1
     assert sorted(set(read.test[1].tolist())) <= [0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
     assert read.test[1].max() >= 100.0
+
+
+def test_from_frame_tests_on_a_second_frame_with_its_columns_in_any_order() -> None:
+    """A test DataFrame with the training columns in another order is the test split, text labels over both."""
+    table = frame().drop(columns="respondent_id")
+    test = table.iloc[:4][["species", "tagged", "seen", "mass", "island"]].assign(species="Chinstrap")
+    data = from_frame(table, target="species", test=test)
+    assert data.class_names == ("Adelie", "Chinstrap", "Gentoo")
+    assert list(data.test[0].columns) == ["island", "mass", "seen", "tagged"]
+    assert data.test[1].tolist() == [1, 1, 1, 1]
+    with pytest.raises(DatasetError) as info:
+        from_frame(table, target="species", test=test.drop(columns="mass"))
+    assert (
+        str(info.value) == "test: no column 'mass'; the test file needs the columns of the training DataFrame"
+    )
