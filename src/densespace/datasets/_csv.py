@@ -204,7 +204,10 @@ def _read_csv(stream: BinaryIO, where: str, delimiter: str | None) -> pd.DataFra
             "reads (MAX_CSV_ROW)"
         )
     delimiter = delimiter or _sniff(lines[header_at : header_at + 20])
-    header = next(csv.reader([lines[header_at]], delimiter=delimiter, skipinitialspace=True))
+    try:
+        header = next(csv.reader([lines[header_at]], delimiter=delimiter, skipinitialspace=True))
+    except csv.Error as exc:
+        raise DatasetError(f"{where}line {header_at + 1}: not a valid CSV header ({exc})") from None
     _check_header(header, where, header_at + 1, delimiter)
     rows = min(MAX_CSV_ROWS, MAX_CSV_CELLS // len(header))
     stream.seek(start)
