@@ -95,7 +95,7 @@ def test_defaults():
     """Omitted sections take the documented defaults."""
     spec = validate_spec(spec_dict())
     assert spec.input.shape is None and spec.input.example_shape == (32, 32, 3)
-    assert spec.input.preprocessing == "rescale" and spec.task == "classification"
+    assert spec.input.preprocessing == "auto" and spec.task == "classification"
     assert spec.output.units is None and spec.output_units == 10
     block = spec.blocks[0]
     assert (block.layers, block.activation, block.dropout, block.batch_norm, block.l2, block.shared) == (

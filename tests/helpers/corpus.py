@@ -204,7 +204,7 @@ INVALID = [
         "preprocessing-typo",
         spec_dict(input={"preprocessing": "standardise"}),
         "input.preprocessing: unknown value \"standardise\" (did you mean 'standardize'?); "
-        "expected one of: rescale, standardize, none",
+        "expected one of: auto, rescale, standardize, none",
         True,
     ),
     Invalid(
