@@ -390,3 +390,20 @@ def test_from_frame_tests_on_a_second_frame_with_its_columns_in_any_order() -> N
     assert (
         str(info.value) == "test: no column 'mass'; the test file needs the columns of the training DataFrame"
     )
+
+
+def test_a_frame_of_numbered_columns_is_named_by_text() -> None:
+    """A DataFrame made from an array names its columns 0, 1, ...: they become '0', '1', ... for the spec."""
+    x = pd.DataFrame(np.arange(80.0).reshape(40, 2))
+    data = from_arrays(x, np.arange(40) % 2)
+    assert data.feature_names == ("0", "1")
+    spec, _ = fit_to_data(tiny(), data)
+    assert spec.input.columns == {"0": "numeric", "1": "numeric"}
+
+
+def test_a_frame_with_a_repeated_column_is_refused() -> None:
+    """Two columns of one name are one line naming it."""
+    table = pd.DataFrame([[1, 2, 0]] * 10, columns=["a", "a", "y"])
+    with pytest.raises(DatasetError) as info:
+        from_frame(table, target="y")
+    assert str(info.value) == "two columns are named 'a'"

@@ -79,6 +79,8 @@ def from_frame(
     if not isinstance(frame, pd.DataFrame):
         raise DatasetError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
     targets = target_list(target)
+    frame = frame.rename(columns=str)  # the spec names columns by text
+    test = test.rename(columns=str) if isinstance(test, pd.DataFrame) else test
     held = 0.2 if isinstance(test, pd.DataFrame) else test
     check_options(validation=validation, test=held, limit=limit, seed=seed)
     check_columns(frame, targets, "")
@@ -115,8 +117,12 @@ def target_list(target: object) -> list[str]:
 
 
 def check_columns(frame: pd.DataFrame, targets: list[str], where: str, note: str = "") -> None:
-    """Refuses a target that names no column (suggesting the closest) and a table of targets only."""
+    """Refuses a column name given twice, a target that names no column (suggesting the closest)
+    and a table of targets only."""
     header = [str(name) for name in frame.columns]
+    twice = frame.columns[frame.columns.duplicated()]
+    if len(twice):
+        raise DatasetError(f"{where}two columns are named {quote(str(twice[0]), 60)!r}")
     for name in targets:
         if name not in header:
             close = difflib.get_close_matches(name, header, n=1)
