@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -15,6 +16,7 @@ from densespace._hyperparameters import Hyperparameter
 from densespace._keras.data import Batches
 from densespace._keras.memory import released_graphs
 from densespace._tasks import TASKS, Task
+from densespace._weights import class_weights
 
 if TYPE_CHECKING:
     from densespace._spec import Spec
@@ -51,7 +53,12 @@ class DenseHyperModel(keras_tuner.HyperModel):
     """
 
     def __init__(
-        self, spec: Spec, *, train_images: np.ndarray | None = None, train_targets: np.ndarray | None = None
+        self,
+        spec: Spec,
+        *,
+        train_images: np.ndarray | None = None,
+        train_targets: np.ndarray | None = None,
+        class_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__(name=spec.name)
         self.spec = spec
@@ -75,6 +82,15 @@ class DenseHyperModel(keras_tuner.HyperModel):
             )
         if "cosine" in _domains.values(spec.optimizer.schedule):
             _needed(train_images, "optimizer.schedule can be 'cosine'", "the steps per epoch are known")
+        #: The weight of each class id in every training (``training.class_weight``), or None.
+        self.class_weight: dict[int, float] | None = None
+        if spec.training.class_weight is not None:
+            self.class_weight = class_weights(
+                spec.training.class_weight,
+                _needed(train_targets, "training.class_weight is set", "the targets' classes are counted"),
+                classes=max(spec.output_units, 2),
+                class_names=class_names,
+            )
 
     def declare(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
         """Declares every hyperparameter in ``hp``; returns the values of the active ones."""
@@ -102,7 +118,7 @@ class DenseHyperModel(keras_tuner.HyperModel):
     def fit(
         self, hp: keras_tuner.HyperParameters, model: keras.Model, x: Any, y: Any = None, **kwargs: Any
     ) -> Any:
-        """Trains with the trial's batch size and label smoothing.
+        """Trains with the trial's batch size and label smoothing, and the spec's class weights.
 
         ``x`` (and ``validation_data``) may be ``Batches``, turned into pipelines
         with the trial's batch size; arrays are used as given. A constant batch
@@ -122,6 +138,8 @@ class DenseHyperModel(keras_tuner.HyperModel):
                 kwargs["batch_size"] = plan.batch_size
             else:
                 kwargs.setdefault("batch_size", plan.batch_size)
+        if self.class_weight is not None:
+            kwargs["class_weight"] = self.class_weight
         validation = kwargs.get("validation_data")
         if isinstance(validation, Batches):
             kwargs["validation_data"] = validation.pipeline(1024, shuffle=False, classes=classes)
@@ -145,7 +163,11 @@ def _one_hot(labels: Any, classes: int | None) -> Any:
 
 
 def build_hypermodel(
-    spec: Spec, *, train_images: np.ndarray | None = None, train_targets: np.ndarray | None = None
+    spec: Spec,
+    *,
+    train_images: np.ndarray | None = None,
+    train_targets: np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> DenseHyperModel:
     """Compiles a spec into a keras-tuner ``HyperModel``.
 
@@ -156,7 +178,10 @@ def build_hypermodel(
             mean and variance) or ``optimizer.schedule`` can be ``"cosine"``
             (for the number of steps per epoch).
         train_targets: The training targets; needed (only) when ``task`` is
-            ``"regression"`` (for their mean and standard deviation).
+            ``"regression"`` (for their mean and standard deviation) or
+            ``training.class_weight`` is set (for the classes' counts).
+        class_names: The data's class names, which ``training.class_weight`` may
+            name classes by (else by class id).
 
     Examples:
         >>> import densespace, keras_tuner
@@ -171,7 +196,9 @@ def build_hypermodel(
         >>> tuner = keras_tuner.BayesianOptimization(  # doctest: +SKIP
         ...     hypermodel, objective="val_loss", max_trials=25)
     """
-    return DenseHyperModel(spec, train_images=train_images, train_targets=train_targets)
+    return DenseHyperModel(
+        spec, train_images=train_images, train_targets=train_targets, class_names=class_names
+    )
 
 
 def _declare(hp: keras_tuner.HyperParameters, h: Hyperparameter) -> Any:

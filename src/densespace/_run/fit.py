@@ -14,6 +14,7 @@ import numpy as np
 from densespace._errors import Problem, SearchWarning, SpecError
 from densespace._spec import Spec, validate_spec
 from densespace._tasks import TASKS
+from densespace._weights import class_ids
 from densespace.datasets import Data
 
 SPLITS = ("train", "validation", "test")
@@ -29,6 +30,8 @@ def fit_to_data(spec: Spec, data: Data) -> Spec:
     problems: list[Problem] = []
     shape = _example_shape(spec, data, problems)
     units = _output_units(spec, data, problems)
+    if not problems:
+        _class_weight_keys(spec, data, units, problems)
     if problems:
         raise SpecError(problems, source="spec vs data")
     x = np.asarray(data.train[0])
@@ -43,6 +46,18 @@ def fit_to_data(spec: Spec, data: Data) -> Spec:
     fitted["input"]["shape"] = list(shape)
     fitted["output"]["units"] = units
     return validate_spec(fitted, source="spec vs data")
+
+
+def _class_weight_keys(spec: Spec, data: Data, units: int, problems: list[Problem]) -> None:
+    """Each key of a ``training.class_weight`` mapping names one class of the data, once."""
+    setting = spec.training.class_weight
+    if not isinstance(setting, dict):
+        return
+    names = getattr(data, "class_names", None)
+    _, wrong = class_ids(
+        setting, classes=max(units, 2), class_names=None if names is None else [str(n) for n in names]
+    )
+    problems.extend(Problem("training.class_weight", "data_classes", message) for message in wrong)
 
 
 def _example_shape(spec: Spec, data: Data, problems: list[Problem]) -> tuple[int, ...]:

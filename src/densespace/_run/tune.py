@@ -313,7 +313,9 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
     if options.verbose:
         _announce(spec, this_role, options.out, options.retrain_top)
     start = time.monotonic()
-    hypermodel = hypermodels.build_hypermodel(spec, train_images=data.train[0], train_targets=data.train[1])
+    hypermodel = hypermodels.build_hypermodel(
+        spec, train_images=data.train[0], train_targets=data.train[1], class_names=data_record.class_names
+    )
     if this_role != "single":
         hypermodel.fingerprint = f"spec:{_spec_digest(spec)}/data:{data_record.digest}"
     shown = LiveProgress if live and options.verbose else Progress

@@ -1,0 +1,143 @@
+"""Small and imbalanced data: class weights, balanced accuracy and macro F1, cross-validated trials."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from helpers import spec_dict
+
+from densespace import SpecError, validate_spec
+from densespace._run.fit import fit_to_data
+from densespace._weights import balanced, class_weights
+
+
+def blobs(n, *, seed, minority=10, classes=2):
+    """Two features; one example in ``minority`` belongs to a class above 0, shifted by its class."""
+    rng = np.random.default_rng(seed)
+    y = np.where(np.arange(n) % minority == 0, 1 + np.arange(n) % (classes - 1), 0).astype(np.int64)
+    return rng.normal(size=(n, 2)).astype(np.float32) + y[:, None], y
+
+
+def imbalanced(*, n=(200, 60, 60), classes=2, **extra):
+    """Train, validation and test splits of ``blobs``, 90/10 between class 0 and the others."""
+    splits = [blobs(size, seed=seed, classes=classes) for seed, size in enumerate(n)]
+    return SimpleNamespace(train=splits[0], validation=splits[1], test=splits[2], source="blobs", **extra)
+
+
+def spec(task="classification", **training):
+    """A one-trial search of 4 units on standardized inputs, with ``training`` settings."""
+    return validate_spec(
+        spec_dict(
+            task=task,
+            input={"preprocessing": "standardize"},
+            hidden={"units": 4},
+            training={"epochs": 2, "batch_size": 32, **training},
+            search={"max_trials": 1, "seed": 1},
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [[0, 0, 0, 1], [0, 1, 2, 2, 2, 2, 1], [3, 3, 1, 1, 1, 0]],
+    ids=["two", "three", "four"],
+)
+def test_balanced_weights_are_scikit_learns(labels):
+    """'balanced' gives n_samples / (n_classes * count) exactly as scikit-learn computes it."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.array(labels)
+    expected = compute_class_weight("balanced", classes=np.unique(y), y=y)
+    weights = balanced(y, classes=int(y.max()) + 1)
+    assert [weights[c] for c in np.unique(y)] == pytest.approx(expected.tolist(), abs=1e-12)
+
+
+def test_a_class_absent_from_training_weighs_one():
+    """A class the training split does not hold weighs 1; the others share the balanced formula."""
+    assert balanced(np.array([0, 0, 2]), classes=4) == {0: 0.75, 1: 1.0, 2: 1.5, 3: 1.0}
+
+
+def test_a_mapping_keys_classes_by_name_or_id_and_fills_in_ones():
+    """Names and ids select classes; a class left out weighs 1."""
+    weights = class_weights({"owl": 3.0, "0": 0.5}, np.zeros(3), classes=3, class_names=["cat", "dog", "owl"])
+    assert weights == {0: 0.5, 1: 1.0, 2: 3.0}
+
+
+@pytest.mark.parametrize(
+    ("task", "class_weight", "problem"),
+    [
+        (
+            "regression",
+            "balanced",
+            "training.class_weight: applies to tasks 'classification' and 'binary' only (this spec's task "
+            "is 'regression')",
+        ),
+        ("classification", "even", 'training.class_weight: unknown value "even"; expected one of: balanced'),
+        ("classification", {"1": 0}, "training.class_weight.1: must be > 0.0 (received 0)"),
+        ("classification", {"1": -2.0}, "training.class_weight.1: must be > 0.0 (received -2.0)"),
+        ("binary", {}, "training.class_weight: must not be empty"),
+    ],
+    ids=["regression", "unknown-name", "zero", "negative", "empty"],
+)
+def test_class_weights_that_cannot_apply_are_refused(task, class_weight, problem):
+    """A class weight outside classification and binary tasks, or not positive, is a located error."""
+    with pytest.raises(SpecError) as caught:
+        spec(task, class_weight=class_weight)
+    assert str(caught.value).splitlines()[0].startswith(problem)
+
+
+def test_integer_class_ids_are_keys_like_json_ones():
+    """From Python, integer class ids are taken as the decimal keys a JSON spec writes."""
+    assert spec(class_weight={0: 1.0, 1: 9.0}).training.class_weight == {"0": 1.0, "1": 9.0}
+
+
+@pytest.mark.parametrize(
+    ("class_weight", "names", "problem"),
+    [
+        ({"2": 4.0}, None, 'training.class_weight: "2" is not a class of the data (class ids 0..1)'),
+        (
+            {"owl": 4.0},
+            ["cat", "dog"],
+            'training.class_weight: "owl" is not a class of the data (class ids 0..1 or class names '
+            '"cat", "dog")',
+        ),
+        ({"dog": 4.0, "1": 2.0}, ["cat", "dog"], 'training.class_weight: "1" names class 1 a second time'),
+    ],
+    ids=["id", "name", "twice"],
+)
+def test_class_weight_keys_must_be_classes_of_the_data(class_weight, names, problem):
+    """Once the data is known, each key must name one of its classes, once."""
+    with pytest.raises(SpecError) as caught:
+        fit_to_data(spec(class_weight=class_weight), imbalanced(class_names=names))
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("task", "class_weight", "names", "expected"),
+    [
+        ("classification", "balanced", None, {0: 200 / (2 * 180), 1: 200 / (2 * 20)}),
+        ("binary", {"yes": 4.0}, ["no", "yes"], {0: 1.0, 1: 4.0}),
+    ],
+    ids=["balanced", "by-name"],
+)
+def test_class_weights_reach_every_fit(task, class_weight, names, expected):
+    """The hypermodel computes the weights on the training labels and passes them to Keras' fit."""
+    import keras_tuner as kt
+
+    from densespace._keras.data import Batches
+    from densespace._keras.hypermodel import build_hypermodel
+
+    data = imbalanced(class_names=names)
+    fitted = fit_to_data(spec(task, class_weight=class_weight), data)
+    hypermodel = build_hypermodel(
+        fitted, train_images=data.train[0], train_targets=data.train[1], class_names=names
+    )
+    assert hypermodel.class_weight == pytest.approx(expected)
+    seen = {}
+    model = SimpleNamespace(fit=lambda x, y=None, **kwargs: seen.update(kwargs))
+    hp = kt.HyperParameters()
+    hypermodel.declare(hp)
+    hypermodel.fit(hp, model, Batches(*data.train), validation_data=Batches(*data.validation), epochs=1)
+    assert seen["class_weight"] == pytest.approx(expected)
