@@ -141,3 +141,127 @@ def test_class_weights_reach_every_fit(task, class_weight, names, expected):
     hypermodel.declare(hp)
     hypermodel.fit(hp, model, Batches(*data.train), validation_data=Batches(*data.validation), epochs=1)
     assert seen["class_weight"] == pytest.approx(expected)
+
+
+#: A fixed set of three-class predictions: labels, and the class each row's probabilities favour.
+TRUTH = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 0, 1, 2])
+GUESS = np.array([0, 0, 1, 2, 1, 0, 2, 2, 0, 0, 1, 1])
+
+
+def probabilities(guess, classes):
+    """Softmax-like rows whose argmax is ``guess``."""
+    rows = np.full((len(guess), classes), 0.1, dtype=np.float32)
+    rows[np.arange(len(guess)), guess] = 0.8
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("labels", "predictions", "truth", "guess"),
+    [
+        ("ids", "softmax", TRUTH, GUESS),
+        ("one-hot", "softmax", TRUTH, GUESS),
+        ("ids", "sigmoid", TRUTH % 2, GUESS % 2),
+        ("ids", "softmax", np.array([0, 0, 1, 1]), np.array([0, 2, 1, 1])),
+    ],
+    ids=["classification", "label-smoothing", "binary", "predicted-only-class"],
+)
+@pytest.mark.parametrize("batch", [3, 5, 12])
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_balanced_accuracy_and_macro_f1_are_scikit_learns(labels, predictions, truth, guess, batch):
+    """Accumulated batch by batch, both metrics equal scikit-learn's scores of the whole set."""
+    import keras
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    from densespace._keras.metrics import confusion_scores
+
+    classes = 2 if predictions == "sigmoid" else 3
+    y_pred = (
+        (guess.reshape(-1, 1) * 0.6 + 0.2).astype(np.float32) if classes == 2 else probabilities(guess, 3)
+    )
+    y_true = np.eye(classes, dtype=np.float32)[truth] if labels == "one-hot" else truth
+    metrics = confusion_scores(("accuracy", "balanced_accuracy", "macro_f1"), classes)
+    for metric in metrics:
+        for start in range(0, len(truth), batch):
+            part = slice(start, start + batch)
+            metric.update_state(
+                keras.ops.convert_to_tensor(y_true[part]), keras.ops.convert_to_tensor(y_pred[part])
+            )
+    expected = {
+        "balanced_accuracy": balanced_accuracy_score(truth, guess),
+        "macro_f1": f1_score(truth, guess, average="macro"),
+    }
+    assert {m.name: float(m.result()) for m in metrics} == pytest.approx(expected, abs=1e-6)
+    metrics[0].reset_state()
+    assert float(metrics[0].result()) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("task", "objective"),
+    [
+        ("classification", "val_balanced_accuracy"),
+        ("classification", "val_macro_f1"),
+        ("binary", "val_balanced_accuracy"),
+        ("binary", "val_macro_f1"),
+    ],
+)
+def test_new_objectives_are_recorded_and_maximized(task, objective):
+    """Classification and binary searches may optimize the new objectives, upwards."""
+    from densespace._tasks import direction
+
+    checked = validate_spec(spec_dict(task=task, search={"objective": objective}))
+    assert checked.search.objective == objective and direction(objective) == "max"
+
+
+def test_the_new_objectives_are_not_regressions():
+    """A regression search refuses a classification objective, listing its own."""
+    with pytest.raises(SpecError) as caught:
+        validate_spec(spec_dict(task="regression", search={"objective": "val_macro_f1"}))
+    assert str(caught.value) == (
+        "search.objective: \"val_macro_f1\" is not recorded for task 'regression' (did you mean 'val_mae'?); "
+        "expected one of: loss, mae, rmse, val_loss, val_mae, val_rmse"
+    )
+
+
+@pytest.mark.slow
+def test_a_weighted_search_records_its_scores_and_saves_a_plain_keras_model(tmp_path):
+    """A balanced-weight search optimizes val_balanced_accuracy, records the spec's class_weight, tests
+    the new metrics as scikit-learn scores them, and saves a model plain Keras loads."""
+    import json
+    import subprocess
+    import sys
+    import zipfile
+
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    import densespace
+
+    data = imbalanced(classes=3)
+    weighted = validate_spec(
+        {
+            **spec(class_weight="balanced").model_dump(),
+            "search": {"max_trials": 1, "objective": "val_balanced_accuracy"},
+        }
+    )
+    result = densespace.tune(weighted, data=data, out=tmp_path, verbose=0)
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["spec"]["training"]["class_weight"] == "balanced"
+    assert {"val_balanced_accuracy", "val_macro_f1"} <= set(result.trials[0].history)
+    assert (
+        result.trials[0].score
+        == result.trials[0].history["val_balanced_accuracy"][result.trials[0].best_epoch - 1]
+    )
+    guess = result.best[0].model.predict(data.test[0], verbose=0).argmax(axis=1)
+    assert result.test_metrics[0]["balanced_accuracy"] == pytest.approx(
+        balanced_accuracy_score(data.test[1], guess), abs=1e-6
+    )
+    assert result.test_metrics[0]["macro_f1"] == pytest.approx(
+        f1_score(data.test[1], guess, average="macro"), abs=1e-6
+    )
+    load = (
+        "import sys; sys.modules['densespace'] = None; import keras; "
+        f"m = keras.saving.load_model({str(tmp_path / 'best-1.keras')!r}); print(sorted(m.get_compile_config()))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, check=False)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    with zipfile.ZipFile(tmp_path / "best-1.keras") as saved:
+        assert b"ConfusionScore" not in saved.read("config.json")

@@ -15,6 +15,7 @@ from densespace._errors import DensespaceError
 from densespace._hyperparameters import Hyperparameter
 from densespace._keras.data import Batches
 from densespace._keras.memory import released_graphs
+from densespace._keras.metrics import confusion_scores
 from densespace._tasks import TASKS, Task
 from densespace._weights import class_weights
 
@@ -272,7 +273,9 @@ def build_model(
         assert decay_steps is not None
         learning_rate = keras.optimizers.schedules.CosineDecay(plan.learning_rate, decay_steps)
     model.compile(
-        optimizer=OPTIMIZERS[plan.optimizer](learning_rate=learning_rate), loss=loss, metrics=metrics(task)
+        optimizer=OPTIMIZERS[plan.optimizer](learning_rate=learning_rate),
+        loss=loss,
+        metrics=metrics(task, spec.output_units),
     )
     # Built now, the optimizer's variables (step count, moments) are restored with the
     # weights when Hyperband continues a trial, so a cosine schedule carries on.
@@ -282,14 +285,20 @@ def build_model(
 
 def for_evaluation(model: keras.Model, spec: Spec, plan: _space.Plan) -> keras.Model:
     """The model compiled with the task's plain loss in the data's units (no label smoothing,
-    no standardized targets), ready to evaluate and save with Keras' own objects only."""
+    no standardized targets) and Keras' own metrics, ready to evaluate and save with Keras' own
+    objects only (``densespace._keras.metrics.scores`` gives the others)."""
     task = TASKS[spec.task]
-    model.compile(optimizer=model.optimizer, loss=plan.loss or task.loss, metrics=metrics(task))
+    model.compile(
+        optimizer=model.optimizer,
+        loss=plan.loss or task.loss,
+        metrics=metrics(task, spec.output_units, portable=True),
+    )
     return model
 
 
-def metrics(task: Task) -> list[Any]:
-    """The task's metrics as Keras objects, named as ``Task.metrics`` names them."""
+def metrics(task: Task, classes: int, *, portable: bool = False) -> list[Any]:
+    """The task's metrics as Keras objects, named as ``Task.metrics`` names them; ``portable``: Keras'
+    own only (those a saved model's compile configuration may hold), without ``ConfusionScore``'s."""
     made = {
         "accuracy": lambda: "accuracy",
         "binary_accuracy": lambda: keras.metrics.BinaryAccuracy(name="binary_accuracy"),
@@ -297,7 +306,8 @@ def metrics(task: Task) -> list[Any]:
         "mae": lambda: keras.metrics.MeanAbsoluteError(name="mae"),
         "rmse": lambda: keras.metrics.RootMeanSquaredError(name="rmse"),
     }
-    return [made[name]() for name in task.metrics]
+    own = [made[name]() for name in task.metrics if name in made]
+    return own if portable else [*own, *confusion_scores(task.metrics, max(classes, 2))]
 
 
 class _StandardizedLoss(keras.losses.Loss):
