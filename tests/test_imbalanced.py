@@ -222,10 +222,127 @@ def test_the_new_objectives_are_not_regressions():
     )
 
 
+@pytest.mark.parametrize(
+    ("labels", "folds", "stratified", "minority"),
+    [
+        (np.r_[np.zeros(90), np.ones(10)].astype(int), 5, True, [2, 2, 2, 2, 2]),
+        (np.r_[np.zeros(17), np.ones(4), np.full(3, 2)].astype(int), 4, True, [1, 1, 1, 1]),
+        (np.arange(11, dtype=float), 3, False, None),
+    ],
+    ids=["90-10", "three-classes", "regression"],
+)
+def test_folds_cover_every_row_once_with_each_class_shared_out(labels, folds, stratified, minority):
+    """Every row is in one fold, the folds differ by at most one row, and each holds its share of a class."""
+    from densespace._folds import fold_rows
+
+    rows = fold_rows(labels, folds, stratified=stratified, seed=7)
+    assert sorted(np.concatenate(rows).tolist()) == list(range(len(labels)))
+    assert max(map(len, rows)) - min(map(len, rows)) <= 1
+    if minority is not None:
+        assert [int((labels[r] == 1).sum()) for r in rows] == minority
+    assert [r.tolist() for r in rows] == [
+        r.tolist() for r in fold_rows(labels, folds, stratified=stratified, seed=7)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("search", "problem"),
+    [
+        ({"cross_validation": 1}, "search.cross_validation: must be >= 2 (received 1)"),
+        ({"cross_validation": 21}, "search.cross_validation: must be <= 20 (received 21)"),
+        (
+            {"tuner": "hyperband", "cross_validation": 3},
+            "search.cross_validation: Hyperband continues a trial from one model's weights, which trained on "
+            "the other folds' validation rows: remove search.cross_validation, or use the random, bayesian, "
+            "grid or tpe tuner",
+        ),
+    ],
+    ids=["one", "too-many", "hyperband"],
+)
+def test_cross_validation_out_of_bounds_is_refused(search, problem):
+    """K is 2..20, and Hyperband, which continues trials from saved weights, refuses folds."""
+    with pytest.raises(SpecError) as caught:
+        validate_spec(spec_dict(search=search))
+    assert str(caught.value).splitlines()[0].startswith(problem)
+
+
+@pytest.mark.parametrize("tuner", ["random", "bayesian", "grid", "tpe"])
+def test_each_fold_counts_in_the_planned_budget(tuner):
+    """A trial of K folds plans K models' epochs, with every tuner that takes folds."""
+    from densespace import planned_budget
+
+    plain = validate_spec(spec_dict(training={"epochs": 3}, search={"tuner": tuner, "max_trials": 4}))
+    folded = validate_spec(
+        spec_dict(training={"epochs": 3}, search={"tuner": tuner, "max_trials": 4, "cross_validation": 5})
+    )
+    assert planned_budget(folded) == (planned_budget(plain)[0], 5 * planned_budget(plain)[1])
+
+
+def test_a_small_validation_split_suggests_cross_validation():
+    """Fewer than 100 validation rows without folds is warned once, naming the option; with folds it is not."""
+    import warnings
+
+    from densespace import SearchWarning
+
+    with pytest.warns(SearchWarning) as caught:
+        fit_to_data(spec(), imbalanced())
+    assert [str(w.message) for w in caught] == [
+        "the validation split holds 60 rows, so trial scores are noisy; search.cross_validation: K (such as 5) "
+        "scores each trial by the mean over K folds of the train and validation rows"
+    ]
+    folded = validate_spec({**spec().model_dump(), "search": {"cross_validation": 3}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit_to_data(folded, imbalanced())
+
+
+def test_folds_need_a_row_each():
+    """More folds than rows of train and validation is refused once the data is known."""
+    with pytest.raises(SpecError) as caught:
+        fit_to_data(validate_spec(spec_dict(search={"cross_validation": 20})), imbalanced(n=(12, 4, 4)))
+    assert (
+        "search.cross_validation: 20 folds need at least 20 rows of the train and validation splits together; "
+        "the data holds 16"
+    ) in str(caught.value)
+
+
+def test_fold_scores_are_each_folds_best_epoch_averaged_over_its_executions():
+    """Execution e trains fold e % K; a fold's score is its executions' best-epoch objective, averaged."""
+    import keras_tuner as kt
+
+    from densespace._keras.tuners import _fold_scores
+
+    histories = [SimpleNamespace(history={"val_loss": v}) for v in ([3, 1, 2], [5, 4], [2, 2], [1, 0.5], [9])]
+    scores = _fold_scores(histories, 3, kt.Objective("val_loss", "min"))
+    assert scores == {"fold/1": (1 + 0.5) / 2, "fold/2": (4 + 9) / 2, "fold/3": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("folds", "kept"), [([0.5, 0.75], [0.5, 0.75]), ([0.5, float("nan")], None), (None, None)]
+)
+def test_trial_records_round_trip_their_fold_scores(folds, kept):
+    """A record keeps finite fold scores through JSON; one that is not finite drops the list."""
+    from densespace._results import TrialRecord
+
+    record = TrialRecord(
+        id="0",
+        values={},
+        status="completed",
+        score=0.6,
+        seconds=1.0,
+        epochs=2,
+        message=None,
+        fold_scores=folds,
+    )
+    assert record.fold_scores == kept
+    assert TrialRecord.model_validate_json(record.model_dump_json()) == record
+
+
 @pytest.mark.slow
-def test_a_weighted_search_records_its_scores_and_saves_a_plain_keras_model(tmp_path):
-    """A balanced-weight search optimizes val_balanced_accuracy, records the spec's class_weight, tests
-    the new metrics as scikit-learn scores them, and saves a model plain Keras loads."""
+def test_a_weighted_cross_validated_search_records_its_scores_and_saves_a_plain_keras_model(tmp_path):
+    """A balanced-weight search of 3 folds optimizes val_balanced_accuracy, records the spec's class_weight
+    and each fold's score, tests the new metrics as scikit-learn scores them, and saves a model plain Keras
+    loads."""
     import json
     import subprocess
     import sys

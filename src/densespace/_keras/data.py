@@ -40,3 +40,21 @@ class Batches:
 
         batches = indices.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
         return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def fold_batches(
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    rows: list[np.ndarray],
+    *,
+    seed: int | None = None,
+) -> list[tuple[Batches, Batches]]:
+    """The ``(training, validation)`` splits of each fold of the training and validation rows together:
+    a fold validates on its ``rows`` (``densespace._folds.fold_rows``) and trains on every other row."""
+    x = np.concatenate([np.asarray(train[0]), np.asarray(validation[0])])
+    y = np.concatenate([np.asarray(train[1]), np.asarray(validation[1])])
+    rest = [np.setdiff1d(np.arange(len(y)), held) for held in rows]
+    return [
+        (Batches(x[kept], y[kept], seed=seed), Batches(x[held], y[held]))
+        for kept, held in zip(rest, rows, strict=True)
+    ]
