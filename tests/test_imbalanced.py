@@ -382,3 +382,17 @@ def test_a_weighted_cross_validated_search_records_its_scores_and_saves_a_plain_
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     with zipfile.ZipFile(tmp_path / "best-1.keras") as saved:
         assert b"ConfusionScore" not in saved.read("config.json")
+
+
+def test_keras_weighs_one_hot_labels_by_their_class():
+    """With label smoothing the pipeline's labels are one-hot; Keras' class weighting still reads their class."""
+    from keras.src.trainers.data_adapters.tf_dataset_adapter import make_class_weight_map_fn
+
+    from densespace._keras.data import Batches
+
+    x, y = blobs(40, seed=0, classes=3)
+    pipeline = Batches(x, y).pipeline(40, shuffle=False, classes=3)
+    weighted = pipeline.map(make_class_weight_map_fn({0: 0.5, 1: 2.0, 2: 3.0}))
+    _, labels, weights = next(iter(weighted))
+    assert labels.shape == (40, 3)
+    assert weights.numpy().tolist() == [{0: 0.5, 1: 2.0, 2: 3.0}[int(c)] for c in y]
