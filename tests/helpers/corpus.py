@@ -393,7 +393,7 @@ INVALID = [
         "search-key-named-like-a-tuner",
         spec_dict(search={"tuner": "bayesian", "bayesian": 1}),
         "search.bayesian: unknown key (allowed: objective, seed, executions_per_trial, constraints, pruning, "
-        "initial_points, tuner, max_trials, num_initial_points)",
+        "initial_points, cross_validation, tuner, max_trials, num_initial_points)",
         True,
     ),
     Invalid(
