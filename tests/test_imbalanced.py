@@ -396,3 +396,52 @@ def test_keras_weighs_one_hot_labels_by_their_class():
     _, labels, weights = next(iter(weighted))
     assert labels.shape == (40, 3)
     assert weights.numpy().tolist() == [{0: 0.5, 1: 2.0, 2: 3.0}[int(c)] for c in y]
+
+
+@pytest.mark.slow
+def test_the_metrics_compile_with_xla_and_score_the_whole_validation_split():
+    """Under XLA (Keras' default on a GPU), training with weights records validation scores equal to scikit-learn's."""
+    import keras
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    from densespace._keras.metrics import confusion_scores
+
+    x, y = blobs(120, seed=3, classes=3)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
+    metrics = confusion_scores(("balanced_accuracy", "macro_f1"), 3)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=metrics, jit_compile=True)
+    history = model.fit(
+        x,
+        y,
+        epochs=1,
+        batch_size=16,
+        validation_data=(x, y),
+        class_weight={0: 1.0, 1: 4.0, 2: 4.0},
+        verbose=0,
+    )
+    guess = model.predict(x, verbose=0).argmax(axis=1)
+    assert history.history["val_balanced_accuracy"][0] == pytest.approx(
+        balanced_accuracy_score(y, guess), abs=1e-6
+    )
+    assert history.history["val_macro_f1"][0] == pytest.approx(f1_score(y, guess, average="macro"), abs=1e-6)
+
+
+def test_weighted_examples_count_by_their_weight():
+    """With sample weights (Keras passes class weights to training metrics), both scores are scikit-learn's weighted ones."""
+    import keras
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    from densespace._keras.metrics import confusion_scores
+
+    weights = np.linspace(0.5, 3.0, len(TRUTH)).astype(np.float32)
+    metrics = confusion_scores(("balanced_accuracy", "macro_f1"), 3)
+    for metric in metrics:
+        metric.update_state(
+            keras.ops.convert_to_tensor(TRUTH), keras.ops.convert_to_tensor(probabilities(GUESS, 3)), weights
+        )
+    expected = {
+        "balanced_accuracy": balanced_accuracy_score(TRUTH, GUESS, sample_weight=weights),
+        "macro_f1": f1_score(TRUTH, GUESS, average="macro", sample_weight=weights),
+    }
+    assert {m.name: float(m.result()) for m in metrics} == pytest.approx(expected, abs=1e-6)

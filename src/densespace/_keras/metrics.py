@@ -23,15 +23,18 @@ class ConfusionScore(keras.metrics.Metric):
     """A score of the confusion matrix of class predictions (``scikit-learn``'s definitions).
 
     ``balanced_accuracy`` is the mean recall of the classes the true labels hold;
-    ``macro_f1`` the mean F1 of the classes the true labels or the predictions hold. Labels are
-    class ids or one-hot rows; predictions are class probabilities (their argmax), or one
-    sigmoid column (class 1 above 0.5) for a binary task.
+    ``macro_f1`` the mean F1 of the classes the true labels or the predictions hold. Both need
+    only the matrix's diagonal, row sums and column sums: per class, the hits, the true labels
+    and the predictions, kept as three rows of counts (``classes`` x 3 values, not ``classes``
+    squared; sums of one-hot rows, which XLA compiles, as Keras does on a GPU). Labels are class
+    ids or one-hot rows; predictions are class probabilities (their argmax), or one sigmoid
+    column (class 1 above 0.5) for a binary task.
     """
 
     def __init__(self, score: Score, classes: int, **kwargs: Any) -> None:
         super().__init__(name=kwargs.pop("name", score), **kwargs)
         self.score, self.classes = score, classes
-        self.matrix = self.add_variable(shape=(classes, classes), initializer="zeros", name="matrix")
+        self.counts = self.add_variable(shape=(3, classes), initializer="zeros", name="counts")
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         ops = keras.ops
@@ -42,26 +45,28 @@ class ConfusionScore(keras.metrics.Metric):
         if len(y_true.shape) > 1 and y_true.shape[-1] not in (None, 1):
             truth = ops.argmax(y_true, axis=-1)
         else:
-            truth = ops.cast(ops.round(ops.reshape(ops.cast(y_true, "float32"), (-1,))), "int32")
-        cells = ops.cast(truth, "int32") * self.classes + ops.cast(predicted, "int32")
-        weights = None if sample_weight is None else ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
-        counts = ops.bincount(cells, weights=weights, minlength=self.classes * self.classes)
-        self.matrix.assign_add(ops.reshape(ops.cast(counts, self.dtype), (self.classes, self.classes)))
+            truth = ops.round(ops.reshape(ops.cast(y_true, "float32"), (-1,)))
+        true = ops.one_hot(ops.cast(truth, "int32"), self.classes, dtype=self.dtype)
+        guessed = ops.one_hot(ops.cast(predicted, "int32"), self.classes, dtype=self.dtype)
+        if sample_weight is not None:
+            weights = ops.reshape(ops.cast(sample_weight, self.dtype), (-1, 1))
+            true, guessed = true * weights, guessed * weights
+        hits = ops.sum(true * ops.cast(guessed > 0, self.dtype), axis=0)
+        self.counts.assign_add(ops.stack([hits, ops.sum(true, axis=0), ops.sum(guessed, axis=0)]))
 
     def result(self) -> Any:
         ops = keras.ops
-        hits = ops.diagonal(self.matrix)
-        true = ops.sum(self.matrix, axis=1)
+        hits, true, guessed = self.counts[0], self.counts[1], self.counts[2]
         if self.score == "balanced_accuracy":
-            held, per_class = true > 0, hits / ops.maximum(true, 1.0)
+            held, per_class = true > 0, hits / ops.maximum(true, 1e-12)
         else:
-            both = true + ops.sum(self.matrix, axis=0)
-            held, per_class = both > 0, 2.0 * hits / ops.maximum(both, 1.0)
+            both = true + guessed
+            held, per_class = both > 0, 2.0 * hits / ops.maximum(both, 1e-12)
         held = ops.cast(held, self.dtype)
         return ops.sum(per_class * held) / ops.maximum(ops.sum(held), 1.0)
 
     def reset_state(self) -> None:
-        self.matrix.assign(keras.ops.zeros_like(self.matrix))
+        self.counts.assign(keras.ops.zeros_like(self.counts))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "score": self.score, "classes": self.classes}
