@@ -78,7 +78,7 @@ def test_option_errors_name_the_python_keyword(tmp_path):
         (
             {"stop_at": ("val_auc", 0.9)},
             "stop_at: classification records no metric 'val_auc'; expected one of: "
-            "loss, accuracy, val_loss, val_accuracy",
+            "loss, accuracy, balanced_accuracy, macro_f1, val_loss, val_accuracy, val_balanced_accuracy, val_macro_f1",
         ),
     ]
     for options, message in cases:
@@ -104,7 +104,7 @@ def test_option_errors_name_the_flag_on_the_command_line(tmp_path, capsys):
     assert main(["tune", str(path), "--stop-at", "val_rmse=0.1"]) == 2
     assert capsys.readouterr().err == (
         "densespace: error: --stop-at: classification records no metric 'val_rmse'; expected one of: "
-        "loss, accuracy, val_loss, val_accuracy\n"
+        "loss, accuracy, balanced_accuracy, macro_f1, val_loss, val_accuracy, val_balanced_accuracy, val_macro_f1\n"
     )
 
 

@@ -45,6 +45,7 @@ RESULTS = {
             "best_epoch": 2,
             "parameters": 100,
             "warm_start": False,
+            "fold_scores": [1.4, 1.6],
         }
     ],
     "best": [

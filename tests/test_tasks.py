@@ -11,6 +11,9 @@ from helpers import spec_dict
 import densespace
 from densespace import SearchWarning, SpecError, validate_spec
 
+#: The confusion-matrix metrics recorded for classification and binary tasks.
+CONFUSION = ("balanced_accuracy", "macro_f1")
+
 
 def arrays(y_of, *, n=(160, 40, 40), features=5, seed=0):
     """Float features and labels from ``y_of(x)``, split three ways like a dataset."""
@@ -38,7 +41,13 @@ def tiny(task, **patch):
 @pytest.mark.parametrize(
     ("task", "y_of", "objective", "metrics", "units"),
     [
-        ("binary", lambda x: (x[:, 0] > 0).astype(np.int64), "val_auc", {"loss", "accuracy", "auc"}, 1),
+        (
+            "binary",
+            lambda x: (x[:, 0] > 0).astype(np.int64),
+            "val_auc",
+            {"loss", "accuracy", "auc", *CONFUSION},
+            1,
+        ),
         (
             "multilabel",
             lambda x: (x[:, :3] > 0).astype(np.float32),
@@ -51,7 +60,7 @@ def tiny(task, **patch):
             "classification",
             lambda x: np.digitize(x[:, 0], [-0.5, 0.5]),
             "val_accuracy",
-            {"loss", "accuracy"},
+            {"loss", "accuracy", *CONFUSION},
             3,
         ),
     ],

@@ -79,7 +79,9 @@ def test_best_models_are_the_best_trials_retrained(finished):
     result, _ = finished
     trials = sorted(result.results["trials"], key=lambda t: t["score"])
     assert result.best_hyperparameters == [trials[0]["values"], trials[1]["values"]]
-    assert [set(m) for m in result.test_metrics] == [{"loss", "accuracy"}] * 2
+    assert [set(m) for m in result.test_metrics] == [
+        {"loss", "accuracy", "balanced_accuracy", "macro_f1"}
+    ] * 2
     assert len(result.best_models) == 2
 
 

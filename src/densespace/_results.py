@@ -58,6 +58,8 @@ MAX_TRIALS = 200_000
 MAX_VALUES = 10_000
 #: The most metrics of a trial's history or a model's test metrics (and versions listed).
 MAX_METRICS = 100
+#: The most folds of a trial (``search.cross_validation``'s bound).
+MAX_FOLDS = 20
 #: The most epochs of a metric's history (``training.epochs`` and Hyperband's ``max_epochs``' bound).
 MAX_EPOCHS = 10_000
 #: A trial id: keras-tuner's (``07``), or a warm-start trial's (``warm-07``).
@@ -148,6 +150,12 @@ class TrialRecord(_Record):
         description="true: scored by an earlier run (--warm-start) and fed to this search's tuner, not "
         "trained in it; its history, score and parameters are the earlier run's.",
     )
+    fold_scores: Annotated[list[float], Field(min_length=1, max_length=MAX_FOLDS)] | None = Field(
+        None,
+        description="With search.cross_validation: each fold's score (the objective at its best epoch), in "
+        "fold order; the score is their mean, and history is the first fold's. A pruned trial lists the "
+        "folds it trained. null without cross-validation.",
+    )
 
     def __getitem__(self, key: str) -> Any:
         """Deprecated: ``record["score"]``, from when trials were dicts; use ``record.score``."""
@@ -166,9 +174,11 @@ class TrialRecord(_Record):
         A file read back (``READING``) holding one is refused instead."""
         if info.context == READING or not isinstance(data, dict):
             return data
-        score, history = data.get("score"), data.get("history")
+        score, history, folds = data.get("score"), data.get("history"), data.get("fold_scores")
         if _not_finite(score):
             data = {**data, "score": None}
+        if isinstance(folds, list) and any(map(_not_finite, folds)):
+            data = {**data, "fold_scores": None}
         if isinstance(history, dict):
             kept = {
                 k: v for k, v in history.items() if not (isinstance(v, list) and any(map(_not_finite, v)))

@@ -20,6 +20,8 @@ DIRECTIONS: dict[str, Literal["min", "max"]] = {
     "accuracy": "max",
     "binary_accuracy": "max",
     "auc": "max",
+    "balanced_accuracy": "max",
+    "macro_f1": "max",
     "mae": "min",
     "rmse": "min",
 }
@@ -54,8 +56,22 @@ class Task:
 TASKS: dict[str, Task] = {
     t.name: t
     for t in (
-        Task("classification", "softmax", "sparse_categorical_crossentropy", ("accuracy",), 10, "ids"),
-        Task("binary", "sigmoid", "binary_crossentropy", ("accuracy", "auc"), 1, "binary"),
+        Task(
+            "classification",
+            "softmax",
+            "sparse_categorical_crossentropy",
+            ("accuracy", "balanced_accuracy", "macro_f1"),
+            10,
+            "ids",
+        ),
+        Task(
+            "binary",
+            "sigmoid",
+            "binary_crossentropy",
+            ("accuracy", "auc", "balanced_accuracy", "macro_f1"),
+            1,
+            "binary",
+        ),
         Task("multilabel", "sigmoid", "binary_crossentropy", ("binary_accuracy", "auc"), 1, "matrix"),
         Task("regression", "linear", "mse", ("mae", "rmse"), 1, "values"),
     )

@@ -191,7 +191,7 @@ INVALID = [
         "objective-typo",
         spec_dict(search={"objective": "val_acc"}),
         "search.objective: \"val_acc\" is not recorded for task 'classification' (did you mean "
-        "'val_accuracy'?); expected one of: loss, accuracy, val_loss, val_accuracy",
+        "'val_accuracy'?); expected one of: loss, accuracy, balanced_accuracy, macro_f1, val_loss, val_accuracy, val_balanced_accuracy, val_macro_f1",
         False,
     ),
     Invalid(
@@ -393,7 +393,7 @@ INVALID = [
         "search-key-named-like-a-tuner",
         spec_dict(search={"tuner": "bayesian", "bayesian": 1}),
         "search.bayesian: unknown key (allowed: objective, seed, executions_per_trial, constraints, pruning, "
-        "initial_points, tuner, max_trials, num_initial_points)",
+        "initial_points, cross_validation, tuner, max_trials, num_initial_points)",
         True,
     ),
     Invalid(
@@ -422,7 +422,7 @@ INVALID = [
         "monitor-of-another-task",
         spec_dict(task="binary", training={"early_stopping": {"monitor": "val_mae"}}),
         "training.early_stopping.monitor: \"val_mae\" is not recorded for task 'binary' (did you mean "
-        "'val_auc'?); expected one of: loss, accuracy, auc, val_loss, val_accuracy, val_auc",
+        "'val_auc'?); expected one of: loss, accuracy, auc, balanced_accuracy, macro_f1, val_loss, val_accuracy, val_auc, val_balanced_accuracy, val_macro_f1",
         False,
     ),
     Invalid(

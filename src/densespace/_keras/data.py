@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,3 +43,28 @@ class Batches:
 
         batches = indices.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
         return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def fold_batches(
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    rows: list[np.ndarray],
+    *,
+    seed: int | None = None,
+) -> list[tuple[Batches, Batches]]:
+    """The ``(training, validation)`` splits of each fold of the training and validation rows together:
+    a fold validates on its ``rows`` (``densespace._folds.fold_rows``) and trains on every other row."""
+    x = _map(lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)]), train[0], validation[0])
+    y = np.concatenate([np.asarray(train[1]), np.asarray(validation[1])])
+    rest = [np.setdiff1d(np.arange(len(y)), held) for held in rows]
+    return [
+        (Batches(_map(lambda a: a[kept], x), y[kept], seed=seed), Batches(_map(lambda a: a[held], x), y[held]))
+        for kept, held in zip(rest, rows, strict=True)
+    ]
+
+
+def _map(function: Callable[..., np.ndarray], *inputs: Any) -> Any:
+    """``function`` over the inputs: arrays, or a table's arrays by input name (the same names in each)."""
+    if isinstance(inputs[0], dict):
+        return {name: function(*(values[name] for values in inputs)) for name in inputs[0]}
+    return function(*inputs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import keras
@@ -14,8 +15,10 @@ from densespace._errors import DensespaceError
 from densespace._hyperparameters import Hyperparameter
 from densespace._keras.data import Batches
 from densespace._keras.memory import released_graphs
+from densespace._keras.metrics import confusion_scores
 from densespace._keras.tables import table_inputs
 from densespace._tasks import TASKS, Task
+from densespace._weights import class_weights
 from densespace.datasets._table import TableEncoding
 
 if TYPE_CHECKING:
@@ -55,7 +58,12 @@ class DenseHyperModel(keras_tuner.HyperModel):
     """
 
     def __init__(
-        self, spec: Spec, *, train_images: np.ndarray | None = None, train_targets: np.ndarray | None = None
+        self,
+        spec: Spec,
+        *,
+        train_images: np.ndarray | None = None,
+        train_targets: np.ndarray | None = None,
+        class_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__(name=spec.name)
         self.spec = spec
@@ -91,6 +99,15 @@ class DenseHyperModel(keras_tuner.HyperModel):
             )
         if "cosine" in _domains.values(spec.optimizer.schedule):
             _needed(train_images, "optimizer.schedule can be 'cosine'", "the steps per epoch are known")
+        #: The weight of each class id in every training (``training.class_weight``), or None.
+        self.class_weight: dict[int, float] | None = None
+        if spec.training.class_weight is not None:
+            self.class_weight = class_weights(
+                spec.training.class_weight,
+                _needed(train_targets, "training.class_weight is set", "the targets' classes are counted"),
+                classes=max(spec.output_units, 2),
+                class_names=class_names,
+            )
 
     def declare(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
         """Declares every hyperparameter in ``hp``; returns the values of the active ones."""
@@ -126,7 +143,7 @@ class DenseHyperModel(keras_tuner.HyperModel):
     def fit(
         self, hp: keras_tuner.HyperParameters, model: keras.Model, x: Any, y: Any = None, **kwargs: Any
     ) -> Any:
-        """Trains with the trial's batch size and label smoothing.
+        """Trains with the trial's batch size and label smoothing, and the spec's class weights.
 
         ``x`` (and ``validation_data``) may be ``Batches``, turned into pipelines
         with the trial's batch size; arrays are used as given. A constant batch
@@ -146,6 +163,8 @@ class DenseHyperModel(keras_tuner.HyperModel):
                 kwargs["batch_size"] = plan.batch_size
             else:
                 kwargs.setdefault("batch_size", plan.batch_size)
+        if self.class_weight is not None:
+            kwargs["class_weight"] = self.class_weight
         validation = kwargs.get("validation_data")
         if isinstance(validation, Batches):
             kwargs["validation_data"] = validation.pipeline(1024, shuffle=False, classes=classes)
@@ -169,7 +188,11 @@ def _one_hot(labels: Any, classes: int | None) -> Any:
 
 
 def build_hypermodel(
-    spec: Spec, *, train_images: np.ndarray | None = None, train_targets: np.ndarray | None = None
+    spec: Spec,
+    *,
+    train_images: np.ndarray | None = None,
+    train_targets: np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> DenseHyperModel:
     """Compiles a spec into a keras-tuner ``HyperModel``.
 
@@ -180,7 +203,10 @@ def build_hypermodel(
             mean and variance) or ``optimizer.schedule`` can be ``"cosine"``
             (for the number of steps per epoch).
         train_targets: The training targets; needed (only) when ``task`` is
-            ``"regression"`` (for their mean and standard deviation).
+            ``"regression"`` (for their mean and standard deviation) or
+            ``training.class_weight`` is set (for the classes' counts).
+        class_names: The data's class names, which ``training.class_weight`` may
+            name classes by (else by class id).
 
     Examples:
         >>> import densespace, keras_tuner
@@ -195,7 +221,9 @@ def build_hypermodel(
         >>> tuner = keras_tuner.BayesianOptimization(  # doctest: +SKIP
         ...     hypermodel, objective="val_loss", max_trials=25)
     """
-    return DenseHyperModel(spec, train_images=train_images, train_targets=train_targets)
+    return DenseHyperModel(
+        spec, train_images=train_images, train_targets=train_targets, class_names=class_names
+    )
 
 
 def _declare(hp: keras_tuner.HyperParameters, h: Hyperparameter) -> Any:
@@ -278,7 +306,9 @@ def build_model(
         assert decay_steps is not None
         learning_rate = keras.optimizers.schedules.CosineDecay(plan.learning_rate, decay_steps)
     model.compile(
-        optimizer=OPTIMIZERS[plan.optimizer](learning_rate=learning_rate), loss=loss, metrics=metrics(task)
+        optimizer=OPTIMIZERS[plan.optimizer](learning_rate=learning_rate),
+        loss=loss,
+        metrics=metrics(task, spec.output_units),
     )
     # Built now, the optimizer's variables (step count, moments) are restored with the
     # weights when Hyperband continues a trial, so a cosine schedule carries on.
@@ -288,14 +318,20 @@ def build_model(
 
 def for_evaluation(model: keras.Model, spec: Spec, plan: _space.Plan) -> keras.Model:
     """The model compiled with the task's plain loss in the data's units (no label smoothing,
-    no standardized targets), ready to evaluate and save with Keras' own objects only."""
+    no standardized targets) and Keras' own metrics, ready to evaluate and save with Keras' own
+    objects only (``densespace._keras.metrics.scores`` gives the others)."""
     task = TASKS[spec.task]
-    model.compile(optimizer=model.optimizer, loss=plan.loss or task.loss, metrics=metrics(task))
+    model.compile(
+        optimizer=model.optimizer,
+        loss=plan.loss or task.loss,
+        metrics=metrics(task, spec.output_units, portable=True),
+    )
     return model
 
 
-def metrics(task: Task) -> list[Any]:
-    """The task's metrics as Keras objects, named as ``Task.metrics`` names them."""
+def metrics(task: Task, classes: int, *, portable: bool = False) -> list[Any]:
+    """The task's metrics as Keras objects, named as ``Task.metrics`` names them; ``portable``: Keras'
+    own only (those a saved model's compile configuration may hold), without ``ConfusionScore``'s."""
     made = {
         "accuracy": lambda: "accuracy",
         "binary_accuracy": lambda: keras.metrics.BinaryAccuracy(name="binary_accuracy"),
@@ -303,7 +339,8 @@ def metrics(task: Task) -> list[Any]:
         "mae": lambda: keras.metrics.MeanAbsoluteError(name="mae"),
         "rmse": lambda: keras.metrics.RootMeanSquaredError(name="rmse"),
     }
-    return [made[name]() for name in task.metrics]
+    own = [made[name]() for name in task.metrics if name in made]
+    return own if portable else [*own, *confusion_scores(task.metrics, max(classes, 2))]
 
 
 class _StandardizedLoss(keras.losses.Loss):

@@ -16,8 +16,10 @@ from densespace._errors import TuningError
 from densespace._keras.callbacks import EpochCallback, EpochReport, fresh_copies
 from densespace._keras.data import Batches
 from densespace._keras.hypermodel import DenseHyperModel, for_evaluation
+from densespace._keras.metrics import scores
 from densespace._keras.tuners import trial_record
 from densespace._results import TrialRecord
+from densespace._tasks import TASKS
 
 if TYPE_CHECKING:
     from densespace._keras.tensorboard import Board
@@ -138,6 +140,8 @@ def retrain(
     model = for_evaluation(model, hypermodel.spec, _space.resolve(hypermodel.spec, hp.values))
     metrics = model.evaluate(Batches(*test).pipeline(1024, shuffle=False), return_dict=True, verbose=0)
     tested = {name: float(value) for name, value in metrics.items()}
+    spec = hypermodel.spec
+    tested.update(scores(TASKS[spec.task].metrics, max(spec.output_units, 2), model, test))
     if board is not None:
         board.retrained(rank, tested, len(history.epoch))
     return model, tested, len(history.epoch)

@@ -22,6 +22,7 @@ from densespace._budgets import Limits, median_by_epoch
 from densespace._errors import PeerError, environmental, quote
 from densespace._files import claim
 from densespace._keras.callbacks import EpochCallback, EpochReport, MedianPruning
+from densespace._keras.data import Batches
 from densespace._keras.hypermodel import FINGERPRINT, DenseHyperModel
 from densespace._keras.oracle import HISTORY, PRUNED, WARM, WARM_ID, SearchOracle, make_oracle
 from densespace._results import Status, TrialRecord
@@ -59,6 +60,12 @@ class _Tuner:
     against the earlier trials' first-execution histories; once it prunes, the trial's
     remaining executions are skipped and the trial reports an extra ``pruned`` metric
     of 1 (keras-tuner scores it as completed; densespace records it as pruned).
+
+    With ``folds`` (``search.cross_validation``), a trial's executions go round the folds, each
+    training on its fold's training rows and validating on its own rows in place of the splits
+    ``search`` passes: the trial's score is the mean over the folds, and each fold's score (its
+    best epoch's objective, averaged over its executions) is reported as ``fold/<i>``. Pruning
+    then watches the first fold's executions only (against the earlier trials' first folds).
     """
 
     def __init__(
@@ -69,8 +76,10 @@ class _Tuner:
         on_trial_end: Any = None,
         on_epoch: EpochReport | None = None,
         board: Board | None = None,
+        folds: Sequence[tuple[Batches, Batches]] = (),
         **kwargs: Any,
     ) -> None:
+        self._folds = list(folds)
         self._on_trial_end = on_trial_end
         self._on_epoch = on_epoch
         self._board = board
@@ -88,8 +97,12 @@ class _Tuner:
             self._pruned = None
         if self._pruned is not None:  # an earlier execution was pruned: the trial is over
             return self._pruned
+        if self._folds:
+            fold = self._folds[execution % len(self._folds)]
+            args, kwargs["validation_data"] = (fold[0], *args[1:]), fold[1]
         extra: list[keras.callbacks.Callback] = []
-        pruning = self._pruning(trial.trial_id)
+        first_fold = not self._folds or execution % len(self._folds) == 0
+        pruning = self._pruning(trial.trial_id) if first_fold else None
         if pruning is not None:
             extra.append(pruning)
         if self._on_epoch is not None:
@@ -135,6 +148,8 @@ class _Tuner:
                 if not math.isfinite(loss):
                     raise keras_tuner.errors.FailedTrialError(f"loss became {loss} in epoch {epoch + 1}")
         metrics = _best_epoch_metrics(histories, self.oracle.objective)  # type: ignore[attr-defined]
+        if self._folds:
+            metrics.update(_fold_scores(histories, len(self._folds), self.oracle.objective))  # type: ignore[attr-defined]
         metrics["seconds"] = time.monotonic() - start
         metrics["epochs"] = float(sum(len(h.epoch) for h in histories))
         metrics.update(first_execution(histories[0], self.oracle.objective))  # type: ignore[attr-defined]
@@ -176,6 +191,20 @@ def _best_epoch_metrics(histories: list[keras.callbacks.History], objective: Any
         epoch = pick(range(len(scores)), key=scores.__getitem__)
         best.append({name: values[epoch] for name, values in history.history.items()})
     return {name: float(np.mean([b[name] for b in best])) for name in best[0]}
+
+
+#: The prefix of a trial's extra metric of one fold's score (``fold/1``, ...).
+FOLD = "fold/"
+
+
+def _fold_scores(histories: list[keras.callbacks.History], folds: int, objective: Any) -> dict[str, float]:
+    """Each fold's score as an extra metric ``fold/<i>`` (from 1): its executions' best-epoch objective,
+    averaged (execution ``e`` trained fold ``e % folds``; a pruned trial's folds after the first did not run)."""
+    scores: dict[int, list[float]] = {}
+    for execution, history in enumerate(histories):
+        best = _best_epoch_metrics([history], objective)[objective.name]
+        scores.setdefault(execution % folds, []).append(best)
+    return {f"{FOLD}{fold + 1}": float(np.mean(values)) for fold, values in sorted(scores.items())}
 
 
 #: The most trials a worker asks its chief for, to prune against (``max_trials``' bound).
@@ -224,7 +253,7 @@ def first_execution(history: keras.callbacks.History, objective: Any) -> dict[st
 
 
 def extras(metrics: Mapping[str, float]) -> dict[str, Any]:
-    """``history``, ``best_epoch`` and ``parameters`` of a trial record, from its extra metrics
+    """``history``, ``best_epoch``, ``parameters`` and ``fold_scores`` of a trial record, from its extra metrics
     (None where the trial has none: it failed, or an older densespace ran it)."""
     series: dict[str, dict[int, float]] = {}
     for key, value in metrics.items():
@@ -232,7 +261,11 @@ def extras(metrics: Mapping[str, float]) -> dict[str, Any]:
             name, _, epoch = key[len(HISTORY) :].rpartition("/")
             series.setdefault(name, {})[int(epoch)] = float(value)
     best, parameters = metrics.get("best_epoch"), metrics.get("parameters")
+    folds = sorted(
+        (int(key[len(FOLD) :]), float(value)) for key, value in metrics.items() if key.startswith(FOLD)
+    )
     return {
+        "fold_scores": [value for _, value in folds] or None,
         "history": {name: [v for _, v in sorted(s.items())] for name, s in sorted(series.items())} or None,
         "best_epoch": None if best is None else int(best),
         "parameters": None if parameters is None else int(parameters),
@@ -269,6 +302,7 @@ def make_tuner(
     board: Board | None = None,
     limits: Limits | None = None,
     points: Sequence[Mapping[str, Any]] = (),
+    folds: Sequence[tuple[Batches, Batches]] = (),
 ) -> keras_tuner.Tuner:
     """The keras-tuner tuner that ``spec.search`` describes, storing its state in ``directory``.
 
@@ -276,7 +310,8 @@ def make_tuner(
     the chief) stop the search early, ``limits.stopped`` saying why it stopped once it has,
     whatever stopped it; ``points`` (checked points of the space, on a single machine or the
     chief) are evaluated before the algorithm's own proposals. Warm-start trials the project
-    holds (``feed_earlier``) do not count against ``max_trials``.
+    holds (``feed_earlier``) do not count against ``max_trials``. With ``folds`` (``search.cross_validation``),
+    each trial trains ``executions_per_trial`` models on each fold.
     """
     return TUNER_CLASSES[spec.search.tuner](  # type: ignore[attr-defined]
         make_oracle(spec, points=points, limits=limits),
@@ -284,10 +319,11 @@ def make_tuner(
         directory=directory,
         project_name=PROJECT,
         overwrite=False,  # never keras-tuner's: it deletes the whole project folder, files of a person's too
-        executions_per_trial=spec.search.executions_per_trial,
+        executions_per_trial=spec.search.models_per_trial,
         on_trial_end=on_trial_end,
         on_epoch=on_epoch,
         board=board,
+        folds=folds,
     )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from densespace._errors import DatasetError, Problem, SearchWarning, SpecError, quote
 from densespace._spec import Spec, validate_spec
 from densespace._tasks import TASKS
+from densespace._weights import class_ids
 from densespace.datasets import Data, Dataset
 from densespace.datasets._arrays import is_frame
 from densespace.datasets._table import TableEncoding, infer_types, model_inputs
@@ -56,8 +57,12 @@ def fit_to_data(spec: Spec, data: Data) -> tuple[Spec, Data]:
         shape = _example_shape(spec, data, problems)
         dtype = str(np.asarray(data.train[0]).dtype)
     units = _output_units(spec, data, problems)
+    if not problems:
+        _class_weight_keys(spec, data, units, problems)
+        _fold_sizes(spec, data, problems)
     if problems:
         raise SpecError(problems, source="spec vs data")
+    _suggest_folds(spec, data)
     if spec.input.preprocessing == "rescale" and dtype != "uint8":
         warnings.warn(
             f"input.preprocessing is 'rescale' (divide by 255, for uint8 images) but the data is {dtype}: "
@@ -128,6 +133,49 @@ def _as_numbers(spec: Spec, data: Data, problems: list[Problem]) -> Data:
 
 def _numbers_of(split: tuple[object, object], values: np.ndarray) -> tuple[object, np.ndarray]:
     return split[0], values[np.asarray(split[1]).astype(np.int64)]
+
+
+def _class_weight_keys(spec: Spec, data: Data, units: int, problems: list[Problem]) -> None:
+    """Each key of a ``training.class_weight`` mapping names one class of the data, once."""
+    setting = spec.training.class_weight
+    if not isinstance(setting, dict):
+        return
+    names = getattr(data, "class_names", None)
+    _, wrong = class_ids(
+        setting, classes=max(units, 2), class_names=None if names is None else [str(n) for n in names]
+    )
+    problems.extend(Problem("training.class_weight", "data_classes", message) for message in wrong)
+
+
+#: Fewer validation rows than this and a search without ``search.cross_validation`` is warned.
+FEW_VALIDATION_ROWS = 100
+
+
+def _fold_sizes(spec: Spec, data: Data, problems: list[Problem]) -> None:
+    """Each fold of ``search.cross_validation`` has a row to validate on and rows to train on."""
+    folds = spec.search.cross_validation
+    rows = len(data.train[1]) + len(data.validation[1])
+    if folds is not None and rows < folds:
+        problems.append(
+            Problem(
+                "search.cross_validation",
+                "data_folds",
+                f"{folds} folds need at least {folds} rows of the train and validation splits together; "
+                f"the data holds {rows}",
+            )
+        )
+
+
+def _suggest_folds(spec: Spec, data: Data) -> None:
+    """Warns when trials would be scored on a validation split of few rows without cross-validation."""
+    rows = len(data.validation[1])
+    if spec.search.cross_validation is None and rows < FEW_VALIDATION_ROWS:
+        warnings.warn(
+            f"the validation split holds {rows} rows, so trial scores are noisy; search.cross_validation: K "
+            "(such as 5) scores each trial by the mean over K folds of the train and validation rows",
+            SearchWarning,
+            stacklevel=5,
+        )
 
 
 def _example_shape(spec: Spec, data: Data, problems: list[Problem]) -> tuple[int, ...]:

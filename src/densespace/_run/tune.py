@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
+
 from densespace import _space, datasets
 from densespace._budgets import Limits, Target
 from densespace._errors import (
@@ -35,6 +37,7 @@ from densespace._errors import (
     quote,
 )
 from densespace._files import Commit, Ledger, write_text
+from densespace._folds import fold_rows
 from densespace._report import write_report
 from densespace._results import (
     RESULTS_FILE,
@@ -59,6 +62,7 @@ from densespace._run.options import KeepCheckpoints, Role, SearchOptions, TuneOp
 from densespace._run.progress import LiveProgress, Progress, planned_budget
 from densespace._search import TunerName
 from densespace._spec import Spec, load_spec
+from densespace._tasks import TASKS
 from densespace.datasets import Data
 
 if TYPE_CHECKING:
@@ -316,7 +320,9 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
     if options.verbose:
         _announce(spec, this_role, options.out, options.retrain_top)
     start = time.monotonic()
-    hypermodel = hypermodels.build_hypermodel(spec, train_images=data.train[0], train_targets=data.train[1])
+    hypermodel = hypermodels.build_hypermodel(
+        spec, train_images=data.train[0], train_targets=data.train[1], class_names=data_record.class_names
+    )
     if options.verbose and hypermodel.encoding is not None and this_role != "worker":
         print(hypermodel.encoding.describe(), file=sys.stderr)
     if this_role != "single":
@@ -327,7 +333,10 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
     )
     limits = Limits(time_limit=options.time_limit, target=options.stop_at)
     board = logs.Board.started(options.out / logs.FOLDER, spec) if options.tensorboard else None
-    tuner = _tuner(options, hypermodel, progress, board, None if this_role == "worker" else limits, points)
+    folds = _folds(spec, data)
+    tuner = _tuner(
+        options, hypermodel, progress, board, None if this_role == "worker" else limits, points, folds
+    )
     if options.warm_start is not None:
         _feed(tuner, earlier, options)
     if points and options.verbose:
@@ -350,6 +359,20 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         board=board,
         limits=limits,
     )
+
+
+def _folds(spec: Spec, data: Data) -> list[tuple[Batches, Batches]]:
+    """The folds of ``search.cross_validation`` (none without it), the same on every run of the spec:
+    shuffled with ``search.seed`` (or 0), stratified by class for classification and binary tasks."""
+    from densespace._keras.data import fold_batches
+
+    folds = spec.search.cross_validation
+    if folds is None:
+        return []
+    labels = np.concatenate([np.asarray(data.train[1]), np.asarray(data.validation[1])])
+    stratified = TASKS[spec.task].labels in ("ids", "binary")
+    rows = fold_rows(labels, folds, stratified=stratified, seed=spec.search.seed or 0)
+    return fold_batches(data.train, data.validation, rows, seed=spec.search.seed)
 
 
 def _data_record(data: Data) -> DataRecord:
@@ -395,9 +418,11 @@ def _tuner(
     board: Board | None,
     limits: Limits | None,
     points: list[dict[str, Any]],
+    folds: list[tuple[Batches, Batches]],
 ) -> Any:
-    """keras-tuner's tuner of the search (``limits`` None on a worker); a worker's calls to its chief
-    bounded in time, and its chief checked to run the same search."""
+    """keras-tuner's tuner of the search (``limits`` None on a worker, ``folds`` those of
+    ``search.cross_validation``); a worker's calls to its chief bounded in time, and its chief
+    checked to run the same search."""
     from densespace._keras import tuners
 
     tuner = tuners.make_tuner(
@@ -409,6 +434,7 @@ def _tuner(
         board=board,
         limits=limits,
         points=points,
+        folds=folds,
     )
     if limits is None:  # a worker: the chief holds the limits
         tuners.bound_chief_calls(tuner, timeout=options.connect_timeout)

@@ -23,7 +23,15 @@ from densespace._hyperparameters import Hyperparameter
 
 #: Fields of a ``search`` section that densespace handles itself, or passes to keras-tuner's tuner
 #: rather than its oracle (``executions_per_trial``): none reaches the oracle.
-OWN_OPTIONS = ("tuner", "objective", "executions_per_trial", "constraints", "pruning", "initial_points")
+OWN_OPTIONS = (
+    "tuner",
+    "objective",
+    "executions_per_trial",
+    "constraints",
+    "pruning",
+    "initial_points",
+    "cross_validation",
+)
 
 
 #: Most trainable parameters of a model of the space (``densespace._spec.MAX_PARAMETERS``; defined here,
@@ -141,6 +149,16 @@ class SearchSection(Strict):
         "searches): each maps every active hyperparameter's name (as `densespace inspect` lists "
         "them) to one of its values. densespace's own; not a keras-tuner argument.",
     )
+    cross_validation: int | None = Field(
+        None,
+        ge=2,
+        le=20,
+        description="For small data: score each trial by the mean over this many folds of the training "
+        "and validation rows together (stratified by class for classification and binary tasks), each "
+        "fold's model trained on the other folds; the test split is untouched, and retraining uses the "
+        "train and validation splits as given. null: train on the training split, score on the "
+        "validation split. densespace's own; not a keras-tuner argument.",
+    )
 
     #: Options kept when an override switches to another tuner.
     COMMON: ClassVar[tuple[str, ...]] = (
@@ -150,6 +168,7 @@ class SearchSection(Strict):
         "constraints",
         "pruning",
         "initial_points",
+        "cross_validation",
     )
     #: Why this tuner cannot evaluate given points before its own (None: it can); refuses
     #: ``initial_points``, ``--enqueue`` and ``--warm-start``.
@@ -189,9 +208,15 @@ class SearchSection(Strict):
         pruning and initial points)."""
         return self.model_dump(exclude=set(OWN_OPTIONS))
 
+    @property
+    def models_per_trial(self) -> int:
+        """The models one trial trains: ``executions_per_trial`` on each fold (one fold without
+        ``cross_validation``)."""
+        return self.executions_per_trial * (self.cross_validation or 1)
+
     def trial_epochs(self, values: Mapping[str, Any], epochs: int) -> int:
         """The planned epochs one trial with ``values`` stands for (run in full or not)."""
-        return epochs * self.executions_per_trial
+        return epochs * self.models_per_trial
 
     def longest_training(self, epochs: int) -> int:
         """The most epochs one model trains in the search (a cosine schedule decays over them)."""
@@ -207,11 +232,11 @@ class CountedTrials:
 
     if TYPE_CHECKING:  # fields of the models this mixes into (not declared here: that would reorder them)
         max_trials: int
-        executions_per_trial: int
+        models_per_trial: int
 
     def budget(self, epochs: int, configurations: int | None = None) -> tuple[int, int]:
-        """``max_trials`` trials of ``epochs`` epochs per execution."""
-        return self.max_trials, self.max_trials * epochs * self.executions_per_trial
+        """``max_trials`` trials of ``epochs`` epochs per model."""
+        return self.max_trials, self.max_trials * epochs * self.models_per_trial
 
 
 @dataclass(frozen=True)

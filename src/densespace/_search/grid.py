@@ -46,7 +46,7 @@ class GridSearch(CountedTrials, SearchSection):
             (4, 20)
         """
         trials = self.max_trials if configurations is None else min(configurations, self.max_trials)
-        return trials, trials * epochs * self.executions_per_trial
+        return trials, trials * epochs * self.models_per_trial
 
     def unsearchable(self, hyperparameters: Iterable[Hyperparameter]) -> str | None:
         """A range without step has no grid: a float range is continuous, and keras-tuner's grid

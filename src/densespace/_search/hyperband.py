@@ -39,6 +39,17 @@ class HyperbandSearch(SearchSection):
             )
         return pruning
 
+    @field_validator("cross_validation")
+    @classmethod
+    def _no_folds(cls, folds: int | None) -> int | None:
+        if folds is not None:
+            raise PydanticCustomError(
+                "hyperband_folds",
+                "Hyperband continues a trial from one model's weights, which trained on the other folds' "
+                "validation rows: remove search.cross_validation, or use the random, bayesian, grid or tpe tuner",
+            )
+        return folds
+
     def budget(self, epochs: int, configurations: int | None = None) -> tuple[int, int]:
         """keras-tuner's own bracket arithmetic: each round of a bracket trains ``size``
         models, continuing the previous round's best from where they stopped."""
@@ -56,11 +67,11 @@ class HyperbandSearch(SearchSection):
                 trials += size
                 total_epochs += size * (total - done)
         iterations = self.hyperband_iterations
-        return trials * iterations, total_epochs * iterations * self.executions_per_trial
+        return trials * iterations, total_epochs * iterations * self.models_per_trial
 
     def trial_epochs(self, values: Mapping[str, Any], epochs: int) -> int:
         """A Hyperband trial trains from ``tuner/initial_epoch`` to ``tuner/epochs``."""
-        return (values["tuner/epochs"] - values["tuner/initial_epoch"]) * self.executions_per_trial
+        return (values["tuner/epochs"] - values["tuner/initial_epoch"]) * self.models_per_trial
 
     def longest_training(self, epochs: int) -> int:
         """Hyperband trains a model for up to ``max_epochs``."""

@@ -44,8 +44,11 @@ def _location(loc: tuple[Any, ...], ctx: dict[str, Any] | None = None) -> str:
 
 
 def _tags(annotation: Any) -> list[str]:
-    """The tags of a tagged union (empty for anything else)."""
-    return [tag for member in get_args(_strip(annotation)) for tag in _member_tags(member)]
+    """The tags of a tagged union, optional or not (empty for anything else)."""
+    members = [m for m in get_args(_strip(annotation)) if m is not type(None)]
+    if len(members) == 1:
+        return _tags(members[0])
+    return [tag for member in members for tag in _member_tags(member)]
 
 
 def _member_tags(member: Any) -> list[str]:
@@ -151,9 +154,11 @@ _CUSTOM = {
     "task_units",
     "task_loss",
     "task_smoothing",
+    "task_class_weight",
     "task_metric",
     "tuner_space",
     "hyperband_pruning",
+    "hyperband_folds",
     "tuner_points",
     "point_value_type",
     "initial_points",

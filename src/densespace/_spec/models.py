@@ -198,6 +198,19 @@ class EarlyStopping(Strict):
     min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as improvement.")
 
 
+#: A key of ``training.class_weight``: a class name, or a class id in decimal.
+ClassKey = Annotated[str, Field(min_length=1, max_length=200)]
+#: A class's weight: a positive finite number.
+ClassWeight = Annotated[float, Field(gt=0.0, le=1e6)]
+ClassWeights = Annotated[
+    Union[
+        Annotated[Literal["balanced"], Tag("balanced")],
+        Annotated[dict[ClassKey, ClassWeight], Field(min_length=1, max_length=MAX_UNITS), Tag("weights")],
+    ],
+    Discriminator(lambda value: "weights" if isinstance(value, dict) else "balanced"),
+]
+
+
 class Training(Strict):
     """How each model is trained."""
 
@@ -213,6 +226,23 @@ class Training(Strict):
         "Hyperparameter: `loss`.",
     )
     early_stopping: EarlyStopping | None = Field(None, description="Optional early stopping.")
+    class_weight: ClassWeights | None = Field(
+        None,
+        description="Classification and binary only: weigh each training example's loss by its class. "
+        "'balanced': n_samples / (n_classes * count of the class) on the training split (scikit-learn's "
+        "formula); or a weight per class, keyed by class name or id (a class left out weighs 1); null: "
+        "every example weighs 1.",
+    )
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_keys(cls, value: Any) -> Any:
+        """Class ids given as integers (from Python) are keys like the JSON ones: decimal text."""
+        if isinstance(value, dict):
+            return {
+                str(k) if isinstance(k, int) and not isinstance(k, bool) else k: v for k, v in value.items()
+            }
+        return value
 
 
 def _search_kind(value: Any) -> str | None:
@@ -317,6 +347,12 @@ class Spec(Strict):
                 "label_smoothing",
                 "task_smoothing",
                 f"applies to task 'classification' only (this spec's task is '{task.name}')",
+            )
+        if training.class_weight is not None and task.name not in ("classification", "binary"):
+            raise _located(
+                "class_weight",
+                "task_class_weight",
+                f"applies to tasks 'classification' and 'binary' only (this spec's task is '{task.name}')",
             )
         stopping = training.early_stopping
         if stopping is not None and stopping.monitor not in task.objectives():
