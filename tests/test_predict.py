@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -277,3 +278,41 @@ def test_results_made_in_memory_cannot_predict(flower_run):
         "these results were not read from a results folder: predict with "
         "densespace.load_results(FOLDER).predict(...)"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("format", "tolerance"), [("savedmodel", 1e-5), ("tflite", 1e-4)])
+def test_exports_predict_what_the_keras_model_predicts(flower_run, tmp_path, format, tolerance):
+    """Each export, reloaded, predicts the Keras model's probabilities on the rows within its tolerance,
+    and is listed in the folder's manifest."""
+    import tensorflow as tf
+
+    from densespace._keras.export import _run_tflite
+
+    run = shutil.copytree(flower_run.run, tmp_path / "run")  # the other tests' folder stays without exports
+    results = densespace.load_results(run)
+    path = results.export(format=format, data=flower_run.new)
+    x = flower_run.new[["a", "b", "c"]].to_numpy(np.float32)
+    if format == "savedmodel":
+        loaded = tf.saved_model.load(str(path))
+        got = loaded.serve(x).numpy()
+    else:
+        got = _run_tflite(path.read_bytes(), x)
+    np.testing.assert_allclose(got, _model_outputs(flower_run.run, x), atol=tolerance, rtol=0)
+    manifest = (run / ".densespace-manifest.json").read_text()
+    assert f'"{path.name}' in manifest
+
+
+@pytest.mark.slow
+def test_export_never_writes_over_a_file_densespace_did_not_write(flower_run, tmp_path, capsys):
+    """A file of the user's where the export goes is refused, and kept."""
+    run = tmp_path / "run"
+    shutil.copytree(flower_run.run, run)
+    mine = run / "best-1.tflite"
+    mine.write_text("mine")
+    assert main(["export", str(run), "--format", "tflite"]) == 2
+    assert capsys.readouterr().err == (
+        f"densespace: error: {mine} is not a file densespace wrote, and densespace would write it: move it "
+        f"out of {run}, or choose another --out\n"
+    )
+    assert mine.read_text() == "mine"

@@ -346,6 +346,39 @@ class Results(_Record):
             self._models[model] = load_model(path)
         return _predict.predict(self, self._models[model], data, proba=proba)
 
+    def export(self, *, format: Literal["savedmodel", "tflite"], model: int = 1, data: Any = None) -> Path:
+        """Writes a retrained model as a TensorFlow SavedModel (``best-K.savedmodel/``) or a TFLite
+        file (``best-K.tflite``) beside its ``best-K.keras``, once the export, reloaded, predicts what
+        the Keras model predicts within 1e-5 (SavedModel) or 1e-4 (TFLite), absolute.
+
+        Args:
+            format: ``"savedmodel"`` or ``"tflite"``.
+            model: The rank of the retrained model (1: the best).
+            data: The rows to check the export on (any rows ``predict`` takes, such as the test
+                rows); by default 64 random rows of the model's input shape.
+
+        Returns:
+            The path of the export.
+
+        Raises:
+            RunFolderError: These results were not read from a folder, the folder is in use, or it
+                holds a file densespace did not write where the export goes.
+            OptionError: ``format`` or ``model`` is not one of the choices.
+            TuningError: The export predicts otherwise than the Keras model (nothing is written).
+
+        Examples:
+            >>> densespace.load_results("runs/iris").export(format="tflite")  # doctest: +SKIP
+            PosixPath('runs/iris/best-1.tflite')
+        """
+        from densespace._export import export
+
+        if self._folder is None:
+            raise RunFolderError(
+                "these results were not read from a results folder: export with "
+                "densespace.load_results(FOLDER).export(...)"
+            )
+        return export(self, self._folder, format=format, model=model, data=data)[0]
+
 
 @dataclass
 class BestModel:

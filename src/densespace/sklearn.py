@@ -31,9 +31,7 @@ try:
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ModuleNotFoundError as exc:  # pragma: no cover - the tests install scikit-learn
-    raise ImportError(
-        "densespace.sklearn needs scikit-learn: pip install 'densespace[sklearn]'"
-    ) from exc
+    raise ImportError("densespace.sklearn needs scikit-learn: pip install 'densespace[sklearn]'") from exc
 
 from densespace import _predict
 from densespace._budgets import Target
@@ -63,7 +61,7 @@ DEFAULT_SPEC: dict[str, Any] = {
 }
 
 
-class _DenseSpaceEstimator(BaseEstimator):  # type: ignore[misc]
+class _DenseSpaceEstimator(BaseEstimator):
     """What both estimators share: the parameters, ``fit`` and the model's outputs."""
 
     #: The task the spec is given (``_task_of``).
@@ -145,7 +143,9 @@ class _DenseSpaceEstimator(BaseEstimator):  # type: ignore[misc]
             out = self.out if self.out is not None else stack.enter_context(tempfile.TemporaryDirectory())
             result = tune(spec, data=data, out=out, **options)
         if not result.best or result.record is None:
-            raise ValueError(f"the search retrained no model (retrain_top={self.retrain_top}); it needs 1 or more")
+            raise ValueError(
+                f"the search retrained no model (retrain_top={self.retrain_top}); it needs 1 or more"
+            )
         self.model_: Any = result.best[0].model
         self.results_: Results = result.record
 
@@ -174,7 +174,7 @@ class _DenseSpaceEstimator(BaseEstimator):  # type: ignore[misc]
         return _predict.outputs(self.model_, _predict._inputs(self.results_, x))
 
 
-class DenseSpaceClassifier(ClassifierMixin, _DenseSpaceEstimator):  # type: ignore[misc]
+class DenseSpaceClassifier(ClassifierMixin, _DenseSpaceEstimator):
     """A classifier whose network densespace searches for on ``fit``.
 
     Args:
@@ -225,7 +225,7 @@ class DenseSpaceClassifier(ClassifierMixin, _DenseSpaceEstimator):  # type: igno
         return np.asarray(self.classes_[proba.argmax(axis=1)])
 
 
-class DenseSpaceRegressor(RegressorMixin, _DenseSpaceEstimator):  # type: ignore[misc]
+class DenseSpaceRegressor(RegressorMixin, _DenseSpaceEstimator):
     """A regressor whose network densespace searches for on ``fit``; its task becomes ``regression``.
 
     Takes the parameters of ``DenseSpaceClassifier`` (the held-out split is a random one).
