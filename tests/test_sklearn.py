@@ -53,7 +53,9 @@ def _blobs(n: int = 90) -> tuple[pd.DataFrame, np.ndarray]:
 def test_classifier_in_a_pipeline_keeps_names_and_classes():
     """In a Pipeline on a DataFrame, the classifier learns the classes and the feature names."""
     x, y = _blobs()
-    pipeline = make_pipeline(MinMaxScaler().set_output(transform="pandas"), DenseSpaceClassifier(spec=TINY, seed=1))
+    pipeline = make_pipeline(
+        MinMaxScaler().set_output(transform="pandas"), DenseSpaceClassifier(spec=TINY, seed=1)
+    )
     pipeline.fit(x, y)
     classifier = pipeline[-1]
     assert list(classifier.classes_) == ["a", "b", "c"]
