@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -316,3 +318,20 @@ def test_export_never_writes_over_a_file_densespace_did_not_write(flower_run, tm
         f"out of {run}, or choose another --out\n"
     )
     assert mine.read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_the_using_page_example_runs(monkeypatch, tmp_path):
+    """docs/using.md's Python example runs as shown."""
+    import doctest
+
+    from helpers import ROOT
+
+    monkeypatch.chdir(tmp_path)
+    path = ROOT / "docs" / "using.md"
+    text = "\n".join(re.findall(r"```python\n(>>>.*?)```", path.read_text(encoding="utf-8"), re.S))
+    test = doctest.DocTestParser().get_doctest(text, {}, "docs/using.md", str(path), 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    report = io.StringIO()
+    runner.run(test, out=report.write)
+    assert runner.failures == 0 and runner.tries > 5, report.getvalue()
