@@ -177,13 +177,15 @@ class _DenseSpaceEstimator(BaseEstimator):
 class DenseSpaceClassifier(ClassifierMixin, _DenseSpaceEstimator):
     """A classifier whose network densespace searches for on ``fit``.
 
+    The parameters but ``spec`` and ``validation`` are ``tune``'s options (``max_trials``,
+    ``epochs``, ``seed``, ``out``, ...), with the same defaults but ``verbose=0``; ``out`` None:
+    a temporary folder, deleted after ``fit``.
+
     Args:
         spec: The search space: a ``Spec``, a dict, or a spec file's path; by default
             ``DEFAULT_SPEC``. Its task becomes ``classification`` (``binary`` stays, for two classes).
         validation: The share of the rows held out, stratified by class, to score the trials
             on and test the retrained best on.
-        **options: ``tune``'s options (``max_trials``, ``epochs``, ``seed``, ``out``, ...), the same
-            defaults but ``verbose=0``; ``out`` None: a temporary folder, deleted after ``fit``.
 
     Attributes:
         classes_: The classes, sorted.
