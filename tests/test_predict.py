@@ -53,7 +53,7 @@ def flower_run(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     new.insert(0, "id", [f"r{i}" for i in range(7)])
     new = new[["id", "c", "a", "b", "species"]]  # the features in another order
     new.to_csv(folder / "new.csv", index=False)
-    return SimpleNamespace(folder=folder, run=folder / "run", result=result, new=new)
+    return SimpleNamespace(folder=folder, run=folder / "run", result=result, new=new, data=data)
 
 
 @pytest.fixture(scope="module")
@@ -335,3 +335,13 @@ def test_the_using_page_example_runs(monkeypatch, tmp_path):
     report = io.StringIO()
     runner.run(test, out=report.write)
     assert runner.failures == 0 and runner.tries > 5, report.getvalue()
+
+
+@pytest.mark.slow
+def test_retraining_deletes_the_exports_of_the_models_it_replaces(flower_run, tmp_path):
+    """An export of best-1.keras goes when retraining writes another best-1.keras."""
+    run = shutil.copytree(flower_run.run, tmp_path / "run")
+    exported = densespace.load_results(run).export(format="tflite")
+    densespace.tune(tiny("classification"), data=flower_run.data, out=run, verbose=0, retrain=True)
+    assert not exported.exists() and (run / "best-1.keras").is_file()
+    assert "tflite" not in (run / ".densespace-manifest.json").read_text()
