@@ -296,6 +296,12 @@ class Results(_Record):
     #: The retrained models loaded so far, by rank.
     _models: dict[int, Any] = PrivateAttr(default_factory=dict)
 
+    def __eq__(self, other: object) -> bool:
+        """Equal content: where the results were read from, and the models loaded, do not count."""
+        if not isinstance(other, Results):
+            return NotImplemented
+        return self.__dict__ == other.__dict__ and self.__pydantic_extra__ == other.__pydantic_extra__
+
     def trials_dataframe(self) -> pandas.DataFrame:
         """Every trial as a pandas DataFrame, as ``TuneResult.trials_dataframe`` describes."""
         from densespace._report.dataframe import trials_dataframe
