@@ -16,7 +16,7 @@ from helpers import spec_dict
 import densespace
 from densespace import DatasetError, OptionError, RunFolderError
 from densespace._cli import main
-from densespace._predict import _inputs, labels, probabilities, read_rows
+from densespace._predict import Rows, _inputs, labels, probabilities, read_rows, table
 from densespace.datasets import from_arrays, load_csv
 
 CLASSES = ("setosa", "versicolor", "virginica")
@@ -345,3 +345,19 @@ def test_retraining_deletes_the_exports_of_the_models_it_replaces(flower_run, tm
     densespace.tune(tiny("classification"), data=flower_run.data, out=run, verbose=0, retrain=True)
     assert not exported.exists() and (run / "best-1.keras").is_file()
     assert "tflite" not in (run / ".densespace-manifest.json").read_text()
+
+
+def test_a_column_named_like_an_output_is_refused():
+    """A carried column named like a column predict writes would be lost: refused."""
+    results = SimpleNamespace(
+        task="regression",
+        data=SimpleNamespace(feature_names=("a",), class_names=None, target_names=None),
+        spec={"output": {"units": 1}},
+    )
+    rows = Rows({"a": np.array(["1"]), "prediction": np.array(["x"])}, None, "new.csv")
+    with pytest.raises(DatasetError) as raised:
+        table(results, rows, np.array([1.0]), None)
+    assert (
+        str(raised.value)
+        == "new.csv: has a column 'prediction', the name of a column predict writes; rename it"
+    )

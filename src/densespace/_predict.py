@@ -280,15 +280,21 @@ def table(
 ) -> dict[str, np.ndarray]:
     """The columns of ``densespace predict``'s output: the carried columns, then the predictions
     (``prediction``, or one ``prediction_<name>`` per output), then ``proba_<name>`` per class."""
-    columns = dict(carried(results, rows))
+    written: dict[str, np.ndarray] = {}
     if predictions.ndim == 1:
-        columns["prediction"] = predictions
+        written["prediction"] = predictions
     else:
         for i, name in enumerate(label_names(results)):
-            columns[f"prediction_{name}"] = predictions[:, i]
+            written[f"prediction_{name}"] = predictions[:, i]
     for name, values in (probabilities or {}).items():
-        columns[f"proba_{name}"] = values
-    return columns
+        written[f"proba_{name}"] = values
+    columns = carried(results, rows)
+    clash = next((name for name in written if name in columns), None)
+    if clash is not None:
+        raise DatasetError(
+            f"{rows.source}: has a column {clash!r}, the name of a column predict writes; rename it"
+        )
+    return columns | written
 
 
 def targets(results: Results, rows: Rows, target: str | Sequence[str] | None) -> np.ndarray:
