@@ -25,8 +25,6 @@ from densespace.datasets._local import open_regular, resolve
 if TYPE_CHECKING:
     from densespace._results import Results
 
-#: What a table's columns may be: a pandas DataFrame, or a mapping of column names to columns.
-_TABLE = "a pandas DataFrame or a mapping of column names to columns"
 _CSV = "a CSV file whose first row names the columns"
 _NPZ = "a .npz file (numpy.savez) holding x (and y, for --evaluate)"
 
@@ -123,9 +121,9 @@ def _columns(data: Any) -> list[str]:
 def _inputs(results: Results, data: Any) -> np.ndarray:
     """``data`` as the float32 examples the run's models take.
 
-    ``data``: an array of examples (``(N, *input.shape)``), or a table (``_TABLE``) holding the
-    run's feature columns (any order; other columns are left out); a run on unnamed features takes
-    a table of exactly its features, in order.
+    ``data``: an array of examples (``(N, *input.shape)``), or a table (a pandas DataFrame, or a
+    mapping of column names to columns) holding the run's feature columns (any order; other
+    columns are left out); a run on unnamed features takes a table of exactly its features, in order.
 
     Raises:
         DatasetError: A feature is missing, a cell is not a number, or the examples' shape is not
