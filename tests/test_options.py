@@ -52,3 +52,22 @@ def test_every_search_option_has_its_flag():
 def test_python_only_options_default_to_nothing(name):
     """An option the command line cannot give defaults to nothing there."""
     assert getattr(SearchOptions(), name) is None
+
+
+#: The estimators' own parameters besides the search options, and the defaults they change.
+ESTIMATOR_ONLY = {"spec": None, "validation": 0.2}
+ESTIMATOR_DEFAULTS = {"verbose": 0}
+
+
+@pytest.mark.parametrize("name", ["DenseSpaceClassifier", "DenseSpaceRegressor"])
+def test_the_estimators_take_the_search_options(name):
+    """The scikit-learn estimators' parameters are spec, the search options in order (quiet by
+    default), and validation."""
+    estimator = getattr(importlib.import_module("densespace.sklearn"), name)
+    parameters = inspect.signature(estimator.__init__).parameters.values()
+    got = [(p.name, p.default, p.annotation) for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    own = [(n, d, t) for n, d, t in got if n in ESTIMATOR_ONLY]
+    assert [(n, d) for n, d, _ in own] == list(ESTIMATOR_ONLY.items())
+    assert [p for p in got if p[0] not in ESTIMATOR_ONLY] == [
+        (n, ESTIMATOR_DEFAULTS.get(n, d), t) for n, d, t in FIELDS
+    ]

@@ -209,6 +209,56 @@ def _tune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from densespace import _predict as predicting
+
+    results = load_results(args.run_dir)
+    out = predicting.destination(args.out, Path(args.run_dir), overwrite=args.overwrite)
+    path = predicting.model_path(results, Path(args.run_dir), args.model)
+    predicting.check_proba(results, args.proba)
+    rows = predicting.read_rows(args.data)
+    x = predicting._inputs(results, rows.data)
+    y = predicting.targets(results, rows, args.target) if args.evaluate else None
+    _quiet_tensorflow()
+    from densespace._keras.io import load_model
+
+    model = load_model(path)
+    raw = predicting.outputs(model, x)
+    probabilities = predicting.probabilities(results, raw) if args.proba else None
+    text = predicting.write(results, rows, predicting.labels(results, raw), probabilities, out)
+    if text is not None:
+        sys.stdout.write(text)
+    if y is not None:
+        metrics = model.evaluate(x, y, batch_size=1024, return_dict=True, verbose=0)
+        ordered = sorted(metrics.items(), key=lambda item: item[0] != "loss")  # the loss first
+        shown = ", ".join(f"{name} {float(value):.4g}" for name, value in ordered)
+        print(f"evaluated on {len(x):,} rows: {shown}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from densespace._export import export
+    from densespace._predict import read_rows
+
+    results = load_results(args.run_dir)
+    rows = None if args.data is None else read_rows(args.data)
+    _quiet_tensorflow()
+    path, difference = export(
+        results,
+        Path(args.run_dir),
+        format=args.format,
+        model=args.model,
+        data=None if rows is None else rows.data,
+    )
+    checked = "random rows" if rows is None else rows.source
+    print(f"wrote {path} (it predicts within {difference:.2g} of best-{args.model}.keras on {checked})")
+    return EXIT_OK
+
+
 def _quiet_tensorflow() -> None:
     """Silences TensorFlow's and absl's start-up messages (oneDNN, CUDA, absl's
     "before InitializeLog" notice): TF_CPP_MIN_LOG_LEVEL=3 for its later C++ logs, and
@@ -437,6 +487,63 @@ def _parser() -> argparse.ArgumentParser:
         "--verbose", action="store_true", help="also print Keras' epoch lines and TensorFlow's messages"
     )
     tune.set_defaults(run=_tune)
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict new rows with a retrained model of a finished search",
+        description="Predict the rows of a .csv or .npz file with best-K.keras of a results folder. "
+        "A CSV file needs the run's feature columns (any order); its other columns (an ID, the "
+        "target) are copied in front of the predictions, else a row number is. The output is "
+        "CSV on standard output, or --out FILE (.csv, or .npz: arrays predictions, proba, classes).",
+    )
+    predict.add_argument("run_dir", metavar="RUN_DIR", help="a densespace tune --out folder")
+    predict.add_argument(
+        "data", metavar="DATA", help="the rows: a .csv file (header row first) or a .npz file (x)"
+    )
+    predict.add_argument(
+        "--model",
+        type=int,
+        default=1,
+        metavar="K",
+        help="the retrained model of rank K (default 1, the best)",
+    )
+    predict.add_argument("--out", metavar="FILE", help="write a .csv or .npz file instead of printing CSV")
+    predict.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    predict.add_argument("--proba", action="store_true", help="also each class's probability (proba_<class>)")
+    predict.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="also print the model's metrics on the rows' labels (a .npz file's y, or --target)",
+    )
+    predict.add_argument(
+        "--target",
+        type=_columns,
+        metavar="COL[,COL...]",
+        help="the label column(s) of a .csv DATA for --evaluate (default: a regression's target columns)",
+    )
+    predict.set_defaults(run=_predict)
+
+    export = commands.add_parser(
+        "export",
+        help="write a retrained model as a TensorFlow SavedModel or a TFLite file",
+        description="Write best-K.keras of a results folder as best-K.savedmodel/ (TensorFlow's "
+        "SavedModel) or best-K.tflite, beside it, once the export, reloaded, predicts what the "
+        "Keras model predicts (within 1e-5 for a SavedModel, 1e-4 for TFLite, absolute) on --data "
+        "or on random rows.",
+    )
+    export.add_argument("run_dir", metavar="RUN_DIR", help="a densespace tune --out folder")
+    export.add_argument("--format", required=True, choices=["savedmodel", "tflite"], help="the format")
+    export.add_argument(
+        "--model",
+        type=int,
+        default=1,
+        metavar="K",
+        help="the retrained model of rank K (default 1, the best)",
+    )
+    export.add_argument(
+        "--data", metavar="FILE", help="rows to check the export on: a .csv or .npz file, as predict reads"
+    )
+    export.set_defaults(run=_export)
 
     report = commands.add_parser("report", help="print the summary of a finished search again")
     report.add_argument("out", metavar="DIR", help="a densespace tune --out folder")

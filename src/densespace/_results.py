@@ -27,6 +27,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -302,11 +303,99 @@ class Results(_Record):
             raise PydanticCustomError("spec_size", "{message}", {"message": problem.message})
         return spec
 
+    #: The results folder ``load_results`` read this from; None for results made in memory.
+    _folder: Path | None = PrivateAttr(None)
+    #: The retrained models loaded so far, by rank.
+    _models: dict[int, Any] = PrivateAttr(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal content: where the results were read from, and the models loaded, do not count."""
+        if not isinstance(other, Results):
+            return NotImplemented
+        return self.__dict__ == other.__dict__ and self.__pydantic_extra__ == other.__pydantic_extra__
+
     def trials_dataframe(self) -> pandas.DataFrame:
         """Every trial as a pandas DataFrame, as ``TuneResult.trials_dataframe`` describes."""
         from densespace._report.dataframe import trials_dataframe
 
         return trials_dataframe(self.trials)
+
+    def predict(self, data: Any, *, model: int = 1, proba: bool = False) -> Any:
+        """Predictions of a retrained model (``best-K.keras`` of the folder read) on new rows.
+
+        Args:
+            data: The rows: an array of examples shaped like the run's (``(N, *input.shape)``),
+                or a pandas DataFrame (or a mapping of column names to columns) holding the
+                run's feature columns, in any order; its other columns (an ID, the target) are
+                left out.
+            model: The rank of the retrained model (1: the best).
+            proba: Each class's probability instead of the predicted class.
+
+        Returns:
+            One prediction per row, in the rows' order: the class names (the ids when the run
+            named no classes) for a classification or binary run; a 0/1 matrix for multilabel;
+            the targets, in their units, for a regression. With ``proba``, a dict of each
+            class's probabilities by class name (``pandas.DataFrame(...)`` makes it a table).
+
+        Raises:
+            RunFolderError: These results were not read from a folder, or its model is missing.
+            OptionError: ``model`` is no retrained rank, or ``proba`` is asked of a regression.
+            DatasetError: ``data`` lacks a feature column, holds something else than finite
+                numbers, or its examples are not shaped as the model's.
+
+        Examples:
+            >>> results = densespace.load_results("runs/iris")  # doctest: +SKIP
+            >>> results.predict(pandas.read_csv("new.csv"))  # doctest: +SKIP
+            array(['setosa', 'virginica'], dtype=object)
+        """
+        from densespace import _predict
+
+        if self._folder is None:
+            raise RunFolderError(
+                "these results were not read from a results folder: predict with "
+                "densespace.load_results(FOLDER).predict(...)"
+            )
+        path = _predict.model_path(self, self._folder, model)
+        if model not in self._models:
+            if not path.is_file():
+                raise RunFolderError(f"{path} does not exist: the results folder lost its model")
+            from densespace._keras.io import load_model
+
+            self._models[model] = load_model(path)
+        return _predict.predict(self, self._models[model], data, proba=proba)
+
+    def export(self, *, format: Literal["savedmodel", "tflite"], model: int = 1, data: Any = None) -> Path:
+        """Writes a retrained model as a TensorFlow SavedModel (``best-K.savedmodel/``) or a TFLite
+        file (``best-K.tflite``) beside its ``best-K.keras``, once the export, reloaded, predicts what
+        the Keras model predicts within 1e-5 (SavedModel) or 1e-4 (TFLite), absolute.
+
+        Args:
+            format: ``"savedmodel"`` or ``"tflite"``.
+            model: The rank of the retrained model (1: the best).
+            data: The rows to check the export on (any rows ``predict`` takes, such as the test
+                rows); by default 64 random rows of the model's input shape.
+
+        Returns:
+            The path of the export.
+
+        Raises:
+            RunFolderError: These results were not read from a folder, the folder is in use, or it
+                holds a file densespace did not write where the export goes.
+            OptionError: ``format`` or ``model`` is not one of the choices.
+            TuningError: The export predicts otherwise than the Keras model (nothing is written).
+
+        Examples:
+            >>> densespace.load_results("runs/iris").export(format="tflite")  # doctest: +SKIP
+            PosixPath('runs/iris/best-1.tflite')
+        """
+        from densespace._export import export
+
+        if self._folder is None:
+            raise RunFolderError(
+                "these results were not read from a results folder: export with "
+                "densespace.load_results(FOLDER).export(...)"
+            )
+        return export(self, self._folder, format=format, model=model, data=data)[0]
 
 
 @dataclass
@@ -376,6 +465,21 @@ class TuneResult:
     def test_metrics(self) -> list[dict[str, float]]:
         """Test-split metrics (``loss``, ``accuracy``) of the retrained models, best first."""
         return [b.test_metrics for b in self.best]
+
+    def predict(self, data: Any, *, model: int = 1, proba: bool = False) -> Any:
+        """Predictions of a retrained model (in memory) on new rows, as ``Results.predict`` makes them.
+
+        Raises:
+            RunFolderError: On a worker, which holds no retrained model.
+            OptionError: ``model`` is no retrained rank, or ``proba`` is asked of a regression.
+            DatasetError: ``data`` is not rows the model takes.
+        """
+        from densespace import _predict
+
+        if self.record is None:
+            raise RunFolderError("a worker holds no retrained model: predict with the chief's results")
+        _predict.check_rank(self.record, model)
+        return _predict.predict(self.record, self.best[model - 1].model, data, proba=proba)
 
     def trials_dataframe(self) -> pandas.DataFrame:
         """Every trial as a pandas DataFrame, one row each, in creation order.
@@ -590,6 +694,7 @@ def load_results(out: str | Path) -> Results:
         problem = _inconsistency(results)
     if problem is not None:
         raise RunFolderError(f"{path}: not a densespace results file: {problem}")
+    results._folder = Path(out)
     return results
 
 

@@ -17,7 +17,7 @@ import fcntl
 import json
 import os
 import stat
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -111,6 +111,18 @@ def prepare(out: Path, run: RunRecord, *, overwrite: bool, lock: bool = True) ->
         held.close()
         raise
     return claim
+
+
+@contextlib.contextmanager
+def finished(out: Path) -> Iterator[Ledger]:
+    """A finished results folder, locked and its manifest open, to add files to (exports).
+
+    Raises:
+        RunFolderError: ``out`` is in use by another run, or its lock cannot be taken.
+    """
+    with contextlib.ExitStack() as held:
+        held.callback(os.close, _lock(out))
+        yield held.enter_context(Ledger.open(out, adopt=_earlier_files(out)))
 
 
 def prune_checkpoints(ledger: Ledger, project: str, *, keep: Collection[str]) -> list[Path]:

@@ -36,6 +36,7 @@ from densespace._errors import (
     out_of_memory,
     quote,
 )
+from densespace._export import EXPORTS
 from densespace._files import Commit, Ledger, write_text
 from densespace._folds import fold_rows
 from densespace._report import write_report
@@ -257,15 +258,21 @@ def _write(search: _Search, trials: list[TrialRecord], best: list[BestModel]) ->
 def _replace_results(ledger: Ledger, best: list[BestRecord]) -> None:
     """Puts the pending results and retrained models in place of the earlier ones, as one decision
     (``Ledger.decide``): a kill leaves the earlier state whole, or the new one, completed on the
-    next run. Earlier models of ranks no longer retrained are deleted."""
+    next run. Earlier models of ranks no longer retrained are deleted, and every earlier export
+    (``densespace export``: of a model replaced now)."""
     written = {RESULTS_FILE, *(name for b in best for name in (b.model, b.frozen_spec))}
-    earlier = ledger.listed()
+    exports = [pattern.format(rank="*") for pattern in EXPORTS.values()]
     stale = [
         ledger.name(p)
-        for p in earlier
-        if p.parent == ledger.root
-        and any(fnmatch.fnmatchcase(p.name, pattern) for pattern in (model_file("*"), frozen_spec_file("*")))
-        and p.name not in written
+        for p in ledger.listed()
+        if (
+            p.parent == ledger.root
+            and any(
+                fnmatch.fnmatchcase(p.name, pattern) for pattern in (model_file("*"), frozen_spec_file("*"))
+            )
+            and p.name not in written
+        )
+        or any(fnmatch.fnmatchcase(ledger.name(p).split("/")[0], pattern) for pattern in exports)
     ]
     ledger.decide(Commit(replace=[(PENDING + name, name) for name in sorted(written)], delete=stale))
 

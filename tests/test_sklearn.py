@@ -1,0 +1,90 @@
+"""The scikit-learn estimators: scikit-learn's own checks, Pipeline, cross_val_score and clone."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from densespace.sklearn import DenseSpaceClassifier, DenseSpaceRegressor
+
+#: A frozen space (nothing tuned) trained briefly at a high learning rate: one trial, fast fits.
+TINY = {
+    "version": 1,
+    "name": "tiny",
+    "input": {"preprocessing": "standardize"},
+    "hidden": {"units": 16},
+    "optimizer": {"name": "adam", "learning_rate": 0.03},
+    "training": {"epochs": 6, "batch_size": 32},
+    "search": {"tuner": "random", "max_trials": 1},
+}
+
+#: The checks the estimators fail, and why.
+EXPECTED_FAILURES = {}
+
+
+def _estimators() -> list:
+    return [DenseSpaceClassifier(spec=TINY, seed=1), DenseSpaceRegressor(spec=TINY, seed=1)]
+
+
+@pytest.mark.slow
+@parametrize_with_checks(_estimators(), expected_failed_checks=lambda estimator: EXPECTED_FAILURES)
+def test_scikit_learn_checks(estimator, check):
+    """The estimators pass scikit-learn's estimator checks (but those listed, each with its reason)."""
+    check(estimator)
+
+
+def _blobs(n: int = 90) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(0)
+    y = np.array(["a", "b", "c"])[np.arange(n) % 3]
+    x = rng.normal(size=(n, 3)) + (np.arange(n) % 3)[:, None] * 3.0
+    return pd.DataFrame(x, columns=["p", "q", "r"]), y
+
+
+@pytest.mark.slow
+def test_classifier_in_a_pipeline_keeps_names_and_classes():
+    """In a Pipeline on a DataFrame, the classifier learns the classes and the feature names."""
+    x, y = _blobs()
+    pipeline = make_pipeline(
+        MinMaxScaler().set_output(transform="pandas"), DenseSpaceClassifier(spec=TINY, seed=1)
+    )
+    pipeline.fit(x, y)
+    classifier = pipeline[-1]
+    assert list(classifier.classes_) == ["a", "b", "c"]
+    assert list(classifier.feature_names_in_) == ["p", "q", "r"] and classifier.n_features_in_ == 3
+    assert pipeline.score(x, y) > 0.9
+    assert pipeline.predict_proba(x).shape == (90, 3)
+
+
+@pytest.mark.slow
+def test_cross_val_score_fits_a_clone_per_fold():
+    """cross_val_score fits and scores the regressor on each fold."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(90, 2))
+    scores = cross_val_score(DenseSpaceRegressor(spec=TINY, seed=1), x, 1000 + 50 * x[:, 0], cv=3)
+    assert scores.shape == (3,) and all(scores > 0.5)
+
+
+def test_clone_copies_the_parameters_unfitted():
+    """clone gives an unfitted estimator with equal parameters; set_params changes only the copy."""
+    original = DenseSpaceClassifier(spec=TINY, max_trials=3, verbose=0)
+    copy = clone(original).set_params(max_trials=5)
+    assert copy.get_params()["spec"] == TINY and original.max_trials == 3 and copy.max_trials == 5
+    assert not hasattr(copy, "model_")
+
+
+def test_without_scikit_learn_the_import_says_what_to_install(monkeypatch):
+    """Importing densespace.sklearn without scikit-learn names the extra to install."""
+    monkeypatch.setitem(sys.modules, "sklearn.base", None)
+    monkeypatch.delitem(sys.modules, "densespace.sklearn")
+    with pytest.raises(ImportError) as raised:
+        importlib.import_module("densespace.sklearn")
+    assert str(raised.value) == "densespace.sklearn needs scikit-learn: pip install 'densespace[sklearn]'"
