@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -243,17 +244,62 @@ def test_a_search_where_every_trial_fails_is_an_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_changed_spec_is_refused_unless_overwriting(finished):
-    """Rerunning on an --out made by another spec is refused, naming what changed."""
+@pytest.mark.parametrize(
+    ("change", "what"),
+    [
+        (
+            {"optimizer": {"learning_rate": {"min": 0.0001, "max": 0.01, "sampling": "log"}}},
+            'spec.optimizer.learning_rate: 0.001 -> {"min": 0.0001, "max": 0.01, "step": null, "sampling": "log"}',
+        ),
+        ({"search": {"max_trials": 2}}, "spec.search.max_trials: 3 -> 2"),
+        (
+            {"search": {"max_trials": 4, "seed": 8}},
+            "spec.search.max_trials: 3 -> 4; spec.search.seed: 7 -> 8",
+        ),
+    ],
+)
+def test_a_changed_spec_is_refused_unless_overwriting(finished, change, what):
+    """Rerunning on an --out made by another spec (fewer trials, or more with another change
+    too) is refused, naming what changed and the ways on."""
     result, data = finished
-    changed = apply_overrides(validate_spec(TINY), max_trials=4)
     with pytest.raises(DensespaceError) as info:
-        densespace.tune(changed, data=data, out=result.out, verbose=0)
+        densespace.tune(validate_spec(merge(TINY, change)), data=data, out=result.out, verbose=0)
     assert str(info.value) == (
-        f"{result.out} holds a search of a different spec or data "
-        "(spec.search.max_trials: 3 -> 4); pass --overwrite (overwrite=True) "
-        "to start over, or choose another --out"
+        f"{result.out} holds a search of a different spec or data ({what}); only a larger "
+        "search.max_trials goes on with it: pass --overwrite (overwrite=True) to start over, "
+        f"or choose another --out (--warm-start {result.out} starts from its trials)"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("tuner", "more"), [("random", 3), ("bayesian", 3), ("tpe", 3), ("grid", 9)])
+def test_a_larger_max_trials_goes_on_training_only_the_new_trials(tmp_path, tuner, more):
+    """A finished search run again with a larger max_trials trains only the new trials, then
+    retrains and reports all of them (a grid stops at its last configuration)."""
+    spec = validate_spec(
+        spec_dict(
+            input={"shape": [4, 4, 3]},
+            hidden={"units": {"values": [4, 8, 16]}},
+            training={"epochs": 1, "batch_size": 32},
+            search={"tuner": tuner, "max_trials": 2, "seed": 1},
+        )
+    )
+    data = synthetic_data(train=40, validation=20, test=20)
+    with warnings.catch_warnings():  # bayesian and tpe: mostly random
+        warnings.simplefilter("ignore", densespace.SearchWarning)
+        first = densespace.tune(spec, data=data, out=tmp_path, verbose=0)
+        seen: list[densespace.TrialRecord] = []
+        result = densespace.tune(
+            spec, data=data, out=tmp_path, max_trials=more, verbose=0, on_trial_end=seen.append
+        )
+    assert [t.id for t in seen] == ["2"]
+    assert [t["id"] for t in result.results["trials"]] == ["0", "1", "2"]
+    assert result.results["trials"][:2] == first.results["trials"]
+    assert result.results["spec"]["search"]["max_trials"] == more
+    assert json.loads((tmp_path / "run.json").read_text())["spec"]["search"]["max_trials"] == more
+    best = min(result.results["trials"], key=lambda t: t["score"])
+    assert [b["trial"] for b in result.results["best"]] == [best["id"]]
+    assert (tmp_path / "best-1.keras").is_file()
 
 
 @pytest.mark.slow

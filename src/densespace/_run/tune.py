@@ -102,7 +102,8 @@ def tune(
     to ``out`` (``results.json``, ``trials.csv``, ``report.md``, a ``.keras``
     model and a frozen spec per retrained model). Running again on the same
     ``out`` resumes an interrupted search; on a finished one it retrains nothing
-    and returns what ``out`` holds (``retrain=True`` retrains).
+    and returns what ``out`` holds (``retrain=True`` retrains); with a larger
+    ``max_trials`` (nothing else changed) the search goes on, training only the new trials.
 
     Args:
         spec: The search space.
@@ -311,7 +312,7 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         state.check_state(options.out / tuners.PROJECT)
 
     if options.verbose:
-        _announce(spec, this_role, options.out, options.retrain_top)
+        _announce(spec, this_role, options.out, options.retrain_top, claim.grown)
     start = time.monotonic()
     hypermodel = hypermodels.build_hypermodel(spec, train_images=data.train[0], train_targets=data.train[1])
     if this_role != "single":
@@ -604,8 +605,12 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _announce(spec: Spec, this_role: Role, out: Path, retrain_top: int) -> None:
+def _announce(
+    spec: Spec, this_role: Role, out: Path, retrain_top: int, grown: tuple[int, int] | None
+) -> None:
     trials, epochs = planned_budget(spec)
+    if grown is not None:
+        print(f"going on with the search in {out}: max_trials {grown[0]} -> {grown[1]}", file=sys.stderr)
     address = f"{os.environ.get('KERASTUNER_ORACLE_IP')}:{os.environ.get('KERASTUNER_ORACLE_PORT')}"
     if this_role == "worker":
         print(
