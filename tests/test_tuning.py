@@ -312,6 +312,30 @@ def test_overwrite_starts_over(tmp_path):
     assert len(result.results["trials"]) == 1
 
 
+QUIET = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    import densespace
+    from helpers import synthetic_data
+    assert "tensorflow" not in sys.modules
+    spec = densespace.validate_spec({spec!r})
+    densespace.tune(spec, data=synthetic_data(train=20, validation=10, test=10), out={out!r}, verbose=1)
+""")
+
+
+@pytest.mark.slow
+def test_the_python_api_prints_no_tensorflow_logs(tmp_path):
+    """tune() (verbose=1) loads TensorFlow without its C++ and absl logs: standard error holds
+    densespace's own lines only."""
+    spec = spec_dict(input={"shape": [4, 4, 3]}, training={"epochs": 1}, search={"max_trials": 1})
+    code = QUIET.format(tests=str(ROOT / "tests"), spec=spec, out=str(tmp_path))
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert [line.split(" ")[0] for line in lines] == ["planned:", "[1/1]", "retraining"], done.stderr
+
+
 KILLED = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})

@@ -148,6 +148,7 @@ def _test_split(text: str) -> float | str:
 def _tune(args: argparse.Namespace) -> int:
     from densespace._budgets import parse_duration, parse_target
     from densespace._run.options import SearchOptions, TuneOptions
+    from densespace._run.quiet import quiet_tensorflow
     from densespace._run.tune import run
     from densespace.datasets import load
 
@@ -162,7 +163,7 @@ def _tune(args: argparse.Namespace) -> int:
     options = TuneOptions.create(spec, SearchOptions(**given))
     downloads = args.data is None or args.data.startswith("keras:")  # Keras loads with the data
     if not args.verbose and downloads:
-        _quiet_tensorflow()
+        quiet_tensorflow()
     data = load(
         args.data,
         target=args.target,
@@ -172,8 +173,6 @@ def _tune(args: argparse.Namespace) -> int:
         seed=options.spec.search.seed or 0,
         numbers=options.spec.task == "regression",
     )
-    if not args.verbose and not downloads:  # local data: its errors come before TensorFlow loads
-        _quiet_tensorflow()
     result = run(options, data, live=sys.stderr.isatty())
     if not options.verbose:
         return EXIT_OK
@@ -183,33 +182,6 @@ def _tune(args: argparse.Namespace) -> int:
     print(summary(result.record), end="")
     print(f"results: {result.out / REPORT_FILE}")
     return EXIT_OK
-
-
-def _quiet_tensorflow() -> None:
-    """Silences TensorFlow's and absl's start-up messages (oneDNN, CUDA, absl's
-    "before InitializeLog" notice): TF_CPP_MIN_LOG_LEVEL=3 for its later C++ logs, and
-    standard error closed while it loads (TensorFlow 2.21 logs some before reading that
-    variable); absl's and TensorFlow's Python logging (such as its retracing notices, which
-    a search of many models provokes) to errors only. ``--verbose`` leaves them be."""
-    import importlib
-    import logging
-
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    saved = os.dup(2)
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        sys.stderr.flush()
-        os.dup2(null, 2)
-        importlib.import_module("densespace._keras")  # Keras and TensorFlow, loaded now
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    with contextlib.suppress(ImportError):
-        from absl import logging as absl_logging
-
-        absl_logging.set_verbosity(absl_logging.ERROR)
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -57,6 +57,7 @@ from densespace._run.fit import fit_to_data
 from densespace._run.folder import PENDING
 from densespace._run.options import KeepCheckpoints, Role, SearchOptions, TuneOptions, Verbosity, role
 from densespace._run.progress import LiveProgress, Progress, planned_budget
+from densespace._run.quiet import quiet_tensorflow
 from densespace._search import TunerName
 from densespace._spec import Spec, load_spec
 from densespace.datasets import Data
@@ -193,6 +194,8 @@ def run(options: TuneOptions, data: Data, *, live: bool = False) -> TuneResult:
             complete state, and running again resumes.
     """
     options = dataclasses.replace(options, spec=fit_to_data(options.spec, data))
+    if options.verbose < 2:  # the data's errors came first: now TensorFlow loads, without its logs
+        quiet_tensorflow()
     environment = options.distributed.environment() if options.distributed else {}
     quiet = contextlib.redirect_stdout(io.StringIO()) if not options.verbose else contextlib.nullcontext()
     with contextlib.ExitStack() as claimed:
