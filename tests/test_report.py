@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import densespace
 from densespace._cli import main
 from densespace._report.dataframe import EXTRA_COLUMNS
-from densespace._report.plot import front, plot, sized_trials
+from densespace._report.plot import figure, front, plot, sized_trials, trial_numbers
 from densespace._report.text import compare
 from densespace._results import Results, TrialRecord, TuneResult, better
 
@@ -165,22 +165,42 @@ def test_report_json_prints_the_checked_results(tmp_path, capsys):
     assert json.loads(printed)["trials"][2]["score"] == 0.9
 
 
-def test_compare_prints_the_runs_side_by_side(tmp_path, capsys):
-    """compare prints one row per folder with the union of the rank-1 test metrics, loss last."""
-    a = _folder(tmp_path / "a", RESULTS)
-    b = _folder(tmp_path / "b", _regression())
-    assert main(["compare", str(a), str(b)]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    width = len(str(a))
-    assert lines == [
-        "run".ljust(width)
-        + "  name   task            tuner     objective  best    test accuracy  test mae  test loss"
-        "  trials  epochs  seconds",
-        f"{a}  small  classification  random    val_loss   0.9000  0.6250                   0.9500"
-        "     2/3     6+3     12",
-        f"{b}  wide   regression      bayesian  val_mae    0.4100                 0.4000    0.2500"
-        "     1/1     3+0     102",
-    ]
+COMPARED = {
+    120: [
+        "run  name   task            tuner     objective  best    test accuracy  test mae  test loss  trials  "
+        "epochs  seconds",
+        "a    small  classification  random    val_loss   0.9000  0.6250                   0.9500     2/3     "
+        "6+3     12",
+        "b    wide   regression      bayesian  val_mae    0.4100                 0.4000    0.2500     1/1     "
+        "3+0     102",
+    ],
+    80: [
+        "run            a               b",
+        "name           small           wide",
+        "task           classification  regression",
+        "tuner          random          bayesian",
+        "objective      val_loss        val_mae",
+        "best           0.9000          0.4100",
+        "test accuracy  0.6250",
+        "test mae                       0.4000",
+        "test loss      0.9500          0.2500",
+        "trials         2/3             1/1",
+        "epochs         6+3             3+0",
+        "seconds        12              102",
+    ],
+}
+
+
+@pytest.mark.parametrize("columns", sorted(COMPARED))
+def test_compare_prints_the_runs_side_by_side(tmp_path, capsys, monkeypatch, columns):
+    """compare prints one row per folder with the union of the rank-1 test metrics, loss last, as
+    wide as the terminal; turned (a column per run) when its rows cannot fit."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    _folder(tmp_path / "a", RESULTS)
+    _folder(tmp_path / "b", _regression())
+    assert main(["compare", "a", "b"]) == 0
+    assert capsys.readouterr().out.splitlines() == COMPARED[columns]
 
 
 def test_compare_of_a_folder_without_results_is_one_line(tmp_path, capsys):
@@ -217,6 +237,18 @@ def test_plot_writes_a_png(tmp_path, count):
     data = path.read_bytes()
     assert len(data) > 0 and data.startswith(PNG)
     assert [p.name for p in tmp_path.iterdir()] == ["scores.png"]
+
+
+def test_the_plot_numbers_trials_as_the_tables_do():
+    """The score plot places each trial at its id (from 0, as the tables and trial lines number
+    trials), labelled with it; warm-start trials come before 0."""
+    warm = [{**TRIALS[0], "id": f"warm-{i:02d}", "warm_start": True} for i in range(2)]
+    results = Results.model_validate({**RESULTS, "trials": [*warm, *TRIALS]})
+    assert trial_numbers(results) == [-2, -1, 0, 1, 2]
+    axes = figure(results).axes[0]
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == ["warm-00", "warm-01", "0", "1", "2"]
+    assert list(axes.get_xticks()) == [-2, -1, 0, 1, 2]
+    assert [tuple(p) for p in axes.collections[0].get_offsets()] == [(-2, 1.2), (-1, 1.2), (0, 1.2), (2, 0.9)]
 
 
 def test_plot_without_parameter_counts_still_writes_a_png(tmp_path):

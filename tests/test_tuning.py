@@ -537,16 +537,16 @@ def test_search_and_retraining_leave_no_graph_registered(tmp_path):
                 ({"tuner/epochs": 3, "tuner/initial_epoch": 1}, "failed"),
             ],
             [
-                "[1/6] trial 0    val_loss=0.5000  best=0.5000  elapsed 0:40  left ~6:40",
-                "[2/6] trial 1    failed (boom)  best=0.5000  elapsed 1:40  left ~4:26",
+                "[1/6] trial 0  val_loss=0.5000  best=0.5000  elapsed 0:40  left ~6:40",
+                "[2/6] trial 1  failed (boom)  best=0.5000  elapsed 1:40  left ~4:26",
             ],
         ),
         (
             {"tuner": "random", "max_trials": 4},
             [({}, "failed"), ({}, "completed")],
             [
-                "[1/4] trial 0    failed (boom)  elapsed 0:40  left ~2:00",
-                "[2/4] trial 1    val_loss=0.5000  best=0.5000  elapsed 1:40  left ~1:40",
+                "[1/4] trial 0  failed (boom)  elapsed 0:40  left ~2:00",
+                "[2/4] trial 1  val_loss=0.5000  best=0.5000  elapsed 1:40  left ~1:40",
             ],
         ),
     ],
@@ -592,5 +592,5 @@ def test_progress_goes_on_from_the_trials_an_earlier_run_finished(capsys, monkey
         )
     )
     assert capsys.readouterr().err.splitlines() == [
-        "[3/4] trial 2    val_loss=0.5000  best=0.3000  elapsed 0:40  left ~0:40"
+        "[3/4] trial 2  val_loss=0.5000  best=0.3000  elapsed 0:40  left ~0:40"
     ]
