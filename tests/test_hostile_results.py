@@ -306,6 +306,16 @@ def test_report_markdown_shows_file_text_as_text():
     assert len(rows) == 1 and rows[0].replace("\\|", "").count("|") == 7
 
 
+def test_notebook_views_show_file_text_escaped():
+    """repr and the HTML summary of results show a hostile name, source and value escaped: no
+    control character, no markup."""
+    results = _hostile()
+    shown = results._repr_html_()
+    assert "\x1b" not in repr(results) and "\n" not in repr(results)
+    assert "\x1b" not in shown and "<img" not in shown
+    assert "<b>evil\\x1b]0;owned\\x07\\n&lt;img src=x onerror=alert(1)&gt;|```</b>" in shown
+
+
 def test_a_progress_line_shows_a_failure_message_escaped(capsys):
     """A failed trial's message (which may quote the data) prints escaped, on one line."""
     spec = densespace.validate_spec(spec_dict())

@@ -221,6 +221,43 @@ def test_compare_refuses_labels_of_another_length():
         compare([Results.model_validate(RESULTS)], labels=["a", "b"])
 
 
+BRIEF = (
+    "'small': random search, 3 trials (2 completed), best val_loss 0.9000 (trial 2); best-1.keras: "
+    "test accuracy 0.6250, loss 0.9500"
+)
+SUMMARY_HTML = (
+    "<div><div><b>small</b>: random search, 3 trials (2 completed), task classification; best val_loss "
+    "<b>0.9000</b> (trial 2)</div><div>data: synthetic (train 120, validation 40, test 40)</div><table><thead>"
+    "<tr><th>rank</th><th>trial</th><th>test accuracy</th><th>test loss</th><th>parameters</th><th>model</th>"
+    "<th>values</th></tr></thead><tbody><tr><td>1</td><td>2</td><td>0.6250</td><td>0.9500</td><td>195</td>"
+    "<td>best-1.keras</td><td>layers=1 units_0=16</td></tr></tbody></table>"
+)
+
+
+def test_results_show_briefly_in_a_repl_and_as_a_table_in_a_notebook():
+    """Results and TuneResult have a one-line repr and an HTML summary (TuneResult's says where the
+    files are); a worker's says it holds no results."""
+    results = Results.model_validate(RESULTS)
+    result = TuneResult(out=Path("runs/small"), record=results, trials=results.trials)
+    assert repr(results) == f"<Results {BRIEF}>"
+    assert repr(result) == f"<TuneResult runs/small: {BRIEF}>"
+    assert results._repr_html_() == SUMMARY_HTML + "</div>"
+    assert result._repr_html_() == (
+        SUMMARY_HTML
+        + "<div>files in <code>runs/small</code>: report.md, scores.png, best-1.keras</div></div>"
+    )
+    worker = TuneResult(out=Path("runs/small"), record=None, trials=results.trials, worker="w1")
+    assert repr(worker) == "<TuneResult worker w1: 3 trials run; the chief holds the results>"
+    assert worker._repr_html_() == "<div>worker w1: 3 trials run; the chief holds the results</div>"
+
+
+def test_results_plot_returns_the_figure():
+    """Results.plot() is the figure of scores.png: one panel without parameter counts, two with."""
+    assert len(Results.model_validate(RESULTS).plot().axes) == 1
+    trials = [{**TRIALS[0], "parameters": 227}, TRIALS[1], TRIALS[2]]
+    assert len(Results.model_validate({**RESULTS, "trials": trials}).plot().axes) == 2
+
+
 def test_the_size_panel_plots_the_recorded_parameter_counts():
     """Scored trials with a recorded parameter count are plotted by size; the others are not."""
     trials = [{**TRIALS[0], "parameters": 227}, {**TRIALS[1], "parameters": 51}, TRIALS[2]]

@@ -41,6 +41,7 @@ from densespace._tasks import DIRECTIONS, direction
 from densespace._version import __version__
 
 if TYPE_CHECKING:
+    import matplotlib.figure
     import pandas
 
     from densespace._spec import Spec
@@ -296,6 +297,28 @@ class Results(_Record):
 
         return trials_dataframe(self.trials)
 
+    def plot(self) -> matplotlib.figure.Figure:
+        """The figure of ``scores.png``: each trial's score by trial id with the best so far and,
+        when the parameter counts are known, each completed trial's score against its size.
+
+        Examples:
+            >>> densespace.load_results("runs/x").plot().savefig("scores.svg")  # doctest: +SKIP
+        """
+        from densespace._report.plot import figure
+
+        return figure(self)
+
+    def __repr__(self) -> str:
+        from densespace._report.notebook import brief
+
+        return f"<Results {brief(self)}>"
+
+    def _repr_html_(self) -> str:
+        """The summary as HTML, for notebooks."""
+        from densespace._report.notebook import results_html
+
+        return results_html(self)
+
 
 @dataclass
 class BestModel:
@@ -324,7 +347,7 @@ class BestModel:
         )
 
 
-@dataclass
+@dataclass(repr=False)
 class TuneResult:
     """What ``tune`` hands back.
 
@@ -380,6 +403,21 @@ class TuneResult:
         from densespace._report.dataframe import trials_dataframe
 
         return trials_dataframe(self.trials)
+
+    def __repr__(self) -> str:
+        from densespace._report.notebook import brief
+
+        if self.record is None:
+            return f"<TuneResult worker {self.worker}: {len(self.trials)} trials run; the chief holds the results>"
+        return f"<TuneResult {printable(str(self.out))}: {brief(self.record)}>"
+
+    def _repr_html_(self) -> str:
+        """The summary as HTML, with where the files are, for notebooks."""
+        from densespace._report.notebook import results_html, worker_html
+
+        if self.record is None:
+            return worker_html(self.worker, len(self.trials))
+        return results_html(self.record, out=self.out)
 
 
 def model_file(rank: int | str) -> str:
