@@ -68,6 +68,7 @@ def test_results_json_has_the_documented_fields(finished):
         "target_names": None,
     }
     assert set(results["versions"]) == {"python", "keras", "tensorflow", "keras_tuner", "numpy"}
+    assert results["backend"] == "tensorflow"
     assert results["spec"] == validate_spec(merge(TINY, {"output": {"units": 10}})).model_dump(mode="json")
     assert results["task"] == "classification"
     assert results["cost"]["search_epochs"] == 6 and results["cost"]["retrain_epochs"] == 4

@@ -251,7 +251,13 @@ class Results(_Record):
 
     densespace: str = Field(description="densespace version that wrote the file.")
     versions: dict[str, str] = Field(
-        max_length=MAX_METRICS, description="Versions of Python and the libraries."
+        max_length=MAX_METRICS,
+        description="Versions of Python and the libraries: python, keras, tensorflow, keras_tuner, numpy.",
+    )
+    backend: Name | None = Field(
+        None,
+        description="The Keras backend the models were trained and saved with (keras.backend.backend(), "
+        "such as tensorflow); null in older files.",
     )
     created: str = Field(description="UTC time, ISO 8601.")
     spec: dict[str, Any] = Field(description="The effective spec, as JSON.")
@@ -531,14 +537,16 @@ def assemble(
     *,
     seconds: float,
     versions: dict[str, str],
+    backend: str,
     stopped: StopReason | None = None,
 ) -> Results:
-    """The content of ``results.json``."""
+    """The content of ``results.json``; ``versions`` and ``backend`` are the libraries' that ran it."""
     search_epochs = sum(t.epochs or 0 for t in trials)
     retrain_epochs = sum(b.epochs for b in best)
     return Results(
         densespace=__version__,
         versions={"python": platform.python_version(), **versions},
+        backend=backend,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         spec=spec.model_dump(mode="json"),
         seed=spec.search.seed,

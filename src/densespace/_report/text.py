@@ -236,6 +236,7 @@ def report_markdown(results: Results) -> str:
             f"| {t.id} | {t.status} | {score} | {seconds} | {epochs} | {markdown(show_values(t.values))} |"
         )
     versions = ", ".join(f"{k} {v}" for k, v in results.versions.items())
+    versions += f", Keras backend {results.backend}" if results.backend else ""
     lines += ["", markdown(f"densespace {results.densespace}, {versions}; {results.created}"), ""]
     return "\n".join(lines)
 

@@ -233,7 +233,7 @@ def _resource_error(exc: BaseException, out: Path) -> ResourceError:
 
 def _write(search: _Search, trials: list[TrialRecord], best: list[BestModel]) -> Results:
     """The write phase: ``results.json`` and the report."""
-    from densespace._keras.io import versions
+    from densespace._keras.io import backend, versions
 
     options = search.options
     results = assemble(
@@ -243,6 +243,7 @@ def _write(search: _Search, trials: list[TrialRecord], best: list[BestModel]) ->
         best,
         seconds=time.monotonic() - search.start,
         versions=versions(),
+        backend=backend(),
         stopped=search.limits.stopped,
     )
     write_results(options.out, results, name=PENDING + RESULTS_FILE)
