@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import fnmatch
 import hashlib
+import inspect
 import io
 import os
 import sys
@@ -668,7 +669,9 @@ class TunerFunction(Protocol):
 
 
 def shortcut(name: TunerName) -> TunerFunction:
-    """The public shortcut of a registry entry (``densespace.random_search``, ...)."""
+    """The public shortcut of a registry entry (``densespace.random_search``, ...): ``tune`` with
+    ``tuner`` fixed, its signature and documentation ``tune``'s but ``tuner`` (what ``help``, IDEs
+    and the API page show)."""
     from densespace._search import TUNERS
 
     entry = TUNERS[name]
@@ -677,21 +680,25 @@ def shortcut(name: TunerName) -> TunerFunction:
         return tune(spec, data=data, tuner=name, **options)
 
     run_tuner.__name__ = run_tuner.__qualname__ = entry.function
+    signature = inspect.signature(tune)
+    run_tuner.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for p in signature.parameters.values() if p.name != "tuner"]
+    )
     algorithm = (entry.section.__doc__ or entry.name).splitlines()[0].rstrip(".")
+    sections = (tune.__doc__ or "").split("\n\n    Args:\n", 1)[-1].split("\n\n    Examples:\n", 1)[0]
+    arguments = "".join(
+        line for line in sections.splitlines(keepends=True) if not line.startswith("        tuner:")
+    )
     run_tuner.__doc__ = (
-        f"``tune`` with {algorithm}; takes ``tune``'s options but ``tuner``.\n\n"
-        f"    Examples:\n        >>> densespace.{entry.function}(spec, data=data)  # doctest: +SKIP\n"
+        f"``tune`` with {algorithm}: every option of ``tune`` but ``tuner``, which is ``{name!r}``.\n\n"
+        f"    Args:\n{arguments}\n\n"
+        f"    Examples:\n        >>> densespace.{entry.function}(spec, data=data, max_trials=5)  # doctest: +SKIP\n"
     )
     return run_tuner
 
 
 random_search = shortcut("random")
-"""``tune`` with keras-tuner's RandomSearch; takes ``tune``'s options but ``tuner``."""
 bayesian_optimization = shortcut("bayesian")
-"""``tune`` with keras-tuner's BayesianOptimization; takes ``tune``'s options but ``tuner``."""
 hyperband = shortcut("hyperband")
-"""``tune`` with keras-tuner's Hyperband; takes ``tune``'s options but ``tuner``."""
 grid_search = shortcut("grid")
-"""``tune`` with keras-tuner's GridSearch; takes ``tune``'s options but ``tuner``."""
 tpe = shortcut("tpe")
-"""``tune`` with Optuna's Tree-structured Parzen Estimator (TPESampler); takes ``tune``'s options but ``tuner``."""
