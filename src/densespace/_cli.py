@@ -277,7 +277,12 @@ def _parser() -> argparse.ArgumentParser:
         "or a second .csv file to test on",
     )
     tune.add_argument("--tuner", choices=list(TUNERS), help="override search.tuner")
-    tune.add_argument("--max-trials", type=int, metavar="N", help="override search.max_trials")
+    tune.add_argument(
+        "--max-trials",
+        type=int,
+        metavar="N",
+        help="override search.max_trials (larger on a finished --out: the search goes on)",
+    )
     tune.add_argument("--epochs", type=int, metavar="N", help="override training.epochs")
     tune.add_argument("--seed", type=int, metavar="N", help="override search.seed")
     tune.add_argument(

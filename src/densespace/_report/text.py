@@ -117,7 +117,8 @@ def _table(rows: list[list[str]], *, width: int | None = None, turn: bool = Fals
 
 def _widths(cells: list[list[str]], width: int) -> list[int]:
     """Each column's width in a table at most ``width`` columns wide: as wide as its widest cell,
-    then the widest ones narrowed in turn, each down to its longest word at most."""
+    then the widest ones narrowed together, level by level, each down to its longest word at most
+    (a few steps per column, however long the cells)."""
     from rich.cells import cell_len
 
     columns = list(zip(*cells, strict=True))
@@ -127,12 +128,17 @@ def _widths(cells: list[list[str]], width: int) -> list[int]:
     ]
     excess = sum(widths) + GAP * (len(widths) - 1) - width
     while excess > 0:
-        slack = [w - m for w, m in zip(widths, least, strict=True)]
-        if max(slack) <= 0:
+        narrower = [i for i, (w, m) in enumerate(zip(widths, least, strict=True)) if w > m]
+        if not narrower:
             break
-        column = max(range(len(widths)), key=lambda i: (widths[i] if slack[i] > 0 else -1, -i))
-        widths[column] -= 1
-        excess -= 1
+        top = max(widths[i] for i in narrower)
+        widest = [i for i in narrower if widths[i] == top]
+        floor = max([least[i] for i in widest] + [widths[i] for i in narrower if widths[i] < top])
+        step = min(top - floor, -(-excess // len(widest)))
+        for i in widest:
+            cut = min(step, excess)
+            widths[i] -= cut
+            excess -= cut
     return widths
 
 

@@ -60,7 +60,7 @@ class Claim:
 
     ledger: Ledger
     held: contextlib.ExitStack
-    #: ``(earlier, now)`` ``max_trials`` when the run goes on with a finished search's larger one.
+    #: ``(earlier, now)`` ``max_trials`` when the run goes on with the folder's search, larger.
     grown: tuple[int, int] | None = None
 
     def release(self) -> None:

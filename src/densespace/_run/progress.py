@@ -130,9 +130,8 @@ class Progress:
             f"{outcome}{best}",
             f"elapsed {clock(elapsed)}{left}",
         ]
-        return printable(
-            "  ".join(field for field in fields if field)
-        )  # a failure's message may quote the data
+        # a failure's message may quote the data
+        return printable("  ".join(field for field in fields if field))
 
     def _keep_best(self, score: float | None) -> None:
         """Remembers ``score`` when it beats the best so far."""
