@@ -20,13 +20,13 @@ def quiet_tensorflow() -> None:
     """Silences TensorFlow's and absl's logs for the rest of the process, loading Keras and
     TensorFlow now (``densespace._keras``) unless they are loaded already.
 
-    ``TF_CPP_MIN_LOG_LEVEL=3`` silences TensorFlow's C++ logs (read once, as it loads: a
+    ``TF_CPP_MIN_LOG_LEVEL=3`` silences TensorFlow's C++ logs, errors too (read once, as it loads: a
     TensorFlow loaded earlier keeps its level), standard error is closed while it loads
     (TensorFlow 2.21 logs some lines before reading that variable), and absl's and TensorFlow's
     Python logging are set to errors only.
     """
     if "tensorflow" not in sys.modules:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
         saved = os.dup(2)
         null = os.open(os.devnull, os.O_WRONLY)
         try:
