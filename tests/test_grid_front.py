@@ -185,11 +185,12 @@ def results_with_front() -> Results:
 
 
 def test_summary_shows_the_front():
-    """report's summary ends with the front: each trial, its size and its score."""
-    assert summary(results_with_front()).splitlines()[-2:] == [
+    """report's summary ends with the front: each trial, its size and its score, broken at spaces
+    to the width."""
+    assert summary(results_with_front(), width=80).splitlines()[-3:] == [
         "",
-        "front (smaller and better): trial 3 (1,204 parameters, val_accuracy 0.8100), "
-        "trial 7 (25,010 parameters, val_accuracy 0.8750)",
+        "front (smaller and better): trial 3 (1,204 parameters, val_accuracy 0.8100),",
+        "    trial 7 (25,010 parameters, val_accuracy 0.8750)",
     ]
 
 

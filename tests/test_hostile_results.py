@@ -273,8 +273,11 @@ def _hostile() -> Results:
     return Results.model_validate(results)
 
 
-def test_report_and_compare_show_file_text_escaped(tmp_path, capsys):
-    """report and compare print names, sources and values from a results file with escapes, one line each."""
+@pytest.mark.parametrize("columns", [80, 250])
+def test_report_and_compare_show_file_text_escaped(tmp_path, capsys, monkeypatch, columns):
+    """report and compare print names, sources and values from a results file with escapes, one line
+    each where the terminal is wide enough (wrapped at its spaces in a narrower one)."""
+    monkeypatch.setenv("COLUMNS", str(columns))
     folder = tmp_path / "run"
     folder.mkdir()
     write_results(folder, _hostile())
@@ -283,21 +286,34 @@ def test_report_and_compare_show_file_text_escaped(tmp_path, capsys):
         out = capsys.readouterr().out
         assert "\x1b" not in out and "\x07" not in out
         assert "evil\\x1b]0;owned\\x07\\n<img" in out
-    assert summary(_hostile()).count("\n") == summary(Results.model_validate(RESULTS)).count("\n")
-    assert compare([_hostile()]).count("\n") == 2
+        assert max(len(line) for line in out.splitlines()) <= columns
+    if columns > 200:
+        assert summary(_hostile()).count("\n") == summary(Results.model_validate(RESULTS)).count("\n")
+        assert compare([_hostile()]).count("\n") == 2
 
 
 def test_report_markdown_shows_file_text_as_text():
     """report.md escapes HTML, table pipes and line breaks, and fences the summary beyond its backticks."""
     lines = report_markdown(_hostile()).splitlines()
-    assert len(lines) == len(report_markdown(Results.model_validate(RESULTS)).splitlines())
     assert [line for line in lines if line.startswith("```")] == ["````", "````"]
     start, end = lines.index("````"), len(lines) - lines[::-1].index("````")
     markdown = [*lines[:start], *lines[end:]]  # the summary is a code block: literal text
+    plain = report_markdown(Results.model_validate(RESULTS)).splitlines()
+    assert len(markdown) == len(plain) - plain.index("```", plain.index("```") + 1) + plain.index("```") - 1
     assert markdown[0] == r"# evil\\x1b\]0;owned\\x07\\n&lt;img src=x onerror=alert(1)&gt;\|\`\`\`"
     assert not any("<img" in line for line in markdown)
     rows = [line for line in markdown if line.startswith("| 0 |")]
     assert len(rows) == 1 and rows[0].replace("\\|", "").count("|") == 7
+
+
+def test_notebook_views_show_file_text_escaped():
+    """repr and the HTML summary of results show a hostile name, source and value escaped: no
+    control character, no markup."""
+    results = _hostile()
+    shown = results._repr_html_()
+    assert "\x1b" not in repr(results) and "\n" not in repr(results)
+    assert "\x1b" not in shown and "<img" not in shown
+    assert "<b>evil\\x1b]0;owned\\x07\\n&lt;img src=x onerror=alert(1)&gt;|```</b>" in shown
 
 
 def test_a_progress_line_shows_a_failure_message_escaped(capsys):

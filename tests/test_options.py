@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import re
 
 import pytest
 
+import densespace
 from densespace import _cli
 from densespace._run.options import SearchOptions
+from densespace._search import TUNERS
 
 _tune_module = importlib.import_module("densespace._run.tune")  # the package shadows it with tune()
 FIELDS = [(f.name, f.default, f.type) for f in dataclasses.fields(SearchOptions)]
@@ -35,6 +38,16 @@ def test_tune_takes_exactly_the_search_options():
 def test_the_shortcuts_take_the_search_options_but_the_tuner():
     """The shortcuts' protocol lists every search option but tuner, as tune does."""
     assert _keywords(_tune_module.TunerFunction.__call__) == [f for f in FIELDS if f[0] != "tuner"]
+
+
+@pytest.mark.parametrize("name", sorted(entry.function for entry in TUNERS.values()))
+def test_the_shortcuts_show_tunes_signature_and_arguments_but_the_tuner(name):
+    """Each shortcut's signature (what help, IDEs and the API page show) is tune's without tuner,
+    and its documentation lists tune's arguments but tuner."""
+    shortcut = getattr(densespace, name)
+    assert _keywords(shortcut) == [f for f in FIELDS if f[0] != "tuner"]
+    arguments = re.findall(r"^        (\w+): ", shortcut.__doc__.split("Returns:")[0], re.MULTILINE)
+    assert arguments == ["spec", "data", *(f[0] for f in FIELDS if f[0] != "tuner")]
 
 
 def test_every_search_option_has_its_flag():

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import densespace
 from densespace._cli import main
 from densespace._report.dataframe import EXTRA_COLUMNS
-from densespace._report.plot import front, plot, sized_trials
+from densespace._report.plot import figure, front, plot, sized_trials, trial_numbers
 from densespace._report.text import compare
 from densespace._results import Results, TrialRecord, TuneResult, better
 
@@ -165,22 +165,42 @@ def test_report_json_prints_the_checked_results(tmp_path, capsys):
     assert json.loads(printed)["trials"][2]["score"] == 0.9
 
 
-def test_compare_prints_the_runs_side_by_side(tmp_path, capsys):
-    """compare prints one row per folder with the union of the rank-1 test metrics, loss last."""
-    a = _folder(tmp_path / "a", RESULTS)
-    b = _folder(tmp_path / "b", _regression())
-    assert main(["compare", str(a), str(b)]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    width = len(str(a))
-    assert lines == [
-        "run".ljust(width)
-        + "  name   task            tuner     objective  best    test accuracy  test mae  test loss"
-        "  trials  epochs  seconds",
-        f"{a}  small  classification  random    val_loss   0.9000  0.6250                   0.9500"
-        "     2/3     6+3     12",
-        f"{b}  wide   regression      bayesian  val_mae    0.4100                 0.4000    0.2500"
-        "     1/1     3+0     102",
-    ]
+COMPARED = {
+    120: [
+        "run  name   task            tuner     objective  best    test accuracy  test mae  test loss  trials  "
+        "epochs  seconds",
+        "a    small  classification  random    val_loss   0.9000  0.6250                   0.9500     2/3     "
+        "6+3     12",
+        "b    wide   regression      bayesian  val_mae    0.4100                 0.4000    0.2500     1/1     "
+        "3+0     102",
+    ],
+    80: [
+        "run            a               b",
+        "name           small           wide",
+        "task           classification  regression",
+        "tuner          random          bayesian",
+        "objective      val_loss        val_mae",
+        "best           0.9000          0.4100",
+        "test accuracy  0.6250",
+        "test mae                       0.4000",
+        "test loss      0.9500          0.2500",
+        "trials         2/3             1/1",
+        "epochs         6+3             3+0",
+        "seconds        12              102",
+    ],
+}
+
+
+@pytest.mark.parametrize("columns", sorted(COMPARED))
+def test_compare_prints_the_runs_side_by_side(tmp_path, capsys, monkeypatch, columns):
+    """compare prints one row per folder with the union of the rank-1 test metrics, loss last, as
+    wide as the terminal; turned (a column per run) when its rows cannot fit."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    _folder(tmp_path / "a", RESULTS)
+    _folder(tmp_path / "b", _regression())
+    assert main(["compare", "a", "b"]) == 0
+    assert capsys.readouterr().out.splitlines() == COMPARED[columns]
 
 
 def test_compare_of_a_folder_without_results_is_one_line(tmp_path, capsys):
@@ -201,6 +221,43 @@ def test_compare_refuses_labels_of_another_length():
         compare([Results.model_validate(RESULTS)], labels=["a", "b"])
 
 
+BRIEF = (
+    "'small': random search, 3 trials (2 completed), best val_loss 0.9000 (trial 2); best-1.keras: "
+    "test accuracy 0.6250, loss 0.9500"
+)
+SUMMARY_HTML = (
+    "<div><div><b>small</b>: random search, 3 trials (2 completed), task classification; best val_loss "
+    "<b>0.9000</b> (trial 2)</div><div>data: synthetic (train 120, validation 40, test 40)</div><table><thead>"
+    "<tr><th>rank</th><th>trial</th><th>test accuracy</th><th>test loss</th><th>parameters</th><th>model</th>"
+    "<th>values</th></tr></thead><tbody><tr><td>1</td><td>2</td><td>0.6250</td><td>0.9500</td><td>195</td>"
+    "<td>best-1.keras</td><td>layers=1 units_0=16</td></tr></tbody></table>"
+)
+
+
+def test_results_show_briefly_in_a_repl_and_as_a_table_in_a_notebook():
+    """Results and TuneResult have a one-line repr and an HTML summary (TuneResult's says where the
+    files are); a worker's says it holds no results."""
+    results = Results.model_validate(RESULTS)
+    result = TuneResult(out=Path("runs/small"), record=results, trials=results.trials)
+    assert repr(results) == f"<Results {BRIEF}>"
+    assert repr(result) == f"<TuneResult runs/small: {BRIEF}>"
+    assert results._repr_html_() == SUMMARY_HTML + "</div>"
+    assert result._repr_html_() == (
+        SUMMARY_HTML
+        + "<div>files in <code>runs/small</code>: report.md, scores.png, best-1.keras</div></div>"
+    )
+    worker = TuneResult(out=Path("runs/small"), record=None, trials=results.trials, worker="w1")
+    assert repr(worker) == "<TuneResult worker w1: 3 trials run; the chief holds the results>"
+    assert worker._repr_html_() == "<div>worker w1: 3 trials run; the chief holds the results</div>"
+
+
+def test_results_plot_returns_the_figure():
+    """Results.plot() is the figure of scores.png: one panel without parameter counts, two with."""
+    assert len(Results.model_validate(RESULTS).plot().axes) == 1
+    trials = [{**TRIALS[0], "parameters": 227}, TRIALS[1], TRIALS[2]]
+    assert len(Results.model_validate({**RESULTS, "trials": trials}).plot().axes) == 2
+
+
 def test_the_size_panel_plots_the_recorded_parameter_counts():
     """Scored trials with a recorded parameter count are plotted by size; the others are not."""
     trials = [{**TRIALS[0], "parameters": 227}, {**TRIALS[1], "parameters": 51}, TRIALS[2]]
@@ -217,6 +274,18 @@ def test_plot_writes_a_png(tmp_path, count):
     data = path.read_bytes()
     assert len(data) > 0 and data.startswith(PNG)
     assert [p.name for p in tmp_path.iterdir()] == ["scores.png"]
+
+
+def test_the_plot_numbers_trials_as_the_tables_do():
+    """The score plot places each trial at its id (from 0, as the tables and trial lines number
+    trials), labelled with it; warm-start trials come before 0."""
+    warm = [{**TRIALS[0], "id": f"warm-{i:02d}", "warm_start": True} for i in range(2)]
+    results = Results.model_validate({**RESULTS, "trials": [*warm, *TRIALS]})
+    assert trial_numbers(results) == [-2, -1, 0, 1, 2]
+    axes = figure(results).axes[0]
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == ["warm-00", "warm-01", "0", "1", "2"]
+    assert list(axes.get_xticks()) == [-2, -1, 0, 1, 2]
+    assert [tuple(p) for p in axes.collections[0].get_offsets()] == [(-2, 1.2), (-1, 1.2), (0, 1.2), (2, 0.9)]
 
 
 def test_plot_without_parameter_counts_still_writes_a_png(tmp_path):

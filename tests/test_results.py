@@ -15,6 +15,7 @@ from densespace._results import RESULTS_SCHEMA_FILE, Results, results_schema, re
 RESULTS = {
     "densespace": "0.1.0",
     "versions": {"python": "3.11.7"},
+    "backend": "tensorflow",
     "created": "2026-11-30T12:00:00+00:00",
     "spec": {"version": 1, "name": "t", "hidden": {"units": 8}},
     "seed": 1,
@@ -77,6 +78,12 @@ def test_results_round_trip_losslessly():
     assert Results.model_validate(RESULTS).model_dump(mode="json") == RESULTS
 
 
+def test_an_older_results_file_without_a_backend_reads_with_none(tmp_path):
+    """A results.json written before the backend was recorded reads, its backend None."""
+    (tmp_path / "results.json").write_text(json.dumps({k: v for k, v in RESULTS.items() if k != "backend"}))
+    assert densespace.load_results(tmp_path).backend is None
+
+
 @pytest.mark.parametrize(
     ("change", "error"),
     [
@@ -93,8 +100,13 @@ def test_results_round_trip_losslessly():
             {"best": [{**RESULTS["best"][0], "rank": 0}]},
             "best[0].rank: Input should be greater than or equal to 1 (received 0)",
         ),
+        (
+            {"backend": "tensor flow"},
+            "backend: expected a name: letters, digits and '_', at most 128 characters, received "
+            '"tensor flow"',
+        ),
     ],
-    ids=["bad-status", "bad-cost", "unknown-key", "missing-key", "no-coercion", "bound"],
+    ids=["bad-status", "bad-cost", "unknown-key", "missing-key", "no-coercion", "bound", "bad-backend"],
 )
 def test_a_damaged_results_file_is_named_with_its_location(tmp_path, capsys, change, error):
     """report on a results.json outside the format names the file and the place, exit 2."""

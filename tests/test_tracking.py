@@ -14,6 +14,7 @@ import time
 import urllib.request
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import ClassVar
 
 import keras
@@ -29,6 +30,7 @@ from densespace._files import MANIFEST_FILE, Ledger, write_text
 from densespace._keras import io as model_io
 from densespace._results import ranked
 from densespace._run import folder
+from densespace._run import progress as progress_module
 from densespace._run.options import SearchOptions, TuneOptions
 from densespace._run.progress import LiveProgress, Progress
 
@@ -308,6 +310,25 @@ def test_the_live_display_shows_trial_epoch_and_retraining():
     assert re.search(r" epoch 1/2$", frame, re.MULTILINE)
     assert re.search(r"retrain .* model 1/2 \(trial 0\)  elapsed 0:0\d", retraining)
     assert re.search(r" epoch 2/2$", retraining, re.MULTILINE)
+
+
+def test_a_long_trial_line_breaks_between_words_at_80_columns(monkeypatch):
+    """In an 80-column terminal a trial line longer than the terminal breaks at its spaces, the later
+    lines indented: no number or name is cut in two."""
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    monkeypatch.setattr(progress_module, "time", SimpleNamespace(monotonic=lambda: 100.0))
+    progress = LiveProgress(
+        validate_spec(TINY), verbose=1, start=0.0, then=None, estimate=True, console=console
+    )
+    values = {f"units_{i}": 1024 for i in range(6)} | {"learning_rate": 0.000123456, "dropout": 0.25}
+    progress(_record("0", 2.123456).model_copy(update={"values": values}))
+    assert console.file.getvalue().splitlines() == [
+        "[1/3] trial 0  units_0=1024 units_1=1024 units_2=1024 units_3=1024 units_4=1024",
+        "    units_5=1024 learning_rate=0.0001235 dropout=0.25  val_loss=2.1235",
+        "    best=2.1235  elapsed 1:40  left ~3:20",
+    ]
 
 
 def _plain(console, progress) -> str:

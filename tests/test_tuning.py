@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -67,6 +68,7 @@ def test_results_json_has_the_documented_fields(finished):
         "target_names": None,
     }
     assert set(results["versions"]) == {"python", "keras", "tensorflow", "keras_tuner", "numpy"}
+    assert results["backend"] == "tensorflow"
     assert results["spec"] == validate_spec(merge(TINY, {"output": {"units": 10}})).model_dump(mode="json")
     assert results["task"] == "classification"
     assert results["cost"]["search_epochs"] == 6 and results["cost"]["retrain_epochs"] == 4
@@ -245,17 +247,63 @@ def test_a_search_where_every_trial_fails_is_an_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_changed_spec_is_refused_unless_overwriting(finished):
-    """Rerunning on an --out made by another spec is refused, naming what changed."""
+@pytest.mark.parametrize(
+    ("change", "what"),
+    [
+        (
+            {"optimizer": {"learning_rate": {"min": 0.0001, "max": 0.01, "sampling": "log"}}},
+            'spec.optimizer.learning_rate: 0.001 -> {"min": 0.0001, "max": 0.01, "step": null, "sampling": "log"}',
+        ),
+        ({"search": {"max_trials": 2}}, "spec.search.max_trials: 3 -> 2"),
+        (
+            {"search": {"max_trials": 4, "seed": 8}},
+            "spec.search.max_trials: 3 -> 4; spec.search.seed: 7 -> 8",
+        ),
+    ],
+)
+def test_a_changed_spec_is_refused_unless_overwriting(finished, change, what):
+    """Rerunning on an --out made by another spec (fewer trials, or more with another change
+    too) is refused, naming what changed and the ways on."""
     result, data = finished
-    changed = apply_overrides(validate_spec(TINY), max_trials=4)
     with pytest.raises(DensespaceError) as info:
-        densespace.tune(changed, data=data, out=result.out, verbose=0)
+        densespace.tune(validate_spec(merge(TINY, change)), data=data, out=result.out, verbose=0)
     assert str(info.value) == (
-        f"{result.out} holds a search of a different spec or data "
-        "(spec.search.max_trials: 3 -> 4); pass --overwrite (overwrite=True) "
-        "to start over, or choose another --out"
+        f"{result.out} holds a search of a different spec or data ({what}); only a larger "
+        "search.max_trials goes on with it: pass --overwrite (overwrite=True) to start over, "
+        f"or choose another --out (--warm-start {result.out} starts from its trials)"
     )
+
+
+@pytest.mark.slow
+# tpe goes on as a resumed TPE search does (its study rebuilt from the ended trials): not run here
+@pytest.mark.parametrize(("tuner", "more"), [("random", 3), ("bayesian", 3), ("grid", 9)])
+def test_a_larger_max_trials_goes_on_training_only_the_new_trials(tmp_path, tuner, more):
+    """A finished search run again with a larger max_trials trains only the new trials, then
+    retrains and reports all of them (a grid stops at its last configuration)."""
+    spec = validate_spec(
+        spec_dict(
+            input={"shape": [4, 4, 3]},
+            hidden={"units": {"values": [4, 8, 16]}},
+            training={"epochs": 1, "batch_size": 32},
+            search={"tuner": tuner, "max_trials": 2, "seed": 1},
+        )
+    )
+    data = synthetic_data(train=40, validation=20, test=20)
+    with warnings.catch_warnings():  # bayesian: mostly random
+        warnings.simplefilter("ignore", densespace.SearchWarning)
+        first = densespace.tune(spec, data=data, out=tmp_path, verbose=0)
+        seen: list[densespace.TrialRecord] = []
+        result = densespace.tune(
+            spec, data=data, out=tmp_path, max_trials=more, verbose=0, on_trial_end=seen.append
+        )
+    assert [t.id for t in seen] == ["2"]
+    assert [t["id"] for t in result.results["trials"]] == ["0", "1", "2"]
+    assert result.results["trials"][:2] == first.results["trials"]
+    assert result.results["spec"]["search"]["max_trials"] == more
+    assert json.loads((tmp_path / "run.json").read_text())["spec"]["search"]["max_trials"] == more
+    best = min(result.results["trials"], key=lambda t: t["score"])
+    assert [b["trial"] for b in result.results["best"]] == [best["id"]]
+    assert (tmp_path / "best-1.keras").is_file()
 
 
 @pytest.mark.slow
@@ -266,6 +314,30 @@ def test_overwrite_starts_over(tmp_path):
     changed = apply_overrides(validate_spec(TINY), max_trials=1)
     result = densespace.tune(changed, data=data, out=tmp_path, retrain_top=0, overwrite=True, verbose=0)
     assert len(result.results["trials"]) == 1
+
+
+QUIET = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    import densespace
+    from helpers import synthetic_data
+    assert "tensorflow" not in sys.modules
+    spec = densespace.validate_spec({spec!r})
+    densespace.tune(spec, data=synthetic_data(train=20, validation=10, test=10), out={out!r}, verbose=1)
+""")
+
+
+@pytest.mark.slow
+def test_the_python_api_prints_no_tensorflow_logs(tmp_path):
+    """tune() (verbose=1) loads TensorFlow without its C++ and absl logs: standard error holds
+    densespace's own lines only."""
+    spec = spec_dict(input={"shape": [4, 4, 3]}, training={"epochs": 1}, search={"max_trials": 1})
+    code = QUIET.format(tests=str(ROOT / "tests"), spec=spec, out=str(tmp_path))
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert [line.split(" ")[0] for line in lines] == ["planned:", "[1/1]", "retraining"], done.stderr
 
 
 KILLED = textwrap.dedent("""
@@ -469,16 +541,16 @@ def test_search_and_retraining_leave_no_graph_registered(tmp_path):
                 ({"tuner/epochs": 3, "tuner/initial_epoch": 1}, "failed"),
             ],
             [
-                "[1/6] trial 0    val_loss=0.5000  best=0.5000  elapsed 0:40  left ~6:40",
-                "[2/6] trial 1    failed (boom)  best=0.5000  elapsed 1:40  left ~4:26",
+                "[1/6] trial 0  val_loss=0.5000  best=0.5000  elapsed 0:40  left ~6:40",
+                "[2/6] trial 1  failed (boom)  best=0.5000  elapsed 1:40  left ~4:26",
             ],
         ),
         (
             {"tuner": "random", "max_trials": 4},
             [({}, "failed"), ({}, "completed")],
             [
-                "[1/4] trial 0    failed (boom)  elapsed 0:40  left ~2:00",
-                "[2/4] trial 1    val_loss=0.5000  best=0.5000  elapsed 1:40  left ~1:40",
+                "[1/4] trial 0  failed (boom)  elapsed 0:40  left ~2:00",
+                "[2/4] trial 1  val_loss=0.5000  best=0.5000  elapsed 1:40  left ~1:40",
             ],
         ),
     ],
@@ -524,5 +596,5 @@ def test_progress_goes_on_from_the_trials_an_earlier_run_finished(capsys, monkey
         )
     )
     assert capsys.readouterr().err.splitlines() == [
-        "[3/4] trial 2    val_loss=0.5000  best=0.3000  elapsed 0:40  left ~0:40"
+        "[3/4] trial 2  val_loss=0.5000  best=0.3000  elapsed 0:40  left ~0:40"
     ]

@@ -172,6 +172,7 @@ def _test_split(text: str) -> float | str:
 def _tune(args: argparse.Namespace) -> int:
     from densespace._budgets import parse_duration, parse_target
     from densespace._run.options import SearchOptions, TuneOptions
+    from densespace._run.quiet import quiet_tensorflow
     from densespace._run.tune import run
     from densespace.datasets import load
 
@@ -186,7 +187,7 @@ def _tune(args: argparse.Namespace) -> int:
     options = TuneOptions.create(spec, SearchOptions(**given))
     downloads = args.data is None or args.data.startswith("keras:")  # Keras loads with the data
     if not args.verbose and downloads:
-        _quiet_tensorflow()
+        quiet_tensorflow()
     data = load(
         args.data,
         target=args.target,
@@ -196,8 +197,6 @@ def _tune(args: argparse.Namespace) -> int:
         seed=options.spec.search.seed or 0,
         numbers=options.spec.task == "regression",
     )
-    if not args.verbose and not downloads:  # local data: its errors come before TensorFlow loads
-        _quiet_tensorflow()
     result = run(options, data, live=sys.stderr.isatty())
     if not options.verbose:
         return EXIT_OK
@@ -221,7 +220,9 @@ def _predict(args: argparse.Namespace) -> int:
     rows = predicting.read_rows(args.data)
     x = predicting._inputs(results, rows.data)
     y = predicting.targets(results, rows, args.target) if args.evaluate else None
-    _quiet_tensorflow()
+    from densespace._run.quiet import quiet_tensorflow
+
+    quiet_tensorflow()
     from densespace._keras.io import load_model
 
     model = load_model(path)
@@ -246,7 +247,9 @@ def _export(args: argparse.Namespace) -> int:
 
     results = load_results(args.run_dir)
     rows = None if args.data is None else read_rows(args.data)
-    _quiet_tensorflow()
+    from densespace._run.quiet import quiet_tensorflow
+
+    quiet_tensorflow()
     path, difference = export(
         results,
         Path(args.run_dir),
@@ -257,33 +260,6 @@ def _export(args: argparse.Namespace) -> int:
     checked = "random rows" if rows is None else rows.source
     print(f"wrote {path} (it predicts within {difference:.2g} of best-{args.model}.keras on {checked})")
     return EXIT_OK
-
-
-def _quiet_tensorflow() -> None:
-    """Silences TensorFlow's and absl's start-up messages (oneDNN, CUDA, absl's
-    "before InitializeLog" notice): TF_CPP_MIN_LOG_LEVEL=3 for its later C++ logs, and
-    standard error closed while it loads (TensorFlow 2.21 logs some before reading that
-    variable); absl's and TensorFlow's Python logging (such as its retracing notices, which
-    a search of many models provokes) to errors only. ``--verbose`` leaves them be."""
-    import importlib
-    import logging
-
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    saved = os.dup(2)
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        sys.stderr.flush()
-        os.dup2(null, 2)
-        importlib.import_module("densespace._keras")  # Keras and TensorFlow, loaded now
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    with contextlib.suppress(ImportError):
-        from absl import logging as absl_logging
-
-        absl_logging.set_verbosity(absl_logging.ERROR)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -387,7 +363,12 @@ def _parser() -> argparse.ArgumentParser:
         "or a second .csv file to test on",
     )
     tune.add_argument("--tuner", choices=list(TUNERS), help="override search.tuner")
-    tune.add_argument("--max-trials", type=int, metavar="N", help="override search.max_trials")
+    tune.add_argument(
+        "--max-trials",
+        type=int,
+        metavar="N",
+        help="override search.max_trials (larger on a finished --out: the search goes on)",
+    )
     tune.add_argument("--epochs", type=int, metavar="N", help="override training.epochs")
     tune.add_argument("--seed", type=int, metavar="N", help="override search.seed")
     tune.add_argument(

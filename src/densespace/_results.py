@@ -42,6 +42,7 @@ from densespace._tasks import DIRECTIONS, direction
 from densespace._version import __version__
 
 if TYPE_CHECKING:
+    import matplotlib.figure
     import pandas
 
     from densespace._spec import Spec
@@ -263,7 +264,13 @@ class Results(_Record):
 
     densespace: str = Field(description="densespace version that wrote the file.")
     versions: dict[str, str] = Field(
-        max_length=MAX_METRICS, description="Versions of Python and the libraries."
+        max_length=MAX_METRICS,
+        description="Versions of Python and the libraries: python, keras, tensorflow, keras_tuner, numpy.",
+    )
+    backend: Name | None = Field(
+        None,
+        description="The Keras backend the models were trained and saved with (keras.backend.backend(), "
+        "such as tensorflow); null in older files.",
     )
     created: str = Field(description="UTC time, ISO 8601.")
     spec: dict[str, Any] = Field(description="The effective spec, as JSON.")
@@ -396,6 +403,27 @@ class Results(_Record):
                 "densespace.load_results(FOLDER).export(...)"
             )
         return export(self, self._folder, format=format, model=model, data=data)[0]
+    def plot(self) -> matplotlib.figure.Figure:
+        """The figure of ``scores.png``: each trial's score by trial id with the best so far and,
+        when the parameter counts are known, each completed trial's score against its size.
+
+        Examples:
+            >>> densespace.load_results("runs/x").plot().savefig("scores.svg")  # doctest: +SKIP
+        """
+        from densespace._report.plot import figure
+
+        return figure(self)
+
+    def __repr__(self) -> str:
+        from densespace._report.notebook import brief
+
+        return f"<Results {brief(self)}>"
+
+    def _repr_html_(self) -> str:
+        """The summary as HTML, for notebooks."""
+        from densespace._report.notebook import results_html
+
+        return results_html(self)
 
 
 @dataclass
@@ -425,7 +453,7 @@ class BestModel:
         )
 
 
-@dataclass
+@dataclass(repr=False)
 class TuneResult:
     """What ``tune`` hands back.
 
@@ -496,6 +524,21 @@ class TuneResult:
         from densespace._report.dataframe import trials_dataframe
 
         return trials_dataframe(self.trials)
+
+    def __repr__(self) -> str:
+        from densespace._report.notebook import brief
+
+        if self.record is None:
+            return f"<TuneResult worker {self.worker}: {len(self.trials)} trials run; the chief holds the results>"
+        return f"<TuneResult {printable(str(self.out))}: {brief(self.record)}>"
+
+    def _repr_html_(self) -> str:
+        """The summary as HTML, with where the files are, for notebooks."""
+        from densespace._report.notebook import results_html, worker_html
+
+        if self.record is None:
+            return worker_html(self.worker, len(self.trials))
+        return results_html(self.record, out=self.out)
 
 
 def model_file(rank: int | str) -> str:
@@ -609,14 +652,16 @@ def assemble(
     *,
     seconds: float,
     versions: dict[str, str],
+    backend: str,
     stopped: StopReason | None = None,
 ) -> Results:
-    """The content of ``results.json``."""
+    """The content of ``results.json``; ``versions`` and ``backend`` are the libraries' that ran it."""
     search_epochs = sum(t.epochs or 0 for t in trials)
     retrain_epochs = sum(b.epochs for b in best)
     return Results(
         densespace=__version__,
         versions={"python": platform.python_version(), **versions},
+        backend=backend,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         spec=spec.model_dump(mode="json"),
         seed=spec.search.seed,

@@ -64,6 +64,11 @@ def load_model(path: str | os.PathLike[str]) -> keras.Model:
         return keras.saving.load_model(path, safe_mode=True)
 
 
+def backend() -> str:
+    """The Keras backend in use (``tensorflow``, ``jax``, ...)."""
+    return str(keras.backend.backend())
+
+
 def versions() -> dict[str, str]:
     """Versions of the libraries a run depends on."""
     import tensorflow as tf

@@ -59,7 +59,7 @@ _ORACLE_TYPES: dict[str, tuple[type, ...]] = {
     "display": (dict,),
 }
 _OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
-    "num_initial_points": (int,),
+    "num_initial_points": (int, type(None)),  # null: keras-tuner's default, counted as it proposes
     "alpha": _NUMBER,
     "beta": _NUMBER,
     "hyperband_iterations": (int,),
@@ -72,7 +72,14 @@ _OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
 }
 #: The entries of ``oracle.json`` that name trials: each must be a trial of the project.
 _TRIAL_LISTS = ("start_order", "end_order", "retry_queue")
-_JSON_NAMES = {dict: "an object", list: "a list", int: "an integer", float: "a number", str: "a string"}
+_JSON_NAMES = {
+    dict: "an object",
+    list: "a list",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    type(None): "null",
+}
 
 
 def check_state(project: Path) -> None:

@@ -9,15 +9,27 @@ from densespace._report.plot import PLOT_FILE, plot
 from densespace._report.text import (
     REPORT_FILE,
     TRIALS_FILE,
+    fit,
     report_markdown,
     show,
     show_values,
     summary,
+    terminal_width,
     trials_csv,
 )
 from densespace._results import Results
 
-__all__ = ["PLOT_FILE", "REPORT_FILE", "TRIALS_FILE", "show", "show_values", "summary", "write_report"]
+__all__ = [
+    "PLOT_FILE",
+    "REPORT_FILE",
+    "TRIALS_FILE",
+    "fit",
+    "show",
+    "show_values",
+    "summary",
+    "terminal_width",
+    "write_report",
+]
 
 
 def write_report(out: Path, results: Results) -> None:

@@ -36,56 +36,59 @@ def sized_trials(results: Results) -> list[tuple[str, int, float]]:
     ]
 
 
-def plot(results: Results, path: Path) -> None:
-    """Writes a PNG (atomically) of each trial's score with the best so far and, when the
-    parameter counts are known, each completed trial's score against its size."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def figure(results: Results) -> Any:
+    """The matplotlib figure of each trial's score with the best so far and, when the parameter
+    counts are known, each completed trial's score against its size (not shown, not closed)."""
+    from matplotlib.figure import Figure
 
     sized = sized_trials(results)
+    fig = Figure(figsize=(12, 4.5) if sized else (7, 4.5))
     if sized:
-        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+        left, right = fig.subplots(1, 2)
         _scores(left, results)
         _sizes(right, results, sized)
     else:
-        fig, left = plt.subplots(figsize=(7, 4.5))
-        _scores(left, results)
+        _scores(fig.subplots(), results)
     fig.suptitle(f"{results.spec.get('name', '')}: {results.tuner} search")
     fig.tight_layout()
+    return fig
+
+
+def plot(results: Results, path: Path) -> None:
+    """Writes ``figure(results)`` as a PNG (atomically)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
+    figure(results).savefig(buffer, format="png", dpi=100)
     write_bytes(path, buffer.getvalue())
 
 
+def trial_numbers(results: Results) -> list[int]:
+    """Each trial's place on the score plot's axis, as the tables and trial lines number trials:
+    keras-tuner's trial ids (0, 1, ...), the warm-start trials (listed first) before 0."""
+    warm = sum(t.warm_start for t in results.trials)
+    return [place - warm for place in range(len(results.trials))]
+
+
 def _scores(ax: Any, results: Results) -> None:
-    """Each completed trial's score and the best so far, by trial number."""
+    """Each completed trial's score and the best so far, by trial id."""
     from matplotlib.ticker import MaxNLocator
 
-    trials = results.trials
-    xs = [i + 1 for i, t in enumerate(trials) if t.score is not None]
-    ax.scatter(xs, [t.score for t in trials if t.score is not None], label="trial score")
+    trials, numbers = results.trials, trial_numbers(results)
+    scored = [(x, t.score) for x, t in zip(numbers, trials, strict=True) if t.score is not None]
+    ax.scatter([x for x, _ in scored], [score for _, score in scored], label="trial score")
     curve = [math.nan if b is None else b for b in best_so_far(results)]
     # drawn on to the right edge, so that the last trial's best (a single trial's too) shows as a line
-    ends = [*range(1, len(curve) + 1), len(curve) + 0.5] if curve else []
-    ax.step(
-        ends,
-        [*curve, *curve[-1:]],
-        where="post",
-        color="C1",
-        label="best so far",
-    )
-    ax.set_xlim(0.5, max(len(trials), 1) + 0.5)  # a single trial gets a range around it, not a point
+    ends = [*numbers, numbers[-1] + 0.5] if numbers else []
+    ax.step(ends, [*curve, *curve[-1:]], where="post", color="C1", label="best so far")
+    first, last = (numbers[0], numbers[-1]) if numbers else (0, 0)
+    ax.set_xlim(first - 0.5, last + 0.5)  # a single trial gets a range around it, not a point
     if len(trials) <= 12:
-        ax.set_xticks(range(1, len(trials) + 1))
+        ax.set_xticks(numbers, [t.id for t in trials])
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel(results.objective)
     ax.set_title("score per trial")
-    if xs:
+    if scored:
         ax.legend()
 
 

@@ -11,6 +11,8 @@ import csv
 import html
 import io
 import re
+import shutil
+import textwrap
 from typing import Any
 
 from densespace._errors import printable
@@ -19,6 +21,12 @@ from densespace._results import Results, ranked
 
 TRIALS_FILE = "trials.csv"
 REPORT_FILE = "report.md"
+#: The width of the tables when standard output is not a terminal.
+WIDTH = 80
+#: The indent of a line's continuation, when it is broken to fit the terminal (``fit``).
+INDENT = "    "
+#: The width of the summary in ``report.md`` (a file, read in an editor or a browser).
+REPORT_WIDTH = 100
 
 
 def show(value: Any) -> str:
@@ -51,11 +59,103 @@ def _fenced(text: str) -> list[str]:
     return [fence, text, fence]
 
 
-def _table(rows: list[list[str]]) -> list[str]:
-    """Rows of cells as aligned text lines (the first row the header), control characters escaped."""
-    rows = [[printable(cell) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+def fit(line: str, width: int | None) -> str:
+    """``line`` broken at its spaces into lines of at most ``width`` columns, the later ones
+    indented, so that a terminal never breaks a number or a name in two (a word wider than
+    ``width`` stays whole); as it is for no ``width``.
+
+    Examples:
+        >>> print(fit("[12/40] trial 11  units_0=128  dropout=0.25  val_loss=0.4521", 30))
+        [12/40] trial 11  units_0=128
+            dropout=0.25
+            val_loss=0.4521
+    """
+    if width is None or len(line) <= width:
+        return line
+    return "\n".join(
+        textwrap.wrap(line, width, subsequent_indent=INDENT, break_long_words=False, break_on_hyphens=False)
+    )
+
+
+def terminal_width() -> int:
+    """The width to print at: ``COLUMNS``, else standard output's terminal's, else ``WIDTH``."""
+    return shutil.get_terminal_size((WIDTH, 24)).columns
+
+
+#: The spaces between two columns of a table.
+GAP = 2
+
+
+def _table(rows: list[list[str]], *, width: int | None = None, turn: bool = False) -> list[str]:
+    """Rows of cells as a table of plain text lines ``width`` columns wide at most (default
+    ``terminal_width()``), with ``rich``: the first row is the header, the columns ``GAP`` spaces
+    apart, control characters escaped and nothing read as markup. Cells too wide wrap at their
+    spaces, the widest columns first, never inside a word (a number): a word wider than the
+    table allows widens it. With ``turn``, a table that cannot fit so is shown turned (its first
+    column the header, a column per row).
+    """
+    from rich.console import Console
+
+    width = width or terminal_width()
+    cells = [[printable(cell) for cell in row] for row in rows]
+    header = True
+    if turn and sum(_widths(cells, 0)) + GAP * (len(cells[0]) - 1) > width:
+        cells, header = [list(column) for column in zip(*cells, strict=True)], False
+    buffer = io.StringIO()
+    # the console is as wide as the widest word needs: rich would cut a word otherwise
+    widths = _widths(cells, width)
+    console = Console(
+        file=buffer,
+        width=max(width, sum(widths) + GAP * (len(widths) - 1)),
+        color_system=None,
+        force_terminal=False,
+        emoji=False,
+    )
+    console.print(_rich_table(cells, widths, header=header), markup=False, highlight=False)
+    return [line.rstrip() for line in buffer.getvalue().splitlines()]
+
+
+def _widths(cells: list[list[str]], width: int) -> list[int]:
+    """Each column's width in a table at most ``width`` columns wide: as wide as its widest cell,
+    then the widest ones narrowed together, level by level, each down to its longest word at most
+    (a few steps per column, however long the cells)."""
+    from rich.cells import cell_len
+
+    columns = list(zip(*cells, strict=True))
+    widths = [max(cell_len(cell) for cell in column) for column in columns]
+    least = [
+        max((cell_len(word) for cell in column for word in cell.split()), default=1) for column in columns
+    ]
+    excess = sum(widths) + GAP * (len(widths) - 1) - width
+    while excess > 0:
+        narrower = [i for i, (w, m) in enumerate(zip(widths, least, strict=True)) if w > m]
+        if not narrower:
+            break
+        top = max(widths[i] for i in narrower)
+        widest = [i for i in narrower if widths[i] == top]
+        floor = max([least[i] for i in widest] + [widths[i] for i in narrower if widths[i] < top])
+        step = min(top - floor, -(-excess // len(widest)))
+        for i in widest:
+            cut = min(step, excess)
+            widths[i] -= cut
+            excess -= cut
+    return widths
+
+
+def _rich_table(cells: list[list[str]], widths: list[int], *, header: bool) -> Any:
+    """A ``rich`` table of escaped ``cells`` (the first row the header, unless ``header`` is False),
+    its columns of ``widths``."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(
+        box=None, padding=(0, GAP // 2), pad_edge=False, show_edge=False, show_header=header, header_style=""
+    )
+    for name, column_width in zip(cells[0], widths, strict=True):
+        table.add_column(Text(name) if header else "", width=column_width, overflow="fold")
+    for row in cells[1:] if header else cells:
+        table.add_row(*(Text(cell) for cell in row))
+    return table
 
 
 def _metric(value: float | None) -> str:
@@ -75,8 +175,10 @@ def trials_csv(results: Results) -> str:
     return buffer.getvalue()
 
 
-def summary(results: Results) -> str:
-    """The table of retrained models, the run's cost and its accuracy/size front, as plain text."""
+def summary(results: Results, *, width: int | None = None) -> str:
+    """The table of retrained models, the run's cost and its accuracy/size front, as plain text
+    ``width`` columns wide at most (default ``terminal_width()``), broken at spaces."""
+    width = width or terminal_width()
     trials = results.trials
     completed = sum(t.status == "completed" for t in trials)
     warm = sum(t.warm_start for t in trials)
@@ -92,6 +194,7 @@ def summary(results: Results) -> str:
         ),
         f"cost: {cost.search_epochs:g} search + {cost.retrain_epochs} retraining epochs, {cost.seconds:.0f} s",
     ]
+    lines = [fit(line, width) for line in lines]
     if results.best:
         lines.append("")
         names = [*(n for n in results.best[0].test_metrics if n != "loss"), "loss"]
@@ -107,13 +210,13 @@ def summary(results: Results) -> str:
             ]
             for b in results.best
         ]
-        lines += _table([header, *rows])
+        lines += _table([header, *rows], width=width, turn=True)
     if results.front:
         points = (
             f"trial {p.trial} ({p.parameters:,} parameters, {results.objective} {p.score:.4f})"
             for p in results.front
         )
-        lines += ["", "front (smaller and better): " + ", ".join(points)]
+        lines += ["", fit("front (smaller and better): " + ", ".join(points), width)]
     return "\n".join(lines) + "\n"
 
 
@@ -122,7 +225,7 @@ def report_markdown(results: Results) -> str:
     lines = [
         f"# {markdown(str(results.spec.get('name', '(unnamed)')))}",
         "",
-        *_fenced(summary(results).rstrip()),
+        *_fenced(summary(results, width=REPORT_WIDTH).rstrip()),
         "",
         f"![score per trial]({PLOT_FILE})",
         "",
@@ -139,12 +242,14 @@ def report_markdown(results: Results) -> str:
             f"| {t.id} | {t.status} | {score} | {seconds} | {epochs} | {markdown(show_values(t.values))} |"
         )
     versions = ", ".join(f"{k} {v}" for k, v in results.versions.items())
+    versions += f", Keras backend {results.backend}" if results.backend else ""
     lines += ["", markdown(f"densespace {results.densespace}, {versions}; {results.created}"), ""]
     return "\n".join(lines)
 
 
-def compare(results_list: list[Results], *, labels: list[str] | None = None) -> str:
-    """Several runs side by side, one row each, as plain text.
+def compare(results_list: list[Results], *, labels: list[str] | None = None, width: int | None = None) -> str:
+    """Several runs side by side, one row each, as a plain text table ``width`` columns wide at most
+    (default ``terminal_width()``), or turned (a column per run) when it cannot be that narrow.
 
     Columns: the run's label (when given), name, task, tuner, objective, the best
     completed trial's score, the test metrics of the rank-1 model (every metric of
@@ -154,6 +259,7 @@ def compare(results_list: list[Results], *, labels: list[str] | None = None) -> 
     Args:
         results_list: The runs, in the order to show them.
         labels: A label per run (the CLI passes the folders), shown first.
+        width: The most columns of the table.
 
     Returns:
         The table, one line per row, with a trailing newline.
@@ -202,4 +308,4 @@ def compare(results_list: list[Results], *, labels: list[str] | None = None) -> 
                 f"{cost.seconds:.0f}",
             ]
         )
-    return "\n".join(_table(rows)) + "\n"
+    return "\n".join(_table(rows, width=width, turn=True)) + "\n"

@@ -2,7 +2,8 @@
 
 densespace recognises a folder it wrote by its ``run.json`` (checked against the
 ``RunRecord`` model), never by a file name alone. A new or empty folder becomes a
-run folder; one holding the same search is resumed; one holding another search
+run folder; one holding the same search is resumed, and goes on with a larger
+``search.max_trials`` (nothing else changed); one holding another search
 is cleared on request, and then only of the files its manifest lists (``_files.Ledger``:
 every file densespace wrote there). Anything else is refused without a write. While a run
 uses a folder it holds an exclusive lock on ``.densespace.lock`` in it (``fcntl``: released
@@ -59,6 +60,8 @@ class Claim:
 
     ledger: Ledger
     held: contextlib.ExitStack
+    #: ``(earlier, now)`` ``max_trials`` when the run goes on with the folder's search, larger.
+    grown: tuple[int, int] | None = None
 
     def release(self) -> None:
         """Closes the manifest and unlocks the folder."""
@@ -97,12 +100,20 @@ def prepare(out: Path, run: RunRecord, *, overwrite: bool, lock: bool = True) ->
             claim.ledger.remove(p for p in claim.ledger.listed() if p.name.startswith(PENDING))  # undecided
             claim.ledger.clean_temporaries()
         if previous is not None and not overwrite:
-            changes = _differences(_current(previous).model_dump(mode="json"), run.model_dump(mode="json"))
-            if changes:
+            earlier, wanted = _current(previous).model_dump(mode="json"), run.model_dump(mode="json")
+            changes = _differences(earlier, wanted)
+            if changes and not _goes_on(earlier, wanted):
                 raise RunFolderError(
-                    f"{out} holds a search of a different spec or data ({'; '.join(changes[:5])}); "
-                    "pass --overwrite (overwrite=True) to start over, or choose another --out"
+                    f"{out} holds a search of a different spec or data ({'; '.join(changes[:5])}); only a "
+                    "larger search.max_trials goes on with it: pass --overwrite (overwrite=True) to start "
+                    f"over, or choose another --out (--warm-start {out} starts from its trials)"
                 )
+            if changes and lock:  # more trials: the search goes on, and run.json says how far
+                claim.grown = (
+                    earlier["spec"]["search"]["max_trials"],
+                    wanted["spec"]["search"]["max_trials"],
+                )
+                write_text(out / RUN_FILE, json.dumps(wanted, indent=2) + "\n")
             return claim
         if previous is not None:
             claim.ledger.remove(claim.ledger.listed())
@@ -220,6 +231,17 @@ def _current(record: RunRecord) -> RunRecord:
     except SpecError:
         return record
     return record.model_copy(update={"spec": spec})
+
+
+def _goes_on(earlier: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether the search ``wanted`` (a run record, as JSON) is the ``earlier`` one with a larger
+    ``search.max_trials`` and nothing else changed: the run goes on with the earlier trials (the
+    oracle reads ``max_trials`` from the spec, never from its saved state)."""
+    before, after = earlier["spec"]["search"].get("max_trials"), wanted["spec"]["search"].get("max_trials")
+    if not isinstance(before, int) or not isinstance(after, int) or after <= before:
+        return False
+    search = {**earlier["spec"]["search"], "max_trials": after}
+    return {**earlier, "spec": {**earlier["spec"], "search": search}} == wanted
 
 
 def _refuse_dangerous(out: Path) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from densespace import _space
 from densespace._errors import printable
-from densespace._report import show_values
+from densespace._report import fit, show_values, terminal_width
 from densespace._results import TrialRecord, better, clean_values
 
 if TYPE_CHECKING:
@@ -95,7 +95,11 @@ class Progress:
             self._emit(self._line(trial))
 
     def _emit(self, line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        print(fit(line, self._width()), file=sys.stderr, flush=True)
+
+    def _width(self) -> int | None:
+        """The columns a line may take: the terminal's; None (one line a trial) in a pipe or a file."""
+        return terminal_width() if sys.stderr.isatty() else None
 
     def _left(self, elapsed: float, running: int = 0) -> float | None:
         """Seconds of search left, by the planned epochs not yet run at the seconds per epoch so far
@@ -120,8 +124,14 @@ class Progress:
         if self.planned is not None and seconds is not None:
             position = f"[{self.finished}/{self.planned[0]}]"
             left = f"  left ~{clock(seconds)}"
-        line = f"{position} trial {trial.id}  {values}  {outcome}{best}  elapsed {clock(elapsed)}{left}"
-        return printable(line)  # a failure's message may quote the data
+        fields = [
+            f"{position} trial {trial.id}",
+            values,
+            f"{outcome}{best}",
+            f"elapsed {clock(elapsed)}{left}",
+        ]
+        # a failure's message may quote the data
+        return printable("  ".join(field for field in fields if field))
 
     def _keep_best(self, score: float | None) -> None:
         """Remembers ``score`` when it beats the best so far."""
@@ -183,7 +193,10 @@ class LiveProgress(Progress):
             self._live.refresh()
 
     def _emit(self, line: str) -> None:
-        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        self.console.print(fit(line, self._width()), markup=False, highlight=False, soft_wrap=True)
+
+    def _width(self) -> int | None:
+        return int(self.console.width)
 
     def render(self) -> Any:
         """The status area, as a ``rich`` renderable."""

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import fnmatch
 import hashlib
+import inspect
 import io
 import os
 import sys
@@ -61,6 +62,7 @@ from densespace._run.fit import fit_to_data
 from densespace._run.folder import PENDING
 from densespace._run.options import KeepCheckpoints, Role, SearchOptions, TuneOptions, Verbosity, role
 from densespace._run.progress import LiveProgress, Progress, planned_budget
+from densespace._run.quiet import quiet_tensorflow
 from densespace._search import TunerName
 from densespace._spec import Spec, load_spec
 from densespace._tasks import TASKS
@@ -108,7 +110,8 @@ def tune(
     to ``out`` (``results.json``, ``trials.csv``, ``report.md``, a ``.keras``
     model and a frozen spec per retrained model). Running again on the same
     ``out`` resumes an interrupted search; on a finished one it retrains nothing
-    and returns what ``out`` holds (``retrain=True`` retrains).
+    and returns what ``out`` holds (``retrain=True`` retrains); with a larger
+    ``max_trials`` (nothing else changed) the search goes on, training only the new trials.
 
     Args:
         spec: The search space.
@@ -200,6 +203,8 @@ def run(options: TuneOptions, data: Data, *, live: bool = False) -> TuneResult:
     """
     fitted, data = fit_to_data(options.spec, data)
     options = dataclasses.replace(options, spec=fitted)
+    if options.verbose < 2:  # the data's errors came first: now TensorFlow loads, without its logs
+        quiet_tensorflow()
     environment = options.distributed.environment() if options.distributed else {}
     quiet = contextlib.redirect_stdout(io.StringIO()) if not options.verbose else contextlib.nullcontext()
     with contextlib.ExitStack() as claimed:
@@ -237,7 +242,7 @@ def _resource_error(exc: BaseException, out: Path) -> ResourceError:
 
 def _write(search: _Search, trials: list[TrialRecord], best: list[BestModel]) -> Results:
     """The write phase: ``results.json`` and the report."""
-    from densespace._keras.io import versions
+    from densespace._keras.io import backend, versions
 
     options = search.options
     results = assemble(
@@ -247,6 +252,7 @@ def _write(search: _Search, trials: list[TrialRecord], best: list[BestModel]) ->
         best,
         seconds=time.monotonic() - search.start,
         versions=versions(),
+        backend=backend(),
         stopped=search.limits.stopped,
     )
     write_results(options.out, results, name=PENDING + RESULTS_FILE)
@@ -325,7 +331,7 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         state.check_state(options.out / tuners.PROJECT)
 
     if options.verbose:
-        _announce(spec, this_role, options.out, options.retrain_top)
+        _announce(spec, this_role, options.out, options.retrain_top, claim.grown)
     start = time.monotonic()
     hypermodel = hypermodels.build_hypermodel(
         spec, train_images=data.train[0], train_targets=data.train[1], class_names=data_record.class_names
@@ -642,8 +648,12 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _announce(spec: Spec, this_role: Role, out: Path, retrain_top: int) -> None:
+def _announce(
+    spec: Spec, this_role: Role, out: Path, retrain_top: int, grown: tuple[int, int] | None
+) -> None:
     trials, epochs = planned_budget(spec)
+    if grown is not None:
+        print(f"going on with the search in {out}: max_trials {grown[0]} -> {grown[1]}", file=sys.stderr)
     address = f"{os.environ.get('KERASTUNER_ORACLE_IP')}:{os.environ.get('KERASTUNER_ORACLE_PORT')}"
     if this_role == "worker":
         print(
@@ -698,7 +708,9 @@ class TunerFunction(Protocol):
 
 
 def shortcut(name: TunerName) -> TunerFunction:
-    """The public shortcut of a registry entry (``densespace.random_search``, ...)."""
+    """The public shortcut of a registry entry (``densespace.random_search``, ...): ``tune`` with
+    ``tuner`` fixed, its signature and documentation ``tune``'s but ``tuner`` (what ``help``, IDEs
+    and the API page show)."""
     from densespace._search import TUNERS
 
     entry = TUNERS[name]
@@ -707,21 +719,25 @@ def shortcut(name: TunerName) -> TunerFunction:
         return tune(spec, data=data, tuner=name, **options)
 
     run_tuner.__name__ = run_tuner.__qualname__ = entry.function
+    signature = inspect.signature(tune)
+    run_tuner.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for p in signature.parameters.values() if p.name != "tuner"]
+    )
     algorithm = (entry.section.__doc__ or entry.name).splitlines()[0].rstrip(".")
+    sections = (tune.__doc__ or "").split("\n\n    Args:\n", 1)[-1].split("\n\n    Examples:\n", 1)[0]
+    arguments = "".join(
+        line for line in sections.splitlines(keepends=True) if not line.startswith("        tuner:")
+    )
     run_tuner.__doc__ = (
-        f"``tune`` with {algorithm}; takes ``tune``'s options but ``tuner``.\n\n"
-        f"    Examples:\n        >>> densespace.{entry.function}(spec, data=data)  # doctest: +SKIP\n"
+        f"``tune`` with {algorithm}: every option of ``tune`` but ``tuner``, which is ``{name!r}``.\n\n"
+        f"    Args:\n{arguments}\n\n"
+        f"    Examples:\n        >>> densespace.{entry.function}(spec, data=data, max_trials=5)  # doctest: +SKIP\n"
     )
     return run_tuner
 
 
 random_search = shortcut("random")
-"""``tune`` with keras-tuner's RandomSearch; takes ``tune``'s options but ``tuner``."""
 bayesian_optimization = shortcut("bayesian")
-"""``tune`` with keras-tuner's BayesianOptimization; takes ``tune``'s options but ``tuner``."""
 hyperband = shortcut("hyperband")
-"""``tune`` with keras-tuner's Hyperband; takes ``tune``'s options but ``tuner``."""
 grid_search = shortcut("grid")
-"""``tune`` with keras-tuner's GridSearch; takes ``tune``'s options but ``tuner``."""
 tpe = shortcut("tpe")
-"""``tune`` with Optuna's Tree-structured Parzen Estimator (TPESampler); takes ``tune``'s options but ``tuner``."""
