@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from densespace import _domains
-from densespace._blocks import dense
+from densespace._blocks import dense, kind_of
 from densespace._blocks.base import BlockModel, Cost, Layer, parameters
 from densespace._errors import Problem, SpecError
 from densespace._hyperparameters import Condition, Hyperparameter
@@ -312,7 +312,9 @@ def freeze(spec: Spec, values: Mapping[str, Any]) -> Spec:
             runs.append((layer, 1))
     data = spec.model_dump()
     empty = dense.Block(layers=0, units=1).model_dump()
-    data["hidden"] = [{**dataclasses.asdict(layer), "layers": count} for layer, count in runs] or [empty]
+    data["hidden"] = [
+        {"kind": kind_of(layer), **dataclasses.asdict(layer), "layers": count} for layer, count in runs
+    ] or [empty]
     data["search"]["initial_points"] = []  # points of the searched space, not of the frozen one
     plan = resolve(spec, values)
     for name, location in GLOBAL_FIELDS:

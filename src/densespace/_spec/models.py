@@ -117,10 +117,20 @@ def _hidden_kind(value: Any) -> str:
     return "blocks" if isinstance(value, list) else "block"
 
 
+def _block_kind(value: Any) -> Any:
+    """A block's kind: its ``kind``, ``dense`` when a written block names none."""
+    if isinstance(value, dict):
+        return str(value.get("kind", "dense"))
+    return getattr(value, "kind", None)
+
+
 if TYPE_CHECKING:
     AnyBlock = BlockModel
-else:  # a block of any kind: a union of BLOCKS' models (one kind today: its model alone)
-    AnyBlock = Union[tuple(BLOCKS.values())]
+else:  # a block of any kind: BLOCKS' models, told apart by ``kind``
+    AnyBlock = Annotated[
+        Union[tuple(Annotated[model, Tag(name)] for name, model in BLOCKS.items())],
+        Discriminator(_block_kind),
+    ]
 
 Hidden = Annotated[
     Union[
@@ -234,7 +244,9 @@ class Spec(Strict):
         "unit each) or 'regression' (numbers: linear units, one per target).",
     )
     input: Input = Field(Input(), description="The input and its preprocessing.")
-    hidden: Hidden = Field(description="One block or a list of blocks of Dense layers, in order.")
+    hidden: Hidden = Field(
+        description="One block or a list of blocks of layers, in order; each block's `kind` (default 'dense') says which layers."
+    )
     output: Output = Field(Output(), validate_default=True, description="The output layer.")
     optimizer: Optimizer = Field(Optimizer(), description="Optimizer settings.")
     training: Training = Field(Training(), validate_default=True, description="Training settings.")
