@@ -14,7 +14,7 @@ costs; the rest is the same for every kind. Naming: with one hidden block,
 ``layers``, then each of the kind's ``FIELDS`` per layer (``units_0``,
 ``activation_0``, ...; ``units`` when the block is ``shared``); with several
 blocks each name is prefixed ``block<b>_``. Then ``flip``, ``translate``, ``optimizer``,
-``learning_rate``, ``schedule``, ``batch_size``, ``label_smoothing``, ``loss``.
+``learning_rate``, ``schedule``, ``weight_decay``, ``warmup``, ``batch_size``, ``label_smoothing``, ``loss``.
 Only tunable fields become hyperparameters; constants stay constants.
 """
 
@@ -47,6 +47,8 @@ GLOBAL_FIELDS = (
     ("optimizer", "optimizer.name"),
     ("learning_rate", "optimizer.learning_rate"),
     ("schedule", "optimizer.schedule"),
+    ("weight_decay", "optimizer.weight_decay"),
+    ("warmup", "optimizer.warmup"),
     ("batch_size", "training.batch_size"),
     ("label_smoothing", "training.label_smoothing"),
     ("loss", "training.loss"),
@@ -63,6 +65,8 @@ class Plan:
     optimizer: str
     learning_rate: float
     schedule: str
+    weight_decay: float | None
+    warmup: float
     batch_size: int
     label_smoothing: float
     loss: str | None

@@ -12,24 +12,13 @@ import numpy as np
 from densespace import _domains, _space
 from densespace._errors import DensespaceError
 from densespace._hyperparameters import Hyperparameter
+from densespace._keras import optimizers
 from densespace._keras.data import Batches
 from densespace._keras.memory import released_graphs
 from densespace._tasks import TASKS, Task
 
 if TYPE_CHECKING:
     from densespace._spec import Spec
-
-#: The allow-list: spec names map to these Keras classes and nothing else.
-OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
-    "adam": keras.optimizers.Adam,
-    "adamw": keras.optimizers.AdamW,
-    "nadam": keras.optimizers.Nadam,
-    "adamax": keras.optimizers.Adamax,
-    "rmsprop": keras.optimizers.RMSprop,
-    "sgd": keras.optimizers.SGD,
-    "adagrad": keras.optimizers.Adagrad,
-}
-
 
 FINGERPRINT = "densespace/fingerprint"
 
@@ -73,8 +62,9 @@ class DenseHyperModel(keras_tuner.HyperModel):
                     "the Normalization layer can be adapted",
                 )
             )
-        if "cosine" in _domains.values(spec.optimizer.schedule):
-            _needed(train_images, "optimizer.schedule can be 'cosine'", "the steps per epoch are known")
+        reason = optimizers.steps_reason(spec)
+        if reason is not None:
+            _needed(train_images, reason, "the steps per epoch are known")
 
     def declare(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
         """Declares every hyperparameter in ``hp``; returns the values of the active ones."""
@@ -95,7 +85,7 @@ class DenseHyperModel(keras_tuner.HyperModel):
         """Builds and compiles the model that ``hp`` selects."""
         plan = _space.resolve(self.spec, self.declare(hp))
         steps = None
-        if plan.schedule == "cosine":
+        if optimizers.needs_steps(plan):
             steps = self.epochs * math.ceil(self._train_size / plan.batch_size)  # type: ignore[operator]
         return build_model(self.spec, plan, stats=self._stats, targets=self._targets, decay_steps=steps)
 
@@ -153,7 +143,7 @@ def build_hypermodel(
         spec: The search space.
         train_images: The training images; needed (only) when
             ``input.preprocessing`` is ``"standardize"`` (for the per-channel
-            mean and variance) or ``optimizer.schedule`` can be ``"cosine"``
+            mean and variance) or ``optimizer.schedule`` can be ``"cosine"`` or ``optimizer.warmup`` above 0
             (for the number of steps per epoch).
         train_targets: The training targets; needed (only) when ``task`` is
             ``"regression"`` (for their mean and standard deviation).
@@ -240,16 +230,10 @@ def build_model(
     elif plan.label_smoothing:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=plan.label_smoothing)
     model = keras.Model(inputs, outputs, name=spec.name)
-    learning_rate: Any = plan.learning_rate
-    if plan.schedule == "cosine":
-        assert decay_steps is not None
-        learning_rate = keras.optimizers.schedules.CosineDecay(plan.learning_rate, decay_steps)
-    model.compile(
-        optimizer=OPTIMIZERS[plan.optimizer](learning_rate=learning_rate), loss=loss, metrics=metrics(task)
-    )
     # Built now, the optimizer's variables (step count, moments) are restored with the
     # weights when Hyperband continues a trial, so a cosine schedule carries on.
-    model.optimizer.build(model.trainable_variables)
+    made = optimizers.optimizer(plan, steps=decay_steps, variables=model.trainable_variables)
+    model.compile(optimizer=made, loss=loss, metrics=metrics(task))
     return model
 
 

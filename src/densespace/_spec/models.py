@@ -36,7 +36,7 @@ MAX_TOTAL_LAYERS = MAX_BLOCKS * MAX_LAYERS
 #: The example shape counted (``inspect``) when the spec leaves ``input.shape`` to the data: CIFAR-10's.
 DEFAULT_SHAPE = (32, 32, 3)
 
-OptimizerName = Literal["adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad"]
+OptimizerName = Literal["adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad", "lion"]
 ScheduleName = Literal["constant", "cosine"]
 
 if TYPE_CHECKING:  # what each tunable field holds, as mypy sees it
@@ -46,6 +46,8 @@ if TYPE_CHECKING:  # what each tunable field holds, as mypy sees it
     Flip = bool | Choice
     Translate = float | FloatRange | Choice
     Schedule = ScheduleName | Choice
+    WeightDecay = float | FloatRange | Choice
+    Warmup = float | FloatRange | Choice
     LabelSmoothing = float | FloatRange | Choice
     RegressionLoss = LossName | Choice
 else:  # what pydantic validates: the same, each value within the field's bounds
@@ -55,6 +57,8 @@ else:  # what pydantic validates: the same, each value within the field's bounds
     Flip = tunable("Flip", bool, ranged=False)
     Translate = tunable("Translate", float, ge=0.0, le=0.5)
     Schedule = tunable("Schedule", ScheduleName, ranged=False)
+    WeightDecay = tunable("WeightDecay", float, ge=0.0, le=1.0)
+    Warmup = tunable("Warmup", float, ge=0.0, lt=1.0)
     LabelSmoothing = tunable("LabelSmoothing", float, ge=0.0, lt=1.0)
     RegressionLoss = tunable("Loss", LossName, ranged=False)
 
@@ -169,6 +173,17 @@ class Optimizer(Strict):
         "constant",
         description="'constant', or 'cosine': decay from the learning rate to 0 "
         "over the epochs of the run. Hyperparameter: `schedule`.",
+    )
+    weight_decay: WeightDecay | None = Field(
+        None,
+        description="Decoupled weight decay in [0, 1] on the kernels (never on biases and "
+        "normalization scales and offsets); null: the optimizer's own default (0.004 for "
+        "adamw, none for the others). Hyperparameter: `weight_decay`.",
+    )
+    warmup: Warmup = Field(
+        0.0,
+        description="Fraction of the run's steps, in [0, 1), over which the learning rate rises "
+        "linearly from 0 before the schedule; 0: no warmup. Hyperparameter: `warmup`.",
     )
 
 
