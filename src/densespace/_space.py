@@ -13,7 +13,8 @@ Every block kind (``densespace._blocks``) gives its per-layer fields and their
 costs; the rest is the same for every kind. Naming: with one hidden block,
 ``layers``, then each of the kind's ``FIELDS`` per layer (``units_0``,
 ``activation_0``, ...; ``units`` when the block is ``shared``); with several
-blocks each name is prefixed ``block<b>_``. Then ``flip``, ``translate``, ``optimizer``,
+blocks each name is prefixed ``block<b>_``. Then ``flip``, ``translate``, ``crop``, ``mixup``,
+``cutmix``, ``optimizer``,
 ``learning_rate``, ``schedule``, ``weight_decay``, ``warmup``, ``batch_size``, ``label_smoothing``, ``loss``.
 Only tunable fields become hyperparameters; constants stay constants.
 """
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 GLOBAL_FIELDS = (
     ("flip", "input.augmentation.flip"),
     ("translate", "input.augmentation.translate"),
+    ("crop", "input.augmentation.crop"),
+    ("mixup", "input.augmentation.mixup"),
+    ("cutmix", "input.augmentation.cutmix"),
     ("optimizer", "optimizer.name"),
     ("learning_rate", "optimizer.learning_rate"),
     ("schedule", "optimizer.schedule"),
@@ -62,6 +66,9 @@ class Plan:
     layers: tuple[Layer, ...]  #: of any block kind
     flip: bool
     translate: float
+    crop: int
+    mixup: float
+    cutmix: float
     optimizer: str
     learning_rate: float
     schedule: str

@@ -200,6 +200,18 @@ INVALID = [
         True,
     ),
     Invalid(
+        "crop-as-large-as-the-image",
+        spec_dict(input={"shape": [8, 8, 3], "augmentation": {"crop": {"values": [2, 8]}}}),
+        "input.augmentation.crop: must be less than the image's height and width (received 8 for shape [8, 8, 3])",
+        False,
+    ),
+    Invalid(
+        "mixup-for-regression",
+        spec_dict(task="regression", input={"shape": [8, 8, 3], "augmentation": {"mixup": 0.2}}),
+        "input.augmentation.mixup: applies to task 'classification' only (this spec's task is 'regression')",
+        False,
+    ),
+    Invalid(
         "grid-continuous-range",
         spec_dict(search={"tuner": "grid"}, optimizer={"learning_rate": {"min": 0.0001, "max": 0.01}}),
         "search.tuner: a grid search needs every range to have a step; optimizer.learning_rate is continuous",

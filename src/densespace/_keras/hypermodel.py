@@ -12,7 +12,7 @@ import numpy as np
 from densespace import _domains, _space
 from densespace._errors import DensespaceError
 from densespace._hyperparameters import Hyperparameter
-from densespace._keras import optimizers
+from densespace._keras import augment, optimizers
 from densespace._keras.data import Batches
 from densespace._keras.memory import released_graphs
 from densespace._tasks import TASKS, Task
@@ -101,9 +101,11 @@ class DenseHyperModel(keras_tuner.HyperModel):
         (densespace's or keras-tuner's own) calls this.
         """
         plan = _space.resolve(self.spec, self.declare(hp))
-        classes = self.spec.output_units if plan.label_smoothing else None
+        classes = self.spec.output_units if plan.label_smoothing or augment.mixes(plan) else None
+        if augment.mixes(plan) and not isinstance(x, Batches):
+            x, y = Batches(x, y), None  # mixing happens in a pipeline
         if isinstance(x, Batches):
-            x = x.pipeline(plan.batch_size, shuffle=True, classes=classes)
+            x = augment.mixed(x.pipeline(plan.batch_size, shuffle=True, classes=classes), plan)
             kwargs.pop("batch_size", None)
             kwargs["shuffle"] = False  # the pipeline shuffles
         else:
@@ -218,6 +220,7 @@ def build_model(
         x = layers.RandomFlip("horizontal", name="flip")(x)
     if plan.translate:
         x = layers.RandomTranslation(plan.translate, plan.translate, fill_mode="reflect", name="translate")(x)
+    x = augment.crop(x, plan)
     x = layers.Flatten(name="flatten")(x)
     for i, layer in enumerate(plan.layers):
         x = layer.build(x, i)
@@ -227,7 +230,7 @@ def build_model(
         mean, scale = targets
         outputs = layers.Rescaling(scale=scale.tolist(), offset=mean.tolist(), name="targets")(outputs)
         loss = _StandardizedLoss(loss, scale)
-    elif plan.label_smoothing:
+    elif plan.label_smoothing or augment.mixes(plan):
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=plan.label_smoothing)
     model = keras.Model(inputs, outputs, name=spec.name)
     # Built now, the optimizer's variables (step count, moments) are restored with the

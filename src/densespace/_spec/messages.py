@@ -151,6 +151,8 @@ _CUSTOM = {
     "bool_choice",
     "too_large",
     "augmentation",
+    "crop",
+    "task_mixing",
     "tuned_loss_objective",
     "task_activation",
     "task_units",

@@ -35,6 +35,9 @@ MAX_INPUT_SIZE = 1 << 20
 MAX_TOTAL_LAYERS = MAX_BLOCKS * MAX_LAYERS
 #: The example shape counted (``inspect``) when the spec leaves ``input.shape`` to the data: CIFAR-10's.
 DEFAULT_SHAPE = (32, 32, 3)
+#: The most padding ``input.augmentation.crop`` takes, and the largest MixUp and CutMix alpha.
+MAX_CROP = 1024
+MAX_ALPHA = 100.0
 
 OptimizerName = Literal["adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad", "lion"]
 ScheduleName = Literal["constant", "cosine"]
@@ -45,6 +48,8 @@ if TYPE_CHECKING:  # what each tunable field holds, as mypy sees it
     BatchSize = int | IntRange | Choice
     Flip = bool | Choice
     Translate = float | FloatRange | Choice
+    Crop = int | IntRange | Choice
+    Alpha = float | FloatRange | Choice
     Schedule = ScheduleName | Choice
     WeightDecay = float | FloatRange | Choice
     Warmup = float | FloatRange | Choice
@@ -56,6 +61,8 @@ else:  # what pydantic validates: the same, each value within the field's bounds
     BatchSize = tunable("BatchSize", int, ge=1, le=65536)
     Flip = tunable("Flip", bool, ranged=False)
     Translate = tunable("Translate", float, ge=0.0, le=0.5)
+    Crop = tunable("Crop", int, ge=0, le=MAX_CROP)
+    Alpha = tunable("Alpha", float, ge=0.0, le=MAX_ALPHA)
     Schedule = tunable("Schedule", ScheduleName, ranged=False)
     WeightDecay = tunable("WeightDecay", float, ge=0.0, le=1.0)
     Warmup = tunable("Warmup", float, ge=0.0, lt=1.0)
@@ -71,6 +78,23 @@ class Augmentation(Strict):
         0.0,
         description="Shift images by up to this fraction of their height and width, in "
         "[0, 0.5]; 0 adds no layer. Hyperparameter: `translate`.",
+    )
+    crop: Crop = Field(
+        0,
+        description="Pad images by this many pixels of zeros and crop them back at random (a "
+        "random whole-pixel shift), less than the height and width; 0 adds no layer. "
+        "Hyperparameter: `crop`.",
+    )
+    mixup: Alpha = Field(
+        0.0,
+        description="MixUp's alpha: blend each training example and its label with another's, "
+        "weight from Beta(alpha, alpha); 0: none. Classification only. Hyperparameter: `mixup`.",
+    )
+    cutmix: Alpha = Field(
+        0.0,
+        description="CutMix's alpha: paste a box of another training example, labels mixed by its "
+        "area, from Beta(alpha, alpha); 0: none (with mixup too, each batch gets one of the two). "
+        "Classification only. Hyperparameter: `cutmix`.",
     )
 
 
@@ -113,6 +137,13 @@ class Input(Strict):
             raise PydanticCustomError(
                 "augmentation",
                 f"augmentation needs an image shape [height, width, channels] (received shape {self.shape})",
+            )
+        crop = _domains.bounds(self.augmentation.crop)[1]
+        if len(self.shape) == 3 and crop >= min(self.shape[:2]):
+            raise _located(
+                "augmentation.crop",
+                "crop",
+                f"must be less than the image's height and width (received {crop} for shape {self.shape})",
             )
         return self
 
@@ -302,6 +333,19 @@ class Spec(Strict):
                 "units", "task_units", f"task 'binary' has 1 output unit (received {output.units})"
             )
         return output
+
+    @field_validator("input")
+    @classmethod
+    def _input_fits_task(cls, input: Input, info: ValidationInfo) -> Input:
+        task = info.data.get("task", "classification")
+        for field in ("mixup", "cutmix"):
+            if task != "classification" and _domains.bounds(getattr(input.augmentation, field))[1] > 0:
+                raise _located(
+                    f"augmentation.{field}",
+                    "task_mixing",
+                    f"applies to task 'classification' only (this spec's task is '{task}')",
+                )
+        return input
 
     @field_validator("training")
     @classmethod
