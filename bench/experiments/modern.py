@@ -1,0 +1,122 @@
+"""Better dense networks: what each new choice of the spec is worth on CIFAR-10 (issue 25).
+
+    python bench/experiments/modern.py ablation [--limit 10000] [--retrain-epochs 10] [--only NAME ...]
+
+(also takes ``--cache DIR`` and ``--results DIR``)
+
+* ablation: the plain configuration of ``beyond.py ablation`` (the recommended space fixed at
+  1024-512-256, batch norm, dropout 0.3, Adam 1e-3 with cosine decay, flips), then that
+  configuration with one new choice changed at a time: the activations ``gelu``, ``silu`` and
+  ``mish``, a random crop, MixUp, CutMix, AdamW, Lion, a warmup, and residual blocks in place of
+  the Dense ones. Each is trained ``--retrain-epochs`` epochs on a ``--limit`` subset with the
+  same seed and tested once, the base included (rerun here, so that every row comes from the
+  same machine under the same load). ``--only`` runs the named rows (and the base) alone.
+
+The section of results/modern.md (and the entry of modern.json) is replaced with the command
+that made it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for _harness
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/experiments/, for beyond
+import _harness
+from beyond import ABLATION_BASE, RECOMMENDED, _blocks
+
+import densespace
+from densespace.datasets import load_cifar10
+
+Figures = dict[str, Any]
+Change = Callable[[dict[str, Any]], None]
+
+
+def _residual(layers: int, units: int, **fields: Any) -> Change:
+    """Replaces the Dense blocks with one residual block of ``layers`` layers of ``units``."""
+    block = {"kind": "residual", "layers": layers, "units": units, "expansion": 2, "dropout": 0.1, **fields}
+
+    def apply(spec: dict[str, Any]) -> None:
+        spec["hidden"] = [block]
+
+    return apply
+
+
+ABLATIONS: dict[str, Change] = {
+    "the base configuration": lambda d: None,
+    "gelu instead of relu": _blocks(lambda b: {"activation": "gelu"}),
+    "silu instead of relu": _blocks(lambda b: {"activation": "silu"}),
+    "mish instead of relu": _blocks(lambda b: {"activation": "mish"}),
+    "random crop 4 (pad 4, crop back)": lambda d: d["input"]["augmentation"].update(crop=4),
+    "MixUp 0.2": lambda d: d["input"]["augmentation"].update(mixup=0.2),
+    "CutMix 1.0": lambda d: d["input"]["augmentation"].update(cutmix=1.0),
+    "AdamW, weight decay 0.05": lambda d: d["optimizer"].update(name="adamw", weight_decay=0.05),
+    "Lion, learning rate 0.0002, weight decay 0.5": lambda d: d["optimizer"].update(
+        name="lion", learning_rate=0.0002, weight_decay=0.5
+    ),
+    "warmup 0.05 before the cosine decay": lambda d: d["optimizer"].update(warmup=0.05),
+    "residual: 3 layers of 512, expansion 2, layer norm, gelu, dropout 0.1": _residual(3, 512),
+    "residual as above, batch norm": _residual(3, 512, norm="batch"),
+    "residual as above, no norm": _residual(3, 512, norm="none"),
+    "residual as above, expansion 4": _residual(3, 512, expansion=4),
+    "residual as above, 6 layers of 256": _residual(6, 256),
+}
+
+
+def _ablation(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], list[_harness.Check]]:
+    data = load_cifar10(source, limit=args.limit, seed=0)
+    base = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
+    chosen = [name for name in ABLATIONS if not args.only or name == "the base configuration" or name in args.only]
+    figures, rows = {}, []
+    for change in chosen:
+        variant = json.loads(json.dumps(base))
+        ABLATIONS[change](variant)
+        spec = densespace.validate_spec(variant)
+        hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
+        start = time.monotonic()
+        _, metrics, _ = _harness.retrain(hypermodel, {}, data, epochs=args.retrain_epochs, seed=1)
+        parameters = densespace.parameter_bounds(spec)[0]
+        figures[change] = {**metrics, "seconds": time.monotonic() - start, "parameters": parameters}
+        print(f"{change}: {metrics['accuracy']:.4f} ({time.monotonic() - start:.0f} s)", flush=True)
+    reference = figures["the base configuration"]["accuracy"]
+    for change, f in figures.items():
+        rows.append(
+            f"| {change} | {f['parameters']:,} | {f['accuracy']:.4f} | {f['accuracy'] - reference:+.4f} | "
+            f"{f['loss']:.4f} | {f['seconds']:.0f} |"
+        )
+    sizes = f"{len(data.train[0]):,} train / {len(data.test[0]):,} test images"
+    table = [
+        f"Each row: {args.retrain_epochs} epochs on {sizes} (`limit={args.limit}`), seed 1, tested once; "
+        "the machine's 2 cores were shared with other work, so seconds compare only roughly.",
+        "",
+        "| change from the base configuration | parameters | test accuracy | difference | test loss | seconds |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        *rows,
+    ]
+    return figures, table, []
+
+
+PARTS = {"ablation": _ablation}
+
+
+def main() -> int:
+    """Runs one part and replaces its section of results/modern.md and .json."""
+    parser = _harness.parser(__doc__)
+    parser.add_argument("part", choices=PARTS)
+    parser.add_argument("--retrain-epochs", type=int, default=10, help="epochs of each retraining")
+    parser.add_argument("--limit", type=int, default=10000, help="images per split")
+    parser.add_argument("--only", nargs="*", default=[], choices=list(ABLATIONS), help="rows to run")
+    args = parser.parse_args()
+    run = _harness.Run("modern", "Better dense networks: CIFAR-10 ablations", args.results, part=args.part)
+    figures, table, checks = PARTS[args.part](args, _harness.cifar10(args.cache) / _harness.BINARY)
+    return run.finish(figures, table, checks)
+
+
+if __name__ == "__main__":
+    _harness.run_script(main)
