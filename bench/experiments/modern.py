@@ -72,7 +72,9 @@ ABLATIONS: dict[str, Change] = {
 def _ablation(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], list[_harness.Check]]:
     data = load_cifar10(source, limit=args.limit, seed=0)
     base = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
-    chosen = [name for name in ABLATIONS if not args.only or name == "the base configuration" or name in args.only]
+    chosen = [
+        name for name in ABLATIONS if not args.only or name == "the base configuration" or name in args.only
+    ]
     figures, rows = {}, []
     for change in chosen:
         variant = json.loads(json.dumps(base))

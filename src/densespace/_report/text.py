@@ -76,7 +76,8 @@ def trials_csv(results: Results) -> str:
 
 
 def summary(results: Results) -> str:
-    """The table of retrained models, the run's cost and its accuracy/size front, as plain text."""
+    """The table of retrained models (and their ensemble), the run's cost and its accuracy/size front,
+    as plain text."""
     trials = results.trials
     completed = sum(t.status == "completed" for t in trials)
     warm = sum(t.warm_start for t in trials)
@@ -107,6 +108,18 @@ def summary(results: Results) -> str:
             ]
             for b in results.best
         ]
+        if results.ensemble is not None:
+            e = results.ensemble
+            rows.append(
+                [
+                    "ensemble",
+                    "ranks " + ", ".join(map(str, e.members)),
+                    *(_metric(e.test_metrics.get(n)) for n in names),
+                    f"{sum(b.parameters for b in results.best if b.rank in e.members):,}",
+                    e.model,
+                    "",
+                ]
+            )
         lines += _table([header, *rows])
     if results.front:
         points = (
