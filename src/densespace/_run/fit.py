@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from densespace._errors import Problem, SearchWarning, SpecError
-from densespace._spec import Spec, validate_spec
+from densespace._spec import Augmentation, Spec, validate_spec
 from densespace._tasks import TASKS
 from densespace.datasets import Data
 
@@ -66,7 +66,7 @@ def _example_shape(spec: Spec, data: Data, problems: list[Problem]) -> tuple[int
                 f"{list(spec.input.shape)} does not match the train examples' shape {list(shape)}",
             )
         )
-    augmented = spec.input.augmentation.flip is not False or spec.input.augmentation.translate != 0.0
+    augmented = spec.input.augmentation != Augmentation()
     if augmented and len(shape) != 3:
         problems.append(
             Problem(
