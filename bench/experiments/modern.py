@@ -1,6 +1,7 @@
 """Better dense networks: what each new choice of the spec is worth on CIFAR-10 (issue 25).
 
     python bench/experiments/modern.py ablation [--limit 10000] [--retrain-epochs 10] [--only NAME ...]
+    python bench/experiments/modern.py ensemble [--limit 10000] [--retrain-epochs 10]
 
 (also takes ``--cache DIR`` and ``--results DIR``)
 
@@ -11,6 +12,9 @@
   the Dense ones. Each is trained ``--retrain-epochs`` epochs on a ``--limit`` subset with the
   same seed and tested once, the base included (rerun here, so that every row comes from the
   same machine under the same load). ``--only`` runs the named rows (and the base) alone.
+
+* ensemble: three rows of the ablation trained alike (the base, gelu, the residual blocks), and
+  the ensembles of the first two and of all three, tested once: what averaging buys.
 
 The section of results/modern.md (and the entry of modern.json) is replaced with the command
 that made it.
@@ -104,7 +108,57 @@ def _ablation(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str
     return figures, table, []
 
 
-PARTS = {"ablation": _ablation}
+#: The members of the ensemble part: rows of the ablation.
+MEMBERS = (
+    "the base configuration",
+    "gelu instead of relu",
+    "residual: 3 layers of 512, expansion 2, layer norm, gelu, dropout 0.1",
+)
+
+
+def _ensemble(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], list[_harness.Check]]:
+    from densespace._keras.ensemble import ensemble
+
+    data = load_cifar10(source, limit=args.limit, seed=0)
+    base = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
+    figures: Figures = {}
+    members = []
+    for rank, name in enumerate(MEMBERS, 1):
+        variant = json.loads(json.dumps(base))
+        ABLATIONS[name](variant)
+        spec = densespace.validate_spec(variant)
+        hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
+        model, metrics, _ = _harness.retrain(hypermodel, {}, data, epochs=args.retrain_epochs, seed=rank)
+        members.append(model)
+        figures[name] = {**metrics, "parameters": densespace.parameter_bounds(spec)[0]}
+        print(f"{name}: {metrics['accuracy']:.4f}", flush=True)
+    rows = [
+        f"| {name} | {f['parameters']:,} | {f['accuracy']:.4f} | {f['loss']:.4f} |"
+        for name, f in figures.items()
+    ]
+    predictions = [m.predict(data.test[0], batch_size=1024, verbose=0).argmax(axis=1) for m in members]
+    for size in range(2, len(members) + 1):
+        _, metrics = ensemble(members[:size], spec, data.test)
+        figures[f"ensemble of the first {size}"] = metrics
+        parameters = sum(figures[name]["parameters"] for name in MEMBERS[:size])
+        rows.append(
+            f"| ensemble.keras of the first {size} | {parameters:,} | {metrics['accuracy']:.4f} | {metrics['loss']:.4f} |"
+        )
+    agree = float((predictions[0] == predictions[2]).mean())
+    figures["agreement of the first and the last"] = agree
+    table = [
+        f"Each member: {args.retrain_epochs} epochs on the `limit={args.limit}` subset (seed = its row), tested "
+        f"once; the ensembles average the members' probabilities (`densespace._keras.ensemble`, what "
+        f"`--ensemble K` writes). The first and the last member agree on {agree:.1%} of the test images.",
+        "",
+        "| model | parameters | test accuracy | test loss |",
+        "| --- | ---: | ---: | ---: |",
+        *rows,
+    ]
+    return figures, table, []
+
+
+PARTS = {"ablation": _ablation, "ensemble": _ensemble}
 
 
 def main() -> int:
