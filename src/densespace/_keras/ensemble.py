@@ -21,10 +21,15 @@ def ensemble(
     """A plain Keras model whose output is the average of the ``members``' outputs (probabilities,
     or predictions in the targets' units for regression), and its metrics on ``test``.
 
-    The members are nested in it under the names ``member_<rank>`` (their own weights, not
-    copies); it is compiled with the first member's loss and the task's metrics.
+    It takes the first member's inputs (every member takes the same); the members are nested in
+    it under the names ``member_<rank>`` (their own weights, not copies); it is compiled with the
+    first member's loss and the task's metrics.
     """
-    inputs = keras.Input(shape=spec.input.example_shape, name="image")
+    # the members' own inputs (names, shapes, dtypes, one or several), for the ensemble to take
+    inputs = keras.tree.map_structure(
+        lambda given: keras.Input(batch_shape=given.shape, dtype=given.dtype, name=given.name),
+        members[0].input,
+    )
     outputs = []
     for rank, member in enumerate(members, 1):
         member.name = f"member_{rank}"
