@@ -35,9 +35,23 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "activation": {"values": ["relu", "tanh"]},
         "batch_norm": {"values": [False, True]},
     },
+    "residual": {
+        "kind": "residual",
+        "layers": {"values": [0, 1, 2]},
+        "units": {"values": [3, 5]},
+        "expansion": {"values": [1, 2]},
+        "norm": {"values": ["layer", "batch", "none"]},
+        "activation": "silu",
+        "dropout": 0.1,
+    },
 }
+#: The configurations one layer of each sample has.
+PER_LAYER = {"dense": 8, "residual": 12}
 #: The sample as one block or two (the second shared), with the configurations each has.
-SHAPES = [("one block", 1 + 8 + 64), ("two blocks", 73 * (1 + 8 + 8))]
+SHAPES = {
+    "one block": lambda n: 1 + n + n * n,
+    "two blocks": lambda n: (1 + n + n * n) * (1 + n + n),
+}
 
 
 def _spec(kind: str, shape: str, **search: Any) -> Any:
@@ -53,21 +67,22 @@ def _spec(kind: str, shape: str, **search: Any) -> Any:
 
 def test_every_kind_has_a_sample():
     """Every registered block kind has a sample block here, so the contract runs on it."""
-    assert set(SAMPLES) == set(BLOCKS)
+    assert set(SAMPLES) == set(BLOCKS) == set(PER_LAYER)
 
 
-@pytest.mark.parametrize(("shape", "expected"), SHAPES)
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("kind", BLOCKS)
-def test_counted_configurations_equal_the_walked_ones(kind, shape, expected):
+def test_counted_configurations_equal_the_walked_ones(kind, shape):
     """The configurations counted equal the assignments walked one by one, and the space's parameter bounds their models'."""
     spec = _spec(kind, shape)
+    expected = SHAPES[shape](PER_LAYER[kind])
     points = list(active_assignments(spec))
     sizes = [plan_parameters(spec, resolve(spec, p)) for p in points]
     assert (configurations(spec), len(points)) == (expected, expected)
     assert parameter_bounds(spec) == (min(sizes), max(sizes))
 
 
-@pytest.mark.parametrize("shape", [shape for shape, _ in SHAPES])
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("kind", BLOCKS)
 def test_feasible_count_equals_the_walked_feasible_models(kind, shape):
     """Under constraints, the feasible configurations counted equal those walked, and so do their parameter bounds."""
@@ -116,3 +131,12 @@ def test_planned_parameters_equal_keras_count(kind):
         plan = resolve(spec, point)
         model = build_model(spec, plan)
         assert sum(int(w.numpy().size) for w in model.trainable_weights) == plan_parameters(spec, plan)
+
+
+def test_a_block_without_kind_is_dense_and_dumps_without_it():
+    """A block naming no kind is a Dense block, its dump names none, and a mixed list keeps each kind."""
+    spec = validate_spec(spec_dict(hidden=[{"units": 8}, {"kind": "residual", "units": 4, "expansion": 2}]))
+    assert [type(block).__name__ for block in spec.blocks] == ["Block", "ResidualBlock"]
+    dumped = spec.model_dump()["hidden"]
+    assert ("kind" in dumped[0], dumped[1]["kind"]) == (False, "residual")
+    assert validate_spec({**spec.model_dump(), "hidden": dumped}) == spec

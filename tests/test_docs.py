@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 import densespace
 from densespace import _space, _spec
+from densespace._blocks import BLOCKS
 from densespace._cli import main
 from densespace._search import TUNERS
 
@@ -29,6 +30,7 @@ SECTIONS = {
     "`input`": [_spec.Input],
     "`input.augmentation`": [_spec.Augmentation],
     "`hidden`": [_spec.Block],
+    "Residual blocks": [BLOCKS["residual"]],
     "`output`": [_spec.Output],
     "`optimizer`": [_spec.Optimizer],
     "`training`": [_spec.Training],

@@ -407,10 +407,56 @@ def test_augmentation_schedule_and_label_smoothing_build():
     assert model.loss.get_config()["label_smoothing"] == 0.1
 
 
+@pytest.mark.parametrize(
+    ("schedule", "warmup", "steps", "rates"),
+    [
+        ("cosine", 0.0, [0, 50, 100], [0.01, 0.005, 0.0]),
+        ("cosine", 0.2, [0, 10, 20, 60, 100], [0.0, 0.005, 0.01, 0.005, 0.0]),
+        ("constant", 0.2, [0, 10, 20, 60, 100], [0.0, 0.005, 0.01, 0.01, 0.01]),
+    ],
+)
+def test_warmup_rises_linearly_then_follows_the_schedule(schedule, warmup, steps, rates):
+    """The learning rate over a 100-step run: linear warmup from 0, then the cosine decay or the constant."""
+    spec = validate_spec(
+        spec_dict(
+            input={"shape": [4]},
+            optimizer={"schedule": schedule, "warmup": warmup, "learning_rate": 0.01},
+            training={"epochs": 10, "batch_size": 10},
+        )
+    )
+    model = build_hypermodel(spec, train_images=np.zeros((100, 4))).build(kt.HyperParameters())
+    assert [round(float(model.optimizer._learning_rate(step)), 6) for step in steps] == rates
+
+
+@pytest.mark.parametrize("name", ["adamw", "lion"])
+def test_weight_decay_spares_biases_and_norms(name):
+    """Weight decay reaches every kernel and no bias or normalization scale or offset."""
+    spec = validate_spec(
+        spec_dict(
+            input={"shape": [4]},
+            hidden=[{"units": 3, "batch_norm": True}, {"kind": "residual", "units": 3, "expansion": 2}],
+            optimizer={"name": name, "weight_decay": 0.05},
+        )
+    )
+    model = build_hypermodel(spec).build(kt.HyperParameters())
+    decayed = [v.path for v in model.trainable_variables if model.optimizer._use_weight_decay(v)]
+    assert model.optimizer.weight_decay == 0.05
+    assert decayed == [
+        "dense_0/kernel",
+        "residual_1_entry/kernel",
+        "residual_1_expand/kernel",
+        "residual_1_project/kernel",
+        "output/kernel",
+    ]
+
+
 def test_cosine_schedule_needs_the_training_size():
     """A space that can use a cosine schedule needs the training images."""
     spec = validate_spec(spec_dict(optimizer={"schedule": {"values": ["constant", "cosine"]}}))
     with pytest.raises(DensespaceError, match=r"optimizer\.schedule can be 'cosine': pass train_images="):
+        build_hypermodel(spec)
+    spec = validate_spec(spec_dict(optimizer={"warmup": {"values": [0.0, 0.1]}}))
+    with pytest.raises(DensespaceError, match=r"optimizer\.warmup can be above 0: pass train_images="):
         build_hypermodel(spec)
 
 

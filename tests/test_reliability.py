@@ -397,3 +397,15 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     os.umask(umask)
     for name in ("results.json", "report.md", "best-1.keras", "best-1.spec.json", "run.json"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
+def test_any_augmentation_needs_image_data(tmp_path):
+    """A spec that leaves the shape to the data and asks for MixUp is refused on flat examples, with nothing written."""
+    spec = validate_spec(spec_dict(input={"augmentation": {"mixup": 0.2}}))
+    with pytest.raises(SpecError) as info:
+        densespace.tune(spec, data=synthetic_data(shape=(8,)), out=tmp_path / "out", verbose=0)
+    assert str(info.value) == (
+        "spec vs data: input.augmentation: needs images [height, width, channels]; "
+        "the data's examples have shape [8]"
+    )
+    assert not (tmp_path / "out").exists()

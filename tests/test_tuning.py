@@ -34,10 +34,10 @@ TINY = spec_dict(
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    """One finished search with two retrained models, shared by the result tests."""
+    """One finished search with two retrained models and their ensemble, shared by the result tests."""
     out = tmp_path_factory.mktemp("run")
     data = synthetic_data()
-    result = densespace.tune(validate_spec(TINY), data=data, out=out, retrain_top=2, verbose=0)
+    result = densespace.tune(validate_spec(TINY), data=data, out=out, ensemble=2, verbose=0)
     return result, data
 
 
@@ -598,3 +598,26 @@ def test_progress_goes_on_from_the_trials_an_earlier_run_finished(capsys, monkey
     assert capsys.readouterr().err.splitlines() == [
         "[3/4] trial 2  val_loss=0.5000  best=0.3000  elapsed 0:40  left ~0:40"
     ]
+
+
+@pytest.mark.slow
+def test_ensemble_averages_the_best_retrained_models(finished):
+    """ensemble=2 retrains the best two (retrain_top raised), writes ensemble.keras averaging their
+    probabilities with its test metrics in results.json and the report, and a finished run hands it
+    back untrained."""
+    from densespace._keras.io import load_model
+
+    result, data = finished
+    images, labels = data.test
+    members = [load_model(result.out / f"best-{rank}.keras").predict(images, verbose=0) for rank in (1, 2)]
+    model = load_model(result.out / "ensemble.keras")
+    assert np.allclose(model.predict(images, verbose=0), (members[0] + members[1]) / 2, atol=1e-6)
+    record = json.loads((result.out / "results.json").read_text())["ensemble"]
+    accuracy = float(np.mean(np.argmax(members[0] + members[1], axis=1) == labels))
+    assert (record["members"], record["model"]) == ([1, 2], "ensemble.keras")
+    assert record["test_metrics"]["accuracy"] == pytest.approx(accuracy)
+    line = next(line for line in (result.out / "report.md").read_text().splitlines() if "ensemble" in line)
+    assert line.split()[:5] == ["ensemble", "ranks", "1,", "2", f"{accuracy:.4f}"]
+    assert line.split()[-1] == "ensemble.keras"
+    again = densespace.tune(validate_spec(TINY), data=data, out=result.out, ensemble=2, verbose=0)
+    assert again.record == result.record and again.ensemble is not None

@@ -412,6 +412,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="K",
         help="retrain and test the K best configurations (default 1; 0 skips)",
     )
+    tune.add_argument(
+        "--ensemble",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also write ensemble.keras, averaging the K best retrained models (K >= 2; retrains at "
+        "least K), tested once",
+    )
     tune.add_argument("--out", metavar="DIR", help="results folder (default runs/<spec name>)")
     tune.add_argument(
         "--limit", type=int, metavar="N", help="use a stratified subset of N examples per split"

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from densespace._spec import Spec
 
 RESULTS_FILE = "results.json"
+#: The ensemble's model file (``ensemble=K``).
+ENSEMBLE_FILE = "ensemble.keras"
 RESULTS_SCHEMA_ID = "https://densespace.dev/schemas/densespace-results-v1.schema.json"
 RESULTS_SCHEMA_FILE = "schemas/densespace-results-v1.schema.json"
 #: The largest ``results.json`` densespace reads (a million trials fit in far less).
@@ -242,6 +244,18 @@ class BestRecord(_Record):
         return name
 
 
+class EnsembleRecord(_Record):
+    """The ensemble of the best retrained models (``ensemble=K``): one model averaging their outputs."""
+
+    members: list[Annotated[int, Field(ge=1)]] = Field(
+        min_length=2, max_length=MAX_TRIALS, description="The ranks of the retrained models it averages."
+    )
+    test_metrics: Annotated[
+        dict[Name, float], Field(max_length=MAX_METRICS, json_schema_extra=_NAMES_ONLY)
+    ] = Field(description="Metrics on the test split (one that was not a finite number is left out).")
+    model: Literal["ensemble.keras"] = Field("ensemble.keras", description="File name of the model.")
+
+
 class Cost(_Record):
     """What the whole run cost."""
 
@@ -291,6 +305,11 @@ class Results(_Record):
         description="Why the search stopped: budget (max_trials or Hyperband's plan done), time_limit, "
         "target (stop_at reached) or exhausted (no configuration left to try); null in older files.",
     )
+    ensemble: EnsembleRecord | None = Field(
+        None,
+        exclude_if=lambda ensemble: ensemble is None,  # files without one stay as they were
+        description="The ensemble of the best retrained models, when one was asked for (ensemble=K).",
+    )
     front: list[FrontPoint] = Field(
         default_factory=list,
         max_length=MAX_TRIALS,
@@ -298,6 +317,19 @@ class Results(_Record):
         description="The accuracy/size front: the completed trials that no trial with fewer trainable "
         "parameters beats on the objective, by parameters (smallest first); empty in older files.",
     )
+
+    @model_validator(mode="after")
+    def _members_retrained(self) -> Results:
+        """An ensemble averages retrained models: each member is a rank of ``best``."""
+        ranks = [b.rank for b in self.best]
+        missing = [m for m in (self.ensemble.members if self.ensemble else []) if m not in ranks]
+        if missing:
+            raise PydanticCustomError(
+                "ensemble_members",
+                "ensemble.members: rank {rank} is not among the retrained models' ranks {ranks}",
+                {"rank": missing[0], "ranks": ranks},
+            )
+        return self
 
     @field_validator("spec")
     @classmethod
@@ -464,6 +496,7 @@ class TuneResult:
         trials: every trial (on a worker: the ones it ran).
         best: the retrained models, best first.
         worker: this worker's id, on a worker.
+        ensemble: the ``keras.Model`` averaging the best ones (``ensemble=K``), else None.
     """
 
     out: Path
@@ -471,6 +504,7 @@ class TuneResult:
     trials: list[TrialRecord]
     best: list[BestModel] = field(default_factory=list)
     worker: str | None = None
+    ensemble: Any = None
 
     @property
     def results(self) -> dict[str, Any]:
@@ -654,6 +688,7 @@ def assemble(
     versions: dict[str, str],
     backend: str,
     stopped: StopReason | None = None,
+    ensemble: EnsembleRecord | None = None,
 ) -> Results:
     """The content of ``results.json``; ``versions`` and ``backend`` are the libraries' that ran it."""
     search_epochs = sum(t.epochs or 0 for t in trials)
@@ -678,6 +713,7 @@ def assemble(
             seconds=round(seconds, 1),
         ),
         stopped=stopped,
+        ensemble=ensemble,
         front=front_points(spec, trials),
     )
 

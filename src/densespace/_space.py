@@ -13,8 +13,9 @@ Every block kind (``densespace._blocks``) gives its per-layer fields and their
 costs; the rest is the same for every kind. Naming: with one hidden block,
 ``layers``, then each of the kind's ``FIELDS`` per layer (``units_0``,
 ``activation_0``, ...; ``units`` when the block is ``shared``); with several
-blocks each name is prefixed ``block<b>_``. Then ``flip``, ``translate``, ``optimizer``,
-``learning_rate``, ``schedule``, ``batch_size``, ``label_smoothing``, ``loss``.
+blocks each name is prefixed ``block<b>_``. Then ``flip``, ``translate``, ``crop``, ``mixup``,
+``cutmix``, ``optimizer``,
+``learning_rate``, ``schedule``, ``weight_decay``, ``warmup``, ``batch_size``, ``label_smoothing``, ``loss``.
 Only tunable fields become hyperparameters; constants stay constants.
 """
 
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from densespace import _domains
-from densespace._blocks import dense
+from densespace._blocks import dense, kind_of
 from densespace._blocks.base import BlockModel, Cost, Layer, parameters
 from densespace._errors import Problem, SpecError
 from densespace._hyperparameters import Condition, Hyperparameter
@@ -44,9 +45,14 @@ if TYPE_CHECKING:
 GLOBAL_FIELDS = (
     ("flip", "input.augmentation.flip"),
     ("translate", "input.augmentation.translate"),
+    ("crop", "input.augmentation.crop"),
+    ("mixup", "input.augmentation.mixup"),
+    ("cutmix", "input.augmentation.cutmix"),
     ("optimizer", "optimizer.name"),
     ("learning_rate", "optimizer.learning_rate"),
     ("schedule", "optimizer.schedule"),
+    ("weight_decay", "optimizer.weight_decay"),
+    ("warmup", "optimizer.warmup"),
     ("batch_size", "training.batch_size"),
     ("label_smoothing", "training.label_smoothing"),
     ("loss", "training.loss"),
@@ -60,9 +66,14 @@ class Plan:
     layers: tuple[Layer, ...]  #: of any block kind
     flip: bool
     translate: float
+    crop: int
+    mixup: float
+    cutmix: float
     optimizer: str
     learning_rate: float
     schedule: str
+    weight_decay: float | None
+    warmup: float
     batch_size: int
     label_smoothing: float
     loss: str | None
@@ -318,7 +329,9 @@ def freeze(spec: Spec, values: Mapping[str, Any]) -> Spec:
             runs.append((layer, 1))
     data = spec.model_dump()
     empty = dense.Block(layers=0, units=1).model_dump()
-    data["hidden"] = [{**dataclasses.asdict(layer), "layers": count} for layer, count in runs] or [empty]
+    data["hidden"] = [
+        {"kind": kind_of(layer), **dataclasses.asdict(layer), "layers": count} for layer, count in runs
+    ] or [empty]
     data["search"]["initial_points"] = []  # points of the searched space, not of the frozen one
     plan = resolve(spec, values)
     for name, location in GLOBAL_FIELDS:

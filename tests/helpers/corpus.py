@@ -182,6 +182,36 @@ INVALID = [
         True,
     ),
     Invalid(
+        "block-kind-typo",
+        spec_dict(hidden=[{"units": 8}, {"kind": "resnet", "units": 8}]),
+        'hidden[1]: unknown block kind "resnet"; expected one of: dense, residual',
+        True,
+    ),
+    Invalid(
+        "residual-expansion-too-large",
+        spec_dict(hidden={"kind": "residual", "units": 8, "expansion": {"values": [1, 32]}}),
+        "hidden.expansion.values[1]: must be <= 16 (received 32)",
+        True,
+    ),
+    Invalid(
+        "dense-field-in-residual-block",
+        spec_dict(hidden={"kind": "residual", "units": 8, "batch_norm": True}),
+        "hidden.batch_norm: unknown key (allowed: kind, layers, units, expansion, norm, activation, dropout, shared)",
+        True,
+    ),
+    Invalid(
+        "crop-as-large-as-the-image",
+        spec_dict(input={"shape": [8, 8, 3], "augmentation": {"crop": {"values": [2, 8]}}}),
+        "input.augmentation.crop: must be less than the image's height and width (received 8 for shape [8, 8, 3])",
+        False,
+    ),
+    Invalid(
+        "mixup-for-regression",
+        spec_dict(task="regression", input={"shape": [8, 8, 3], "augmentation": {"mixup": 0.2}}),
+        "input.augmentation.mixup: applies to task 'classification' only (this spec's task is 'regression')",
+        False,
+    ),
+    Invalid(
         "grid-continuous-range",
         spec_dict(search={"tuner": "grid"}, optimizer={"learning_rate": {"min": 0.0001, "max": 0.01}}),
         "search.tuner: a grid search needs every range to have a step; optimizer.learning_rate is continuous",
@@ -386,7 +416,7 @@ INVALID = [
     Invalid(
         "key-named-like-a-tag",
         spec_dict(hidden={"units": 8, "range": 2}),
-        "hidden.range: unknown key (allowed: layers, units, activation, dropout, batch_norm, l2, shared)",
+        "hidden.range: unknown key (allowed: kind, layers, units, activation, dropout, batch_norm, l2, shared)",
         True,
     ),
     Invalid(

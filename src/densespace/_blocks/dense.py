@@ -107,6 +107,11 @@ class Block(BlockModel):
     SIZE_FIELDS: ClassVar[tuple[str, ...]] = ("units", "batch_norm")
     LAYER: ClassVar[type[Layer]] = DenseLayer
 
+    kind: Literal["dense"] = Field(
+        "dense",
+        exclude_if=lambda kind: kind == "dense",  # dumps of Dense blocks stay as they were
+        description="The block's kind: Dense layers (the default).",
+    )
     layers: Layers = Field(
         1, description=f"How many Dense layers (0 to {MAX_LAYERS}). Hyperparameter: `layers`."
     )

@@ -13,6 +13,7 @@ import numpy as np
 from densespace import _domains, _space
 from densespace._errors import DensespaceError
 from densespace._hyperparameters import Hyperparameter
+from densespace._keras import augment, optimizers
 from densespace._keras.data import Batches
 from densespace._keras.memory import released_graphs
 from densespace._keras.metrics import confusion_scores
@@ -23,18 +24,6 @@ from densespace.datasets._table import TableEncoding
 
 if TYPE_CHECKING:
     from densespace._spec import Spec
-
-#: The allow-list: spec names map to these Keras classes and nothing else.
-OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
-    "adam": keras.optimizers.Adam,
-    "adamw": keras.optimizers.AdamW,
-    "nadam": keras.optimizers.Nadam,
-    "adamax": keras.optimizers.Adamax,
-    "rmsprop": keras.optimizers.RMSprop,
-    "sgd": keras.optimizers.SGD,
-    "adagrad": keras.optimizers.Adagrad,
-}
-
 
 FINGERPRINT = "densespace/fingerprint"
 
@@ -97,8 +86,9 @@ class DenseHyperModel(keras_tuner.HyperModel):
                     "the Normalization layer can be adapted",
                 )
             )
-        if "cosine" in _domains.values(spec.optimizer.schedule):
-            _needed(train_images, "optimizer.schedule can be 'cosine'", "the steps per epoch are known")
+        reason = optimizers.steps_reason(spec)
+        if reason is not None:
+            _needed(train_images, reason, "the steps per epoch are known")
         #: The weight of each class id in every training (``training.class_weight``), or None.
         self.class_weight: dict[int, float] | None = None
         if spec.training.class_weight is not None:
@@ -128,7 +118,7 @@ class DenseHyperModel(keras_tuner.HyperModel):
         """Builds and compiles the model that ``hp`` selects."""
         plan = _space.resolve(self.spec, self.declare(hp))
         steps = None
-        if plan.schedule == "cosine":
+        if optimizers.needs_steps(plan):
             steps = self.epochs * math.ceil(self._train_size / plan.batch_size)  # type: ignore[operator]
         return build_model(
             self.spec,
@@ -152,9 +142,11 @@ class DenseHyperModel(keras_tuner.HyperModel):
         (densespace's or keras-tuner's own) calls this.
         """
         plan = _space.resolve(self.spec, self.declare(hp))
-        classes = self.spec.output_units if plan.label_smoothing else None
+        classes = self.spec.output_units if plan.label_smoothing or augment.mixes(plan) else None
+        if augment.mixes(plan) and not isinstance(x, Batches):
+            x, y = Batches(x, y), None  # mixing happens in a pipeline
         if isinstance(x, Batches):
-            x = x.pipeline(plan.batch_size, shuffle=True, classes=classes)
+            x = augment.mixed(x.pipeline(plan.batch_size, shuffle=True, classes=classes), plan)
             kwargs.pop("batch_size", None)
             kwargs["shuffle"] = False  # the pipeline shuffles
         else:
@@ -200,7 +192,7 @@ def build_hypermodel(
         spec: The search space.
         train_images: The training images; needed (only) when
             ``input.preprocessing`` is ``"standardize"`` (for the per-channel
-            mean and variance) or ``optimizer.schedule`` can be ``"cosine"``
+            mean and variance) or ``optimizer.schedule`` can be ``"cosine"`` or ``optimizer.warmup`` above 0
             (for the number of steps per epoch).
         train_targets: The training targets; needed (only) when ``task`` is
             ``"regression"`` (for their mean and standard deviation) or
@@ -289,6 +281,7 @@ def build_model(
         x = layers.RandomFlip("horizontal", name="flip")(x)
     if plan.translate:
         x = layers.RandomTranslation(plan.translate, plan.translate, fill_mode="reflect", name="translate")(x)
+    x = augment.crop(x, plan)
     x = layers.Flatten(name="flatten")(x)
     for i, layer in enumerate(plan.layers):
         x = layer.build(x, i)
@@ -298,21 +291,13 @@ def build_model(
         mean, scale = targets
         outputs = layers.Rescaling(scale=scale.tolist(), offset=mean.tolist(), name="targets")(outputs)
         loss = _StandardizedLoss(loss, scale)
-    elif plan.label_smoothing:
+    elif plan.label_smoothing or augment.mixes(plan):
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=plan.label_smoothing)
     model = keras.Model(inputs, outputs, name=spec.name)
-    learning_rate: Any = plan.learning_rate
-    if plan.schedule == "cosine":
-        assert decay_steps is not None
-        learning_rate = keras.optimizers.schedules.CosineDecay(plan.learning_rate, decay_steps)
-    model.compile(
-        optimizer=OPTIMIZERS[plan.optimizer](learning_rate=learning_rate),
-        loss=loss,
-        metrics=metrics(task, spec.output_units),
-    )
     # Built now, the optimizer's variables (step count, moments) are restored with the
     # weights when Hyperband continues a trial, so a cosine schedule carries on.
-    model.optimizer.build(model.trainable_variables)
+    made = optimizers.optimizer(plan, steps=decay_steps, variables=model.trainable_variables)
+    model.compile(optimizer=made, loss=loss, metrics=metrics(task, spec.output_units))
     return model
 
 

@@ -176,7 +176,7 @@ def trials_csv(results: Results) -> str:
 
 
 def summary(results: Results, *, width: int | None = None) -> str:
-    """The table of retrained models, the run's cost and its accuracy/size front, as plain text
+    """The table of retrained models (and their ensemble), the run's cost and its accuracy/size front, as plain text
     ``width`` columns wide at most (default ``terminal_width()``), broken at spaces."""
     width = width or terminal_width()
     trials = results.trials
@@ -210,6 +210,18 @@ def summary(results: Results, *, width: int | None = None) -> str:
             ]
             for b in results.best
         ]
+        if results.ensemble is not None:
+            e = results.ensemble
+            rows.append(
+                [
+                    "ensemble",
+                    "ranks " + ", ".join(map(str, e.members)),
+                    *(_metric(e.test_metrics.get(n)) for n in names),
+                    f"{sum(b.parameters for b in results.best if b.rank in e.members):,}",
+                    e.model,
+                    "",
+                ]
+            )
         lines += _table([header, *rows], width=width, turn=True)
     if results.front:
         points = (

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from densespace._errors import DatasetError, Problem, SearchWarning, SpecError, quote
-from densespace._spec import Spec, validate_spec
+from densespace._spec import Augmentation, Spec, validate_spec
 from densespace._tasks import TASKS
 from densespace._weights import class_ids
 from densespace.datasets import Data, Dataset
@@ -199,7 +199,7 @@ def _example_shape(spec: Spec, data: Data, problems: list[Problem]) -> tuple[int
                 f"{list(spec.input.shape)} does not match the train examples' shape {list(shape)}",
             )
         )
-    augmented = spec.input.augmentation.flip is not False or spec.input.augmentation.translate != 0.0
+    augmented = spec.input.augmentation != Augmentation()
     if augmented and len(shape) != 3:
         problems.append(
             Problem(

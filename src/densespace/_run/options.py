@@ -105,6 +105,7 @@ class SearchOptions:
     epochs: int | None = None
     seed: int | None = None
     retrain_top: int = 1
+    ensemble: int = 0
     out: str | os.PathLike[str] | None = None
     overwrite: bool = False
     verbose: Verbosity = 1
@@ -131,7 +132,7 @@ class TuneOptions:
 
     Attributes:
         spec: the effective spec (the overrides applied, ``ignore`` among them).
-        retrain_top: how many of the best configurations to retrain.
+        retrain_top: how many of the best configurations to retrain (at least ``ensemble``).
         out: the results folder.
         overwrite: start over when ``out`` holds another search.
         verbose: 0 silent, 1 a line per trial, 2 also Keras' epoch lines.
@@ -148,6 +149,7 @@ class TuneOptions:
         stop_at: the score that ends the search once a completed trial reaches it; None: none.
         enqueue: frozen specs and results folders whose models are evaluated first.
         warm_start: a results folder whose scored trials the search starts from; None: none.
+        ensemble: how many of the best retrained models ``ensemble.keras`` averages (0: none).
     """
 
     spec: Spec
@@ -167,6 +169,7 @@ class TuneOptions:
     stop_at: Target | None = None
     enqueue: tuple[Path, ...] = ()
     warm_start: Path | None = None
+    ensemble: int = 0
 
     @classmethod
     def create(cls, spec: Spec, given: SearchOptions) -> TuneOptions:
@@ -180,6 +183,15 @@ class TuneOptions:
         if isinstance(g.retrain_top, bool) or not isinstance(g.retrain_top, int) or g.retrain_top < 0:
             raise OptionError(
                 f"{{retrain_top}} must be an integer >= 0 (received {g.retrain_top!r})", "retrain_top"
+            )
+        if (
+            isinstance(g.ensemble, bool)
+            or not isinstance(g.ensemble, int)
+            or g.ensemble == 1
+            or g.ensemble < 0
+        ):
+            raise OptionError(
+                f"{{ensemble}} must be 0 (none) or an integer >= 2 (received {g.ensemble!r})", "ensemble"
             )
         if g.verbose not in (0, 1, 2):
             raise OptionError(f"{{verbose}} must be 0, 1 or 2 (received {g.verbose!r})", "verbose")
@@ -209,7 +221,7 @@ class TuneOptions:
         enqueue, warm_start = _check_warm(spec, g.enqueue, g.warm_start, worker=g.worker is not None)
         return cls(
             spec,
-            g.retrain_top,
+            max(g.retrain_top, g.ensemble),
             Path(g.out) if g.out is not None else Path("runs") / spec.name,
             g.overwrite,
             g.verbose,
@@ -225,6 +237,7 @@ class TuneOptions:
             stop_at=check_target(g.stop_at, spec.task),
             enqueue=enqueue,
             warm_start=warm_start,
+            ensemble=g.ensemble,
         )
 
 

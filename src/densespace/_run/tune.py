@@ -13,6 +13,7 @@ import fnmatch
 import hashlib
 import inspect
 import io
+import math
 import os
 import sys
 import time
@@ -42,10 +43,12 @@ from densespace._files import Commit, Ledger, write_text
 from densespace._folds import fold_rows
 from densespace._report import write_report
 from densespace._results import (
+    ENSEMBLE_FILE,
     RESULTS_FILE,
     BestModel,
     BestRecord,
     DataRecord,
+    EnsembleRecord,
     Results,
     TrialRecord,
     TuneResult,
@@ -83,6 +86,7 @@ def tune(
     epochs: int | None = None,
     seed: int | None = None,
     retrain_top: int = 1,
+    ensemble: int = 0,
     out: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     verbose: Verbosity = 1,
@@ -121,6 +125,10 @@ def tune(
         epochs: Overrides ``training.epochs``.
         seed: Overrides ``search.seed``.
         retrain_top: How many of the best configurations to retrain (0: none).
+        ensemble: Also write ``ensemble.keras``, one plain Keras model averaging the outputs
+            (probabilities; predictions for regression) of the best ``ensemble`` retrained
+            models (2 or more; ``retrain_top`` is raised to it), tested once like them;
+            0: none.
         out: The results folder; default ``runs/<spec name>``.
         overwrite: Start over even when ``out`` holds another search.
         verbose: 0 silent, 1 one line per trial, 2 also Keras' epoch lines.
@@ -224,12 +232,14 @@ def run(options: TuneOptions, data: Data, *, live: bool = False) -> TuneResult:
             if finished is not None:
                 return finished
             best = _retrain(search, trials)
-            results = _write(search, trials, best)
+            ensemble = _ensemble(search, best)
+            results = _write(search, trials, best, None if ensemble is None else ensemble[0])
         except Exception as exc:
             if not environmental(exc):
                 raise
             raise _resource_error(exc, options.out) from exc
-    return TuneResult(out=options.out, record=results, trials=trials, best=best)
+    model = None if ensemble is None else ensemble[1]
+    return TuneResult(out=options.out, record=results, trials=trials, best=best, ensemble=model)
 
 
 def _resource_error(exc: BaseException, out: Path) -> ResourceError:
@@ -240,7 +250,9 @@ def _resource_error(exc: BaseException, out: Path) -> ResourceError:
     )
 
 
-def _write(search: _Search, trials: list[TrialRecord], best: list[BestModel]) -> Results:
+def _write(
+    search: _Search, trials: list[TrialRecord], best: list[BestModel], ensemble: EnsembleRecord | None
+) -> Results:
     """The write phase: ``results.json`` and the report."""
     from densespace._keras.io import backend, versions
 
@@ -254,28 +266,29 @@ def _write(search: _Search, trials: list[TrialRecord], best: list[BestModel]) ->
         versions=versions(),
         backend=backend(),
         stopped=search.limits.stopped,
+        ensemble=ensemble,
     )
     write_results(options.out, results, name=PENDING + RESULTS_FILE)
-    _replace_results(search.ledger, [b.record() for b in best])
+    _replace_results(search.ledger, [b.record() for b in best], ensemble=ensemble is not None)
     write_report(options.out, results)
     return results
 
 
-def _replace_results(ledger: Ledger, best: list[BestRecord]) -> None:
-    """Puts the pending results and retrained models in place of the earlier ones, as one decision
-    (``Ledger.decide``): a kill leaves the earlier state whole, or the new one, completed on the
-    next run. Earlier models of ranks no longer retrained are deleted, and every earlier export
-    (``densespace export``: of a model replaced now)."""
+def _replace_results(ledger: Ledger, best: list[BestRecord], *, ensemble: bool = False) -> None:
+    """Puts the pending results and retrained models (and ensemble) in place of the earlier ones, as
+    one decision (``Ledger.decide``): a kill leaves the earlier state whole, or the new one, completed
+    on the next run. Earlier models of ranks no longer retrained, an earlier ensemble not made again,
+    and every earlier export (``densespace export``: of a model replaced now) are deleted."""
     written = {RESULTS_FILE, *(name for b in best for name in (b.model, b.frozen_spec))}
+    written |= {ENSEMBLE_FILE} if ensemble else set()
+    patterns = (model_file("*"), frozen_spec_file("*"), ENSEMBLE_FILE)
     exports = [pattern.format(rank="*") for pattern in EXPORTS.values()]
     stale = [
         ledger.name(p)
         for p in ledger.listed()
         if (
             p.parent == ledger.root
-            and any(
-                fnmatch.fnmatchcase(p.name, pattern) for pattern in (model_file("*"), frozen_spec_file("*"))
-            )
+            and any(fnmatch.fnmatchcase(p.name, pattern) for pattern in patterns)
             and p.name not in written
         )
         or any(fnmatch.fnmatchcase(ledger.name(p).split("/")[0], pattern) for pattern in exports)
@@ -552,6 +565,25 @@ def _retrain(search: _Search, trials: list[TrialRecord]) -> list[BestModel]:
     return best
 
 
+def _ensemble(search: _Search, best: list[BestModel]) -> tuple[EnsembleRecord, Any] | None:
+    """The ensemble phase (``ensemble=K``): the best K retrained models averaged in one model,
+    tested once and saved aside like them; None when none is asked for."""
+    from densespace._keras import io as model_io
+    from densespace._keras.ensemble import ensemble
+
+    options = search.options
+    if not options.ensemble:
+        return None
+    members = best[: options.ensemble]
+    model, metrics = ensemble([b.model for b in members], options.spec, search.data.test)
+    model_io.save_model(model, options.out / (PENDING + ENSEMBLE_FILE))
+    record = EnsembleRecord(
+        members=[b.rank for b in members],
+        test_metrics={k: v for k, v in metrics.items() if math.isfinite(v)},  # strict JSON
+    )
+    return record, model
+
+
 def _prune(search: _Search, trials: list[TrialRecord]) -> None:
     """Deletes the search checkpoints ``keep_checkpoints`` does not keep (the search is over:
     resuming it runs nothing, and retraining starts from scratch)."""
@@ -582,7 +614,15 @@ def _finished(search: _Search, trials: list[TrialRecord]) -> TuneResult | None:
         (t.id, t.status, t.score) for t in trials
     ]
     files = [out / name for b in record.best for name in (b.model, b.frozen_spec)]
-    if not same_trials or [b.trial for b in record.best] != wanted or not all(f.is_file() for f in files):
+    files += [out / ENSEMBLE_FILE] if options.ensemble else []
+    members = record.ensemble.members if record.ensemble else []
+    same_ensemble = members == list(range(1, options.ensemble + 1))
+    if (
+        not same_trials
+        or not same_ensemble
+        or [b.trial for b in record.best] != wanted
+        or not all(f.is_file() for f in files)
+    ):
         return None
     write_report(out, record)  # the report follows results.json (a kill may have come between them)
     if options.verbose:
@@ -603,7 +643,8 @@ def _finished(search: _Search, trials: list[TrialRecord]) -> TuneResult | None:
         )
         for b in record.best
     ]
-    return TuneResult(out=out, record=record, trials=list(record.trials), best=best)
+    model = model_io.load_model(out / ENSEMBLE_FILE) if options.ensemble else None
+    return TuneResult(out=out, record=record, trials=list(record.trials), best=best, ensemble=model)
 
 
 def _names(data: Data, attribute: str) -> list[str] | None:
@@ -686,6 +727,7 @@ class TunerFunction(Protocol):
         epochs: int | None = None,
         seed: int | None = None,
         retrain_top: int = 1,
+        ensemble: int = 0,
         out: str | os.PathLike[str] | None = None,
         overwrite: bool = False,
         verbose: Verbosity = 1,

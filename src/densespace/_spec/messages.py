@@ -8,6 +8,7 @@ from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import Tag, ValidationError
 
+from densespace._blocks import BLOCKS
 from densespace._domains import Strict
 from densespace._errors import Problem, quote, show
 from densespace._search import TUNERS
@@ -106,9 +107,13 @@ def _message(err: Any) -> str:
     if kind == "union_tag_invalid" and ctx.get("tag") == "range":
         return f'takes a constant or a choice {{"values": [...]}}, not a range (received {show(value)})'
     if kind == "union_tag_invalid":
-        options = list(TUNERS)
+        what, options = (
+            ("block kind", list(BLOCKS))
+            if "_block_kind" in ctx.get("discriminator", "")
+            else ("tuner", list(TUNERS))
+        )
         return (
-            f"unknown tuner {show(ctx.get('tag'))}{_suggest(ctx.get('tag'), options)}; expected one of: "
+            f"unknown {what} {show(ctx.get('tag'))}{_suggest(ctx.get('tag'), options)}; expected one of: "
             + ", ".join(options)
         )
     if kind == "union_tag_not_found":
@@ -149,6 +154,8 @@ _CUSTOM = {
     "bool_choice",
     "too_large",
     "augmentation",
+    "crop",
+    "task_mixing",
     "tuned_loss_objective",
     "task_activation",
     "task_units",

@@ -35,8 +35,11 @@ MAX_INPUT_SIZE = 1 << 20
 MAX_TOTAL_LAYERS = MAX_BLOCKS * MAX_LAYERS
 #: The example shape counted (``inspect``) when the spec leaves ``input.shape`` to the data: CIFAR-10's.
 DEFAULT_SHAPE = (32, 32, 3)
+#: The most padding ``input.augmentation.crop`` takes, and the largest MixUp and CutMix alpha.
+MAX_CROP = 1024
+MAX_ALPHA = 100.0
 
-OptimizerName = Literal["adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad"]
+OptimizerName = Literal["adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adagrad", "lion"]
 ScheduleName = Literal["constant", "cosine"]
 
 if TYPE_CHECKING:  # what each tunable field holds, as mypy sees it
@@ -45,7 +48,11 @@ if TYPE_CHECKING:  # what each tunable field holds, as mypy sees it
     BatchSize = int | IntRange | Choice
     Flip = bool | Choice
     Translate = float | FloatRange | Choice
+    Crop = int | IntRange | Choice
+    Alpha = float | FloatRange | Choice
     Schedule = ScheduleName | Choice
+    WeightDecay = float | FloatRange | Choice
+    Warmup = float | FloatRange | Choice
     LabelSmoothing = float | FloatRange | Choice
     RegressionLoss = LossName | Choice
 else:  # what pydantic validates: the same, each value within the field's bounds
@@ -54,7 +61,11 @@ else:  # what pydantic validates: the same, each value within the field's bounds
     BatchSize = tunable("BatchSize", int, ge=1, le=65536)
     Flip = tunable("Flip", bool, ranged=False)
     Translate = tunable("Translate", float, ge=0.0, le=0.5)
+    Crop = tunable("Crop", int, ge=0, le=MAX_CROP)
+    Alpha = tunable("Alpha", float, ge=0.0, le=MAX_ALPHA)
     Schedule = tunable("Schedule", ScheduleName, ranged=False)
+    WeightDecay = tunable("WeightDecay", float, ge=0.0, le=1.0)
+    Warmup = tunable("Warmup", float, ge=0.0, lt=1.0)
     LabelSmoothing = tunable("LabelSmoothing", float, ge=0.0, lt=1.0)
     RegressionLoss = tunable("Loss", LossName, ranged=False)
 
@@ -67,6 +78,23 @@ class Augmentation(Strict):
         0.0,
         description="Shift images by up to this fraction of their height and width, in "
         "[0, 0.5]; 0 adds no layer. Hyperparameter: `translate`.",
+    )
+    crop: Crop = Field(
+        0,
+        description="Pad images by this many pixels of zeros and crop them back at random (a "
+        "random whole-pixel shift), less than the height and width; 0 adds no layer. "
+        "Hyperparameter: `crop`.",
+    )
+    mixup: Alpha = Field(
+        0.0,
+        description="MixUp's alpha: blend each training example and its label with another's, "
+        "weight from Beta(alpha, alpha); 0: none. Classification only. Hyperparameter: `mixup`.",
+    )
+    cutmix: Alpha = Field(
+        0.0,
+        description="CutMix's alpha: paste a box of another training example, labels mixed by its "
+        "area, from Beta(alpha, alpha); 0: none (with mixup too, each batch gets one of the two). "
+        "Classification only. Hyperparameter: `cutmix`.",
     )
 
 
@@ -136,6 +164,13 @@ class Input(Strict):
                 "augmentation",
                 f"augmentation needs an image shape [height, width, channels] (received shape {self.shape})",
             )
+        crop = _domains.bounds(self.augmentation.crop)[1]
+        if len(self.shape) == 3 and crop >= min(self.shape[:2]):
+            raise _located(
+                "augmentation.crop",
+                "crop",
+                f"must be less than the image's height and width (received {crop} for shape {self.shape})",
+            )
         return self
 
 
@@ -143,10 +178,20 @@ def _hidden_kind(value: Any) -> str:
     return "blocks" if isinstance(value, list) else "block"
 
 
+def _block_kind(value: Any) -> Any:
+    """A block's kind: its ``kind``, ``dense`` when a written block names none."""
+    if isinstance(value, dict):
+        return str(value.get("kind", "dense"))
+    return getattr(value, "kind", None)
+
+
 if TYPE_CHECKING:
     AnyBlock = BlockModel
-else:  # a block of any kind: a union of BLOCKS' models (one kind today: its model alone)
-    AnyBlock = Union[tuple(BLOCKS.values())]
+else:  # a block of any kind: BLOCKS' models, told apart by ``kind``
+    AnyBlock = Annotated[
+        Union[tuple(Annotated[model, Tag(name)] for name, model in BLOCKS.items())],
+        Discriminator(_block_kind),
+    ]
 
 Hidden = Annotated[
     Union[
@@ -185,6 +230,17 @@ class Optimizer(Strict):
         "constant",
         description="'constant', or 'cosine': decay from the learning rate to 0 "
         "over the epochs of the run. Hyperparameter: `schedule`.",
+    )
+    weight_decay: WeightDecay | None = Field(
+        None,
+        description="Decoupled weight decay in [0, 1] on the kernels (never on biases and "
+        "normalization scales and offsets); null: the optimizer's own default (0.004 for "
+        "adamw, none for the others). Hyperparameter: `weight_decay`.",
+    )
+    warmup: Warmup = Field(
+        0.0,
+        description="Fraction of the run's steps, in [0, 1), over which the learning rate rises "
+        "linearly from 0 before the schedule; 0: no warmup. Hyperparameter: `warmup`.",
     )
 
 
@@ -290,7 +346,9 @@ class Spec(Strict):
         "unit each) or 'regression' (numbers: linear units, one per target).",
     )
     input: Input = Field(Input(), description="The input and its preprocessing.")
-    hidden: Hidden = Field(description="One block or a list of blocks of Dense layers, in order.")
+    hidden: Hidden = Field(
+        description="One block or a list of blocks of layers, in order; each block's `kind` (default 'dense') says which layers."
+    )
     output: Output = Field(Output(), validate_default=True, description="The output layer.")
     optimizer: Optimizer = Field(Optimizer(), description="Optimizer settings.")
     training: Training = Field(Training(), validate_default=True, description="Training settings.")
@@ -331,6 +389,19 @@ class Spec(Strict):
                 "units", "task_units", f"task 'binary' has 1 output unit (received {output.units})"
             )
         return output
+
+    @field_validator("input")
+    @classmethod
+    def _input_fits_task(cls, input: Input, info: ValidationInfo) -> Input:
+        task = info.data.get("task", "classification")
+        for field in ("mixup", "cutmix"):
+            if task != "classification" and _domains.bounds(getattr(input.augmentation, field))[1] > 0:
+                raise _located(
+                    f"augmentation.{field}",
+                    "task_mixing",
+                    f"applies to task 'classification' only (this spec's task is '{task}')",
+                )
+        return input
 
     @field_validator("training")
     @classmethod

@@ -1,0 +1,225 @@
+"""Better dense networks: what each new choice of the spec is worth on CIFAR-10 (issue 25).
+
+    python bench/experiments/modern.py ablation [--limit 10000] [--retrain-epochs 10] [--only NAME ...]
+    python bench/experiments/modern.py ensemble [--limit 10000] [--retrain-epochs 10]
+    python bench/experiments/modern.py longer   [--limit 10000] [--retrain-epochs 30]
+
+(also takes ``--cache DIR`` and ``--results DIR``)
+
+* ablation: the plain configuration of ``beyond.py ablation`` (the recommended space fixed at
+  1024-512-256, batch norm, dropout 0.3, Adam 1e-3 with cosine decay, flips), then that
+  configuration with one new choice changed at a time: the activations ``gelu``, ``silu`` and
+  ``mish``, a random crop, MixUp, CutMix, AdamW, Lion, a warmup, and residual blocks in place of
+  the Dense ones. Each is trained ``--retrain-epochs`` epochs on a ``--limit`` subset with the
+  same seed and tested once, the base included (rerun here, so that every row comes from the
+  same machine under the same load). ``--only`` runs the named rows (and the base) alone.
+
+* ensemble: three rows of the ablation trained alike (the base, gelu, the residual blocks), and
+  the ensembles of the first two and of all three, tested once: what averaging buys.
+
+* longer: the base against the residual recipe of the issue (6 residual layers, crop, MixUp,
+  AdamW with warmup), each trained ``--retrain-epochs`` epochs: whether the residual recipe
+  needs the longer schedule it is said to.
+
+The section of results/modern.md (and the entry of modern.json) is replaced with the command
+that made it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for _harness
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/experiments/, for beyond
+import _harness
+from beyond import ABLATION_BASE, RECOMMENDED, _blocks
+
+import densespace
+from densespace.datasets import load_cifar10
+
+Figures = dict[str, Any]
+Change = Callable[[dict[str, Any]], None]
+
+
+def _residual(layers: int, units: int, **fields: Any) -> Change:
+    """Replaces the Dense blocks with one residual block of ``layers`` layers of ``units``."""
+    block = {"kind": "residual", "layers": layers, "units": units, "expansion": 2, "dropout": 0.1, **fields}
+
+    def apply(spec: dict[str, Any]) -> None:
+        spec["hidden"] = [block]
+
+    return apply
+
+
+ABLATIONS: dict[str, Change] = {
+    "the base configuration": lambda d: None,
+    "gelu instead of relu": _blocks(lambda b: {"activation": "gelu"}),
+    "silu instead of relu": _blocks(lambda b: {"activation": "silu"}),
+    "mish instead of relu": _blocks(lambda b: {"activation": "mish"}),
+    "random crop 4 (pad 4, crop back)": lambda d: d["input"]["augmentation"].update(crop=4),
+    "MixUp 0.2": lambda d: d["input"]["augmentation"].update(mixup=0.2),
+    "CutMix 1.0": lambda d: d["input"]["augmentation"].update(cutmix=1.0),
+    "AdamW, weight decay 0.05": lambda d: d["optimizer"].update(name="adamw", weight_decay=0.05),
+    "Lion, learning rate 0.0002, weight decay 0.5": lambda d: d["optimizer"].update(
+        name="lion", learning_rate=0.0002, weight_decay=0.5
+    ),
+    "warmup 0.05 before the cosine decay": lambda d: d["optimizer"].update(warmup=0.05),
+    "residual: 3 layers of 512, expansion 2, layer norm, gelu, dropout 0.1": _residual(3, 512),
+    "residual as above, batch norm": _residual(3, 512, norm="batch"),
+    "residual as above, no norm": _residual(3, 512, norm="none"),
+    "residual as above, expansion 4": _residual(3, 512, expansion=4),
+    "residual as above, 6 layers of 256": _residual(6, 256),
+}
+
+
+def _ablation(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], list[_harness.Check]]:
+    data = load_cifar10(source, limit=args.limit, seed=0)
+    base = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
+    chosen = [
+        name for name in ABLATIONS if not args.only or name == "the base configuration" or name in args.only
+    ]
+    figures, rows = {}, []
+    for change in chosen:
+        variant = json.loads(json.dumps(base))
+        ABLATIONS[change](variant)
+        spec = densespace.validate_spec(variant)
+        hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
+        start = time.monotonic()
+        _, metrics, _ = _harness.retrain(hypermodel, {}, data, epochs=args.retrain_epochs, seed=1)
+        parameters = densespace.parameter_bounds(spec)[0]
+        figures[change] = {**metrics, "seconds": time.monotonic() - start, "parameters": parameters}
+        print(f"{change}: {metrics['accuracy']:.4f} ({time.monotonic() - start:.0f} s)", flush=True)
+    reference = figures["the base configuration"]["accuracy"]
+    for change, f in figures.items():
+        rows.append(
+            f"| {change} | {f['parameters']:,} | {f['accuracy']:.4f} | {f['accuracy'] - reference:+.4f} | "
+            f"{f['loss']:.4f} | {f['seconds']:.0f} |"
+        )
+    sizes = f"{len(data.train[0]):,} train / {len(data.test[0]):,} test images"
+    table = [
+        f"Each row: {args.retrain_epochs} epochs on {sizes} (`limit={args.limit}`), seed 1, tested once; "
+        "the machine's 2 cores were shared with other work, so seconds compare only roughly.",
+        "",
+        "| change from the base configuration | parameters | test accuracy | difference | test loss | seconds |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        *rows,
+    ]
+    return figures, table, []
+
+
+def _recipe(spec: dict[str, Any]) -> None:
+    """The residual recipe of issue 25: 6 residual layers of 256, crop, MixUp, AdamW with warmup."""
+    _residual(6, 256)(spec)
+    spec["input"]["augmentation"].update(crop=4, mixup=0.2)
+    spec["optimizer"].update(name="adamw", learning_rate=0.0005, weight_decay=0.05, warmup=0.05)
+
+
+RECIPES: dict[str, Change] = {
+    "the base configuration": lambda d: None,
+    "residual recipe: 6 residual layers of 256 (expansion 2, layer norm, gelu, dropout 0.1), crop 4, "
+    "MixUp 0.2, AdamW 5e-4 with weight decay 0.05 and warmup 0.05": _recipe,
+}
+
+
+def _longer(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], list[_harness.Check]]:
+    data = load_cifar10(source, limit=args.limit, seed=0)
+    base = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
+    figures, rows = {}, []
+    for name, change in RECIPES.items():
+        variant = json.loads(json.dumps(base))
+        change(variant)
+        spec = densespace.validate_spec(variant)
+        hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
+        start = time.monotonic()
+        _, metrics, _ = _harness.retrain(hypermodel, {}, data, epochs=args.retrain_epochs, seed=1)
+        parameters = densespace.parameter_bounds(spec)[0]
+        figures[name] = {**metrics, "seconds": time.monotonic() - start, "parameters": parameters}
+        rows.append(
+            f"| {name} | {parameters:,} | {metrics['accuracy']:.4f} | {metrics['loss']:.4f} | "
+            f"{figures[name]['seconds']:.0f} |"
+        )
+        print(f"{name}: {metrics['accuracy']:.4f}", flush=True)
+    table = [
+        f"Each row: {args.retrain_epochs} epochs on the `limit={args.limit}` subset, seed 1, tested once.",
+        "",
+        "| configuration | parameters | test accuracy | test loss | seconds |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        *rows,
+    ]
+    return figures, table, []
+
+
+#: The members of the ensemble part: rows of the ablation.
+MEMBERS = (
+    "the base configuration",
+    "gelu instead of relu",
+    "residual: 3 layers of 512, expansion 2, layer norm, gelu, dropout 0.1",
+)
+
+
+def _ensemble(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], list[_harness.Check]]:
+    from densespace._keras.ensemble import ensemble
+
+    data = load_cifar10(source, limit=args.limit, seed=0)
+    base = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
+    figures: Figures = {}
+    members = []
+    for rank, name in enumerate(MEMBERS, 1):
+        variant = json.loads(json.dumps(base))
+        ABLATIONS[name](variant)
+        spec = densespace.validate_spec(variant)
+        hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
+        model, metrics, _ = _harness.retrain(hypermodel, {}, data, epochs=args.retrain_epochs, seed=rank)
+        members.append(model)
+        figures[name] = {**metrics, "parameters": densespace.parameter_bounds(spec)[0]}
+        print(f"{name}: {metrics['accuracy']:.4f}", flush=True)
+    rows = [
+        f"| {name} | {f['parameters']:,} | {f['accuracy']:.4f} | {f['loss']:.4f} |"
+        for name, f in figures.items()
+    ]
+    predictions = [m.predict(data.test[0], batch_size=1024, verbose=0).argmax(axis=1) for m in members]
+    for size in range(2, len(members) + 1):
+        _, metrics = ensemble(members[:size], spec, data.test)
+        figures[f"ensemble of the first {size}"] = metrics
+        parameters = sum(figures[name]["parameters"] for name in MEMBERS[:size])
+        rows.append(
+            f"| ensemble.keras of the first {size} | {parameters:,} | {metrics['accuracy']:.4f} | {metrics['loss']:.4f} |"
+        )
+    agree = float((predictions[0] == predictions[2]).mean())
+    figures["agreement of the first and the last"] = agree
+    table = [
+        f"Each member: {args.retrain_epochs} epochs on the `limit={args.limit}` subset (seed = its row), tested "
+        f"once; the ensembles average the members' probabilities (`densespace._keras.ensemble`, what "
+        f"`--ensemble K` writes). The first and the last member agree on {agree:.1%} of the test images.",
+        "",
+        "| model | parameters | test accuracy | test loss |",
+        "| --- | ---: | ---: | ---: |",
+        *rows,
+    ]
+    return figures, table, []
+
+
+PARTS = {"ablation": _ablation, "ensemble": _ensemble, "longer": _longer}
+
+
+def main() -> int:
+    """Runs one part and replaces its section of results/modern.md and .json."""
+    parser = _harness.parser(__doc__)
+    parser.add_argument("part", choices=PARTS)
+    parser.add_argument("--retrain-epochs", type=int, default=10, help="epochs of each retraining")
+    parser.add_argument("--limit", type=int, default=10000, help="images per split")
+    parser.add_argument("--only", nargs="*", default=[], choices=list(ABLATIONS), help="rows to run")
+    args = parser.parse_args()
+    run = _harness.Run("modern", "Better dense networks: CIFAR-10 ablations", args.results, part=args.part)
+    figures, table, checks = PARTS[args.part](args, _harness.cifar10(args.cache) / _harness.BINARY)
+    return run.finish(figures, table, checks)
+
+
+if __name__ == "__main__":
+    _harness.run_script(main)
