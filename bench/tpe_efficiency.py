@@ -3,6 +3,7 @@
     python bench/tpe_efficiency.py synthetic [--seeds 5] [--trials 40] [--epochs 5]
     python bench/tpe_efficiency.py cifar [--seeds 5] [--trials 40] [--epochs 3] [--limit 10000]
                                    [--cache DIR] [--results DIR] [--work DIR]
+                                   [--only TUNER ... [--first-seed N]]
 
 Each search is ``densespace.tune(spec, data=..., out=..., overwrite=True, retrain_top=0,
 verbose=0)`` in a fresh process, as a user runs it; ``--seeds`` searches (seeds 1, 2, ...)
@@ -75,6 +76,14 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--epochs", type=int, help="epochs a trial (synthetic: 5, cifar: 3)")
     parser.add_argument("--limit", type=int, default=10_000, help="cifar: images per split at most")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=TUNERS,
+        help="run only these algorithms' searches of seeds --first-seed to --seeds, keep them in WORK "
+        "and write no results (to split a run over processes; a run without --only reports them)",
+    )
+    parser.add_argument("--first-seed", type=int, default=1, help="with --only: the first seed to run")
     args = parser.parse_args()
     args.epochs = args.epochs or DEFAULT_EPOCHS[args.part]
     run = _harness.Run(
@@ -87,6 +96,11 @@ def main() -> int:
     sizes = None
     if args.part == "cifar":
         sizes = _harness.prepare_data(args.cache, args.limit, work)
+    if args.only:
+        for seed in range(args.first_seed, args.seeds + 1):
+            for tuner in args.only:
+                _search(args, work, tuner, seed)
+        return 0
     searches: dict[str, list[dict[str, Any]]] = {tuner: [] for tuner in TUNERS}
     for seed in range(1, args.seeds + 1):
         for tuner in TUNERS:
