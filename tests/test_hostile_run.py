@@ -285,6 +285,12 @@ def _set(name: str, key: str, value: object):
             "oracle.json",
             "display cannot be read by keras-tuner (ValueError: Invalid isoformat string: 'soon')",
         ),
+        (_set("oracle.json", "infeasible", {}), "oracle.json", "infeasible must be a list (received {})"),
+        (
+            _set("oracle.json", "infeasible", [{"units": 1}, 2]),
+            "oracle.json",
+            "infeasible[1] must be an object (received 2)",
+        ),
     ],
     ids=[
         "trial-id",
@@ -296,6 +302,8 @@ def _set(name: str, key: str, value: object):
         "unknown-ongoing",
         "unknown-started",
         "display",
+        "infeasible-type",
+        "infeasible-entry",
     ],
 )
 def test_damaged_keras_tuner_state_is_refused_naming_the_file_and_field(

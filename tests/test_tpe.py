@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 from helpers import spec_dict
@@ -12,7 +13,7 @@ from test_search_contract import ONE_LAYER, TWO_LAYERS, record
 import densespace
 from densespace import _domains
 from densespace._keras.tuners import feed_earlier
-from densespace._search.tpe import CONSTRAINT, TRIAL_ID
+from densespace._search.tpe import CONSTRAINT, INFEASIBLE, TRIAL_ID
 
 #: Up to three layers of 4-32 units, a stepped dropout, a learning rate whose step multiplies.
 DEEP = {
@@ -82,6 +83,21 @@ def test_a_resumed_oracle_rebuilds_the_study_from_its_trials(tmp_path):
     again.reload()
     assert told(again) == dict.fromkeys(first.end_order, TrialState.COMPLETE)
     assert len(again.study().trials) == 6
+
+
+def test_a_resumed_oracle_still_knows_the_infeasible_proposals(tmp_path):
+    """Reloaded from its folder, the oracle's study holds each infeasible proposal, with its values, violating the constraint."""
+    constrained = spec(TWO_LAYERS, max_trials=3, num_initial_points=1, constraints={"min_parameters": 600})
+    first = oracle(constrained, tmp_path)
+    heard = heard_infeasible(first)
+    assert len(drive(first)) == 3  # stopped by max_trials, its state saved with the last trial
+    again = oracle(constrained, tmp_path)
+    again.reload()
+    violating = [t for t in again.study().trials if t.constraints.get(CONSTRAINT) == 1.0]
+    assert [t.params for t in violating] == heard and len(heard) > 0
+    assert [t.value for t in violating] == [float("inf")] * len(heard)
+    assert len(again.study().trials) == len(heard) + 3
+    assert json.loads((tmp_path / "search" / "oracle.json").read_text())[INFEASIBLE] == heard
 
 
 def test_failed_and_pruned_trials_are_told_as_such(tmp_path):

@@ -44,7 +44,7 @@ def atomic_state() -> Iterator[None]:
 TRIAL_STATUSES = ("RUNNING", "IDLE", "INVALID", "STOPPED", "COMPLETED", "FAILED")
 _NUMBER = (int, float)
 #: The JSON types of the entries of ``oracle.json`` keras-tuner reads back: every oracle's
-#: (required), then BayesianOptimization's and Hyperband's (checked where present).
+#: (required), then BayesianOptimization's, Hyperband's and densespace's TPE's (checked where present).
 _ORACLE_TYPES: dict[str, tuple[type, ...]] = {
     "ongoing_trials": (dict,),
     "hyperparameters": (dict,),
@@ -69,6 +69,7 @@ _OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
     "brackets": (list,),
     "current_bracket": (int,),
     "current_iteration": (int,),
+    "infeasible": (list,),
 }
 #: The entries of ``oracle.json`` that name trials: each must be a trial of the project.
 _TRIAL_LISTS = ("start_order", "end_order", "retry_queue")
@@ -170,3 +171,6 @@ def _check_oracle(path: Path, trials: set[str]) -> None:
     for field, trial_id in named:
         if not isinstance(trial_id, str) or trial_id not in trials:
             raise _damaged(path, f"{field} names trial {show(trial_id)}, which the project does not hold")
+    for i, values in enumerate(state.get("infeasible", [])):
+        if not isinstance(values, dict):
+            raise _damaged(path, f"infeasible[{i}] must be an object (received {show(values)})")

@@ -4,7 +4,8 @@ The oracle (the chief's, in a distributed search) holds an Optuna study in memor
 each trial (``TPEHooks.propose``) and tells it every trial that ended, in the order they ended:
 completed ones with their score, pruned ones as PRUNED with their last value, failed ones as
 FAIL, warm-start and given points too. No database file: a resumed search rebuilds the study
-from the oracle's trials. A hyperparameter is asked only when active, so the study sees the
+from the oracle's trials and the infeasible proposals its state records (``INFEASIBLE``), so the
+regions the constraints refuse stay learned. A hyperparameter is asked only when active, so the study sees the
 space's real structure. Optuna is imported on first use, never when densespace is.
 """
 
@@ -32,6 +33,9 @@ MAX_ASKS = 32
 CONSTRAINT = "search.constraints"
 #: The user attribute of a study trial that names the oracle trial it stands for.
 TRIAL_ID = "trial_id"
+#: The entry of the oracle's state (``oracle.json``) that lists the values of every infeasible
+#: proposal, so that a rebuilt study is told them again.
+INFEASIBLE = "infeasible"
 
 
 class TPESearch(CountedTrials, SearchSection):
@@ -139,6 +143,7 @@ class TPEHooks:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._infeasible: list[dict[str, Any]] = []  # the values of each infeasible proposal, in order
         self._forget()
 
     def _forget(self) -> None:
@@ -150,9 +155,12 @@ class TPEHooks:
         self._space: dict[str, tuple[Hyperparameter, optuna.distributions.BaseDistribution]] = {}
 
     def study(self) -> optuna.Study:
-        """The Optuna study, built on first use and told each trial that ended since, in order."""
+        """The Optuna study, built on first use (told every infeasible proposal recorded) and told
+        each trial that ended since, in order."""
         if self._study is None:
             self._study = self._new_study()
+            for values in self._infeasible:
+                self._add_infeasible(values)
         for trial_id in self.end_order[self._told :]:
             self._tell(self.trials[trial_id])
         self._told = len(self.end_order)
@@ -218,21 +226,32 @@ class TPEHooks:
         return values
 
     def infeasible(self, values: Mapping[str, Any]) -> None:
-        """Records ``values`` as tried and tells them to the study as violating ``CONSTRAINT``
-        (the study's own proposal, or a random draw), so that TPE learns where the region lies."""
+        """Records ``values`` as tried and infeasible, and tells them to the study as violating
+        ``CONSTRAINT`` (the study's own proposal, or a random draw), so that TPE learns where the
+        region lies."""
         super().infeasible(values)  # type: ignore[misc]
+        study = self.study()
+        self._infeasible.append(dict(values))
         asked, self._pending = self._pending, None
-        worst = math.inf if self.objective.direction == "min" else -math.inf
-        if asked is not None:
-            asked.set_constraint(CONSTRAINT, 1.0)
-            self.study().tell(asked, worst)
+        if asked is None:
+            self._add_infeasible(values)
             return
+        asked.set_constraint(CONSTRAINT, 1.0)
+        study.tell(asked, self._worst())
+
+    def _worst(self) -> float:
+        """The value an infeasible proposal is told with: the worst there is."""
+        return math.inf if self.objective.direction == "min" else -math.inf
+
+    def _add_infeasible(self, values: Mapping[str, Any]) -> None:
+        """Adds ``values`` to the study as a trial violating ``CONSTRAINT``."""
         import optuna
 
         params = self._params(values)
         if params is not None:
-            self.study().add_trial(
-                optuna.trial.create_trial(value=worst, constraints={CONSTRAINT: 1.0}, **params)
+            assert self._study is not None
+            self._study.add_trial(
+                optuna.trial.create_trial(value=self._worst(), constraints={CONSTRAINT: 1.0}, **params)
             )
 
     def _params(self, values: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -283,8 +302,20 @@ class TPEHooks:
             )
         )
 
+    def get_state(self) -> dict[str, Any]:
+        """keras-tuner's oracle state, with the values of every infeasible proposal (``INFEASIBLE``)."""
+        state: dict[str, Any] = super().get_state()  # type: ignore[misc]
+        return {**state, INFEASIBLE: self._infeasible}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """keras-tuner's oracle state, and the infeasible proposals it records (none in a state
+        written before they were)."""
+        super().set_state(state)  # type: ignore[misc]
+        self._infeasible = [dict(values) for values in state.get(INFEASIBLE, [])]
+
     def reload(self) -> None:
-        """Reloads the oracle; the study is rebuilt from its ended trials on next use."""
+        """Reloads the oracle; the study is rebuilt from its ended trials and its infeasible
+        proposals on next use."""
         super().reload()  # type: ignore[misc]
         self._forget()
 
