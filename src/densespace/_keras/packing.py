@@ -187,7 +187,7 @@ def train_pack(
         callbacks: Each branch's callbacks, as its trial's ``fit`` would get them.
         x: The training data (``Batches`` or arrays) as ``DenseHyperModel.fit`` takes it.
         **fit_options: ``DenseHyperModel.fit``'s other options (``epochs``, ``validation_data``,
-            ``y``, ...); ``callbacks`` and ``verbose`` aside.
+            ``y``, ...); ``verbose`` aside.
 
     Returns:
         Each branch's history, as its own ``fit`` returns it (``history.model`` is the branch).
@@ -197,7 +197,6 @@ def train_pack(
     pack.compile(optimizer="sgd", jit_compile=False)  # never applied: each branch has its own
     driver = _Driver(pack, callbacks)
     fit_options.pop("verbose", None)
-    fit_options.pop("callbacks", None)
     hypermodel.fit(hps[0], pack, x, callbacks=[driver], verbose=0, **fit_options)
     return driver.histories
 

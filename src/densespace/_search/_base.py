@@ -23,7 +23,15 @@ from densespace._hyperparameters import Hyperparameter
 
 #: Fields of a ``search`` section that densespace handles itself, or passes to keras-tuner's tuner
 #: rather than its oracle (``executions_per_trial``): none reaches the oracle.
-OWN_OPTIONS = ("tuner", "objective", "executions_per_trial", "constraints", "pruning", "initial_points")
+OWN_OPTIONS = (
+    "tuner",
+    "objective",
+    "executions_per_trial",
+    "constraints",
+    "pruning",
+    "initial_points",
+    "pack",
+)
 
 
 #: Most trainable parameters of a model of the space (``densespace._spec.MAX_PARAMETERS``; defined here,
@@ -31,6 +39,26 @@ OWN_OPTIONS = ("tuner", "objective", "executions_per_trial", "constraints", "pru
 MAX_PARAMETERS = 100_000_000
 #: Most entries of ``search.initial_points``.
 MAX_POINTS = 1000
+#: Most trials ``search.pack`` trains in one model.
+MAX_PACK = 256
+
+
+
+def _pack(value: Any) -> Any:
+    """A value of ``search.pack``: ``"auto"``, ``"off"`` or an integer from 2 to ``MAX_PACK``."""
+    if value in ("auto", "off") or (type(value) is int and 2 <= value <= MAX_PACK):
+        return value
+    raise PydanticCustomError(
+        "pack_value", f'expected "auto", "off" or an integer from 2 to {MAX_PACK}'
+    )
+
+
+#: ``search.pack``: ``"off"``, ``"auto"`` or the most trials trained together in one model.
+Pack = Annotated[
+    Literal["auto", "off"] | int,
+    PlainValidator(_pack),
+    WithJsonSchema({"anyOf": [{"enum": ["auto", "off"]}, {"type": "integer", "minimum": 2, "maximum": MAX_PACK}]}),
+]
 
 
 def _point_value(value: Any) -> Any:
@@ -141,6 +169,13 @@ class SearchSection(Strict):
         "searches): each maps every active hyperparameter's name (as `densespace inspect` lists "
         "them) to one of its values. densespace's own; not a keras-tuner argument.",
     )
+    pack: Pack = Field(
+        "off",
+        description="Train several trials together in one model (random, bayesian, tpe and grid "
+        f"searches): an integer K (2 to {MAX_PACK}) packs up to K trials of equal batch size; "
+        '"auto" chooses as "off" does for now; "off": one model per trial. Needs '
+        "executions_per_trial 1. densespace's own; not a keras-tuner argument.",
+    )
 
     #: Options kept when an override switches to another tuner.
     COMMON: ClassVar[tuple[str, ...]] = (
@@ -150,6 +185,7 @@ class SearchSection(Strict):
         "constraints",
         "pruning",
         "initial_points",
+        "pack",
     )
     #: Why this tuner cannot evaluate given points before its own (None: it can); refuses
     #: ``initial_points``, ``--enqueue`` and ``--warm-start``.
@@ -164,6 +200,16 @@ class SearchSection(Strict):
         if points and cls.NO_POINTS is not None:
             raise PydanticCustomError("tuner_points", cls.points_refused("search.initial_points"))
         return points
+
+    @model_validator(mode="after")
+    def _pack_one_execution(self) -> SearchSection:
+        if isinstance(self.pack, int) and self.executions_per_trial > 1:
+            raise PydanticCustomError(
+                "pack_executions",
+                f"pack ({self.pack}) trains one model per trial: set executions_per_trial "
+                f"({self.executions_per_trial}) to 1, or pack to \"off\"",
+            )
+        return self
 
     @classmethod
     def points_refused(cls, what: str) -> str:
