@@ -154,6 +154,8 @@ _CUSTOM = {
     "task_metric",
     "tuner_space",
     "hyperband_pruning",
+    "hyperband_pack",
+    "pack_executions",
     "tuner_points",
     "point_value_type",
     "initial_points",
