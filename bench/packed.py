@@ -258,7 +258,9 @@ def _figures(args: Any, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]
         "median_wall_ratio": round(statistics.median(wall_ratios), 4),
         "cpu_ratios": [round(r, 4) for r in cpu_ratios],
         "wall_ratios": [round(r, 4) for r in wall_ratios],
-        "median_cpu_seconds": {s: round(statistics.median(r["cpu"] for r in rows), 2) for s, rows in runs.items()},
+        "median_cpu_seconds": {
+            s: round(statistics.median(r["cpu"] for r in rows), 2) for s, rows in runs.items()
+        },
         "median_wall_seconds": {
             s: round(statistics.median(r["seconds"] for r in rows), 2) for s, rows in runs.items()
         },
@@ -267,8 +269,10 @@ def _figures(args: Any, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]
         "score_difference_plain_seeds": _differences(plain[0]["trials"], plain[1]["trials"])
         if len(plain) > 1
         else None,
-        "mean_score": {s: round(statistics.mean(t["score"] for t in rows[0]["trials"] if t["score"] is not None), 4)
-                       for s, rows in runs.items()},
+        "mean_score": {
+            s: round(statistics.mean(t["score"] for t in rows[0]["trials"] if t["score"] is not None), 4)
+            for s, rows in runs.items()
+        },
         "runs": runs,
     }
     return figures

@@ -70,7 +70,7 @@ def test_pack_values_refused(pack, received):
 
 @pytest.mark.parametrize("pack", ["auto", "off", 2, 256])
 def test_pack_values_taken(pack):
-    """"auto", "off" and integers from 2 to 256 are taken as given and round-trip."""
+    """ "auto", "off" and integers from 2 to 256 are taken as given and round-trip."""
     spec = validate_spec(spec_dict(search={"tuner": "random", "pack": pack}))
     assert spec.search.pack == pack
     assert validate_spec(spec.model_dump()).search.pack == pack

@@ -35,7 +35,7 @@ from densespace._search import TUNERS
 _TrialStatus = keras_tuner.engine.trial.TrialStatus
 
 
-class _Collected(Exception):  # noqa: N818  (not an error: how ``run_trial``'s collect pass ends)
+class _Collected(Exception):  # not an error: how ``run_trial``'s collect pass ends
     """Ends a trial's collect pass at training, with what its ``fit`` would have been given."""
 
     def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -56,16 +56,16 @@ class _PackSearch:
     def search(self, *fit_args: Any, **fit_kwargs: Any) -> None:
         """keras-tuner's search loop (``BaseTuner.search``), K trials at a time."""
         if dist_utils.is_chief_oracle():  # the chief only serves its oracle: keras-tuner's own
-            keras_tuner.Tuner.search(self, *fit_args, **fit_kwargs)  # type: ignore[arg-type]
+            keras_tuner.Tuner.search(self, *fit_args, **fit_kwargs)
             return
         if "verbose" in fit_kwargs and not dist_utils.has_chief_oracle():
             self.oracle.verbose = fit_kwargs["verbose"]
         self.on_search_begin()  # type: ignore[attr-defined]
-        most = self.hypermodel.spec.search.pack
+        spec = self.hypermodel.spec
+        most = spec.search.pack
         stopped = False
         while not stopped:
             trials, stopped = self._draw(most)
-            spec = self.hypermodel.spec
             for pack in packs(
                 trials,
                 key=lambda t: pack_key(spec, t.hyperparameters.values),
@@ -77,7 +77,7 @@ class _PackSearch:
 
     def _draw(self, most: int) -> tuple[list[Any], bool]:
         """Up to ``most`` trials from the oracle, and whether it said the search is over."""
-        trials = []
+        trials: list[Any] = []
         for i in range(most):
             self.pre_create_trial()  # type: ignore[attr-defined]
             trial = self.oracle.create_trial(f"{self.tuner_id}/{i}")
@@ -97,7 +97,7 @@ class _PackSearch:
                 self.run_trial(trial, *fit_args, **fit_kwargs)
             except _Collected as collected:
                 self._fits[trial.trial_id] = collected
-            except Exception as exc:  # noqa: BLE001  (reported in the trial's own report pass)
+            except Exception as exc:  # reported in the trial's own report pass
                 self._results[trial.trial_id] = exc
         start = time.monotonic()
         self._train([t for t in trials if t.trial_id in self._fits])
@@ -115,7 +115,7 @@ class _PackSearch:
         for trial in trials:
             try:
                 built.append((trial, self.hypermodel.build(trial.hyperparameters)))
-            except Exception as exc:  # noqa: BLE001  (reported in the trial's own report pass)
+            except Exception as exc:  # reported in the trial's own report pass
                 self._results[trial.trial_id] = exc
         if not built:
             return
@@ -130,9 +130,9 @@ class _PackSearch:
                 *first.args,
                 **{name: value for name, value in first.kwargs.items() if name != "callbacks"},
             )
-        except Exception as exc:  # noqa: BLE001  (reported in each trial's own report pass)
+        except Exception as exc:  # reported in each trial's own report pass
             histories = [exc] * len(built)
-        for (trial, _), history in zip(built, histories):
+        for (trial, _), history in zip(built, histories, strict=True):
             self._results[trial.trial_id] = history
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any:

@@ -75,9 +75,9 @@ class PackedModel(keras.Model):
         variables = [self.branches[k].trainable_variables for k in live]
         gradients = tape.gradient(total, [v for group in variables for v in group])
         start = 0
-        for k, group in zip(live, variables):
+        for k, group in zip(live, variables, strict=True):
             part = gradients[start : start + len(group)]
-            self.branches[k].optimizer.apply_gradients(zip(part, group))
+            self.branches[k].optimizer.apply_gradients(zip(part, group, strict=True))
             start += len(group)
         return self._logs(live, x, y, predictions, weights)
 
@@ -97,7 +97,9 @@ class PackedModel(keras.Model):
         branch._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
         return loss
 
-    def _logs(self, live: list[int], x: Any, y: Any, predictions: dict[int, Any], weights: Any) -> dict[str, Any]:
+    def _logs(
+        self, live: list[int], x: Any, y: Any, predictions: dict[int, Any], weights: Any
+    ) -> dict[str, Any]:
         logs = {}
         for k in live:
             for name, value in self.branches[k].compute_metrics(x, y, predictions[k], weights).items():
@@ -150,11 +152,11 @@ class _Driver(keras.callbacks.Callback):
         self.histories = [keras.callbacks.History() for _ in pack.branches]
         self.lists = [
             keras.callbacks.CallbackList([*own, history], model=branch)
-            for branch, own, history in zip(pack.branches, callbacks, self.histories)
+            for branch, own, history in zip(pack.branches, callbacks, self.histories, strict=True)
         ]
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        for branch, hooks in zip(self.pack.branches, self.lists):
+        for branch, hooks in zip(self.pack.branches, self.lists, strict=True):
             branch.stop_training = False
             hooks.set_params(dict(self.params))
             hooks.on_train_begin()

@@ -104,6 +104,7 @@ class SearchOptions:
     max_trials: int | None = None
     epochs: int | None = None
     seed: int | None = None
+    pack: int | Literal["auto", "off"] | None = None
     retrain_top: int = 1
     out: str | os.PathLike[str] | None = None
     overwrite: bool = False
@@ -197,7 +198,9 @@ class TuneOptions:
                 f"{{keep_checkpoints}} must be 'all', 'best' or 'none' (received {g.keep_checkpoints!r})",
                 "keep_checkpoints",
             )
-        spec = apply_overrides(spec, tuner=g.tuner, max_trials=g.max_trials, epochs=g.epochs, seed=g.seed)
+        spec = apply_overrides(
+            spec, tuner=g.tuner, max_trials=g.max_trials, epochs=g.epochs, seed=g.seed, pack=g.pack
+        )
         enqueue, warm_start = _check_warm(spec, g.enqueue, g.warm_start, worker=g.worker is not None)
         return cls(
             spec,
@@ -295,11 +298,12 @@ def apply_overrides(
     max_trials: int | None = None,
     epochs: int | None = None,
     seed: int | None = None,
+    pack: int | Literal["auto", "off"] | None = None,
 ) -> Spec:
     """The spec with ``search`` and ``training`` options replaced; the original is unchanged.
 
     Switching the tuner keeps the options every tuner shares (objective, seed,
-    executions per trial) and drops the others.
+    executions per trial, pack, ...) and drops the others.
 
     Raises:
         SpecError: An override breaks a rule of the spec (located as in the spec,
@@ -313,6 +317,8 @@ def apply_overrides(
         search["max_trials"] = max_trials
     if seed is not None:
         search["seed"] = seed
+    if pack is not None:
+        search["pack"] = pack
     data["search"] = search
     if epochs is not None:
         data["training"]["epochs"] = epochs

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from densespace import _space, datasets
 from densespace._budgets import Limits, Target
@@ -75,6 +75,7 @@ def tune(
     max_trials: int | None = None,
     epochs: int | None = None,
     seed: int | None = None,
+    pack: int | Literal["auto", "off"] | None = None,
     retrain_top: int = 1,
     out: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
@@ -111,6 +112,8 @@ def tune(
         max_trials: Overrides ``search.max_trials``.
         epochs: Overrides ``training.epochs``.
         seed: Overrides ``search.seed``.
+        pack: Overrides ``search.pack``: up to this many trials train together in one
+            model (``"off"``: one model per trial; docs/tuning.md, "Packed trials").
         retrain_top: How many of the best configurations to retrain (0: none).
         out: The results folder; default ``runs/<spec name>``.
         overwrite: Start over even when ``out`` holds another search.
@@ -637,6 +640,7 @@ class TunerFunction(Protocol):
         max_trials: int | None = None,
         epochs: int | None = None,
         seed: int | None = None,
+        pack: int | Literal["auto", "off"] | None = None,
         retrain_top: int = 1,
         out: str | os.PathLike[str] | None = None,
         overwrite: bool = False,

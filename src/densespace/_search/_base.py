@@ -43,21 +43,20 @@ MAX_POINTS = 1000
 MAX_PACK = 256
 
 
-
 def _pack(value: Any) -> Any:
     """A value of ``search.pack``: ``"auto"``, ``"off"`` or an integer from 2 to ``MAX_PACK``."""
     if value in ("auto", "off") or (type(value) is int and 2 <= value <= MAX_PACK):
         return value
-    raise PydanticCustomError(
-        "pack_value", f'expected "auto", "off" or an integer from 2 to {MAX_PACK}'
-    )
+    raise PydanticCustomError("pack_value", f'expected "auto", "off" or an integer from 2 to {MAX_PACK}')
 
 
 #: ``search.pack``: ``"off"``, ``"auto"`` or the most trials trained together in one model.
 Pack = Annotated[
     Literal["auto", "off"] | int,
     PlainValidator(_pack),
-    WithJsonSchema({"anyOf": [{"enum": ["auto", "off"]}, {"type": "integer", "minimum": 2, "maximum": MAX_PACK}]}),
+    WithJsonSchema(
+        {"anyOf": [{"enum": ["auto", "off"]}, {"type": "integer", "minimum": 2, "maximum": MAX_PACK}]}
+    ),
 ]
 
 
@@ -207,7 +206,7 @@ class SearchSection(Strict):
             raise PydanticCustomError(
                 "pack_executions",
                 f"pack ({self.pack}) trains one model per trial: set executions_per_trial "
-                f"({self.executions_per_trial}) to 1, or pack to \"off\"",
+                f'({self.executions_per_trial}) to 1, or pack to "off"',
             )
         return self
 

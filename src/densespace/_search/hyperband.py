@@ -46,7 +46,7 @@ class HyperbandSearch(SearchSection):
             raise PydanticCustomError(
                 "hyperband_pack",
                 f"Hyperband continues its trials' models from round to round, one by one: set "
-                f"search.pack ({pack}) to \"off\", or use the random, bayesian, tpe or grid tuner",
+                f'search.pack ({pack}) to "off", or use the random, bayesian, tpe or grid tuner',
             )
         return pack
 
