@@ -65,6 +65,18 @@ class PackedModel(keras.Model):
         that ``fit`` resets them at each epoch and before validation."""
         return [metric for branch in self.branches for metric in branch.metrics]
 
+    def _maybe_symbolic_build(self, iterator: Any = None, data_batch: Any = None) -> None:
+        """Builds each branch's compiled metrics and loss before the steps are traced (Keras'
+        TensorFlow trainer leaves that to the first trace, which then creates variables and is
+        traced twice): from the data's element spec, without drawing a batch, so that the
+        batches come in the order they come to a trial alone."""
+        if data_batch is None and iterator is not None:
+            data_batch = iterator.data_adapter.get_tf_dataset().element_spec
+        if data_batch is not None:
+            for branch in self.branches:
+                branch._symbolic_build(data_batch=data_batch)
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def train_step(self, data: Any) -> dict[str, Any]:
         x, y, weights = keras.utils.unpack_x_y_sample_weight(data)
         live = [k for k, on in enumerate(self.live) if on]
