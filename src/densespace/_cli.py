@@ -169,6 +169,11 @@ def _test_split(text: str) -> float | str:
         return text
 
 
+def _pack(text: str) -> int | str:
+    """``--pack``: an integer, else the word as given (the spec checks either: ``search.pack``)."""
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
 def _tune(args: argparse.Namespace) -> int:
     from densespace._budgets import parse_duration, parse_target
     from densespace._run.options import SearchOptions, TuneOptions
@@ -371,6 +376,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--epochs", type=int, metavar="N", help="override training.epochs")
     tune.add_argument("--seed", type=int, metavar="N", help="override search.seed")
+    tune.add_argument(
+        "--pack",
+        type=_pack,
+        metavar="K|auto|off",
+        help="override search.pack: train up to K trials together in one model",
+    )
     tune.add_argument(
         "--time-limit",
         metavar="DURATION",

@@ -423,7 +423,7 @@ INVALID = [
         "search-key-named-like-a-tuner",
         spec_dict(search={"tuner": "bayesian", "bayesian": 1}),
         "search.bayesian: unknown key (allowed: objective, seed, executions_per_trial, constraints, pruning, "
-        "initial_points, cross_validation, tuner, max_trials, num_initial_points)",
+        "initial_points, cross_validation, pack, tuner, max_trials, num_initial_points)",
         True,
     ),
     Invalid(
@@ -512,6 +512,32 @@ INVALID = [
         True,
     ),
     Invalid("top-level-list", [1], "top level: expected an object, received [1]", True),
+    Invalid(
+        "pack-of-one",
+        spec_dict(search={"tuner": "random", "pack": 1}),
+        'search.pack: expected "auto", "off" or an integer from 2 to 256 (received 1)',
+        True,
+    ),
+    Invalid(
+        "pack-with-executions",
+        spec_dict(search={"tuner": "random", "pack": 4, "executions_per_trial": 2}),
+        'search: pack (4) trains one model per trial: set executions_per_trial (2) to 1, or pack to "off"',
+        False,
+    ),
+    Invalid(
+        "pack-with-folds",
+        spec_dict(search={"tuner": "random", "pack": 4, "cross_validation": 3}),
+        "search: pack (4) trains one model per trial, cross_validation (3) one per fold: "
+        'set pack to "off", or remove cross_validation',
+        False,
+    ),
+    Invalid(
+        "hyperband-pack",
+        spec_dict(search={"tuner": "hyperband", "pack": 4}),
+        "search.pack: Hyperband continues its trials' models from round to round, one by one: set "
+        'search.pack (4) to "off", or use the random, bayesian, tpe or grid tuner',
+        False,
+    ),
     Invalid(
         "initial-point-unknown-name",
         spec_dict(search={"initial_points": [{"unit": 8}]}, hidden={"units": {"values": [8, 16]}}),

@@ -313,7 +313,10 @@ def make_tuner(
     holds (``feed_earlier``) do not count against ``max_trials``. With ``folds`` (``search.cross_validation``),
     each trial trains ``executions_per_trial`` models on each fold.
     """
-    return TUNER_CLASSES[spec.search.tuner](  # type: ignore[attr-defined]
+    classes = TUNER_CLASSES
+    if isinstance(spec.search.pack, int):  # ``search.pack``: see densespace._keras.packed_tuner
+        from densespace._keras.packed_tuner import PACKED_CLASSES as classes
+    return classes[spec.search.tuner](  # type: ignore[attr-defined]
         make_oracle(spec, points=points, limits=limits),
         hypermodel,
         directory=directory,

@@ -104,6 +104,7 @@ class SearchOptions:
     max_trials: int | None = None
     epochs: int | None = None
     seed: int | None = None
+    pack: int | Literal["auto", "off"] | None = None
     retrain_top: int = 1
     ensemble: int = 0
     out: str | os.PathLike[str] | None = None
@@ -217,6 +218,7 @@ class TuneOptions:
             epochs=g.epochs,
             seed=g.seed,
             ignore=_check_ignore(g.ignore),
+            pack=g.pack,
         )
         enqueue, warm_start = _check_warm(spec, g.enqueue, g.warm_start, worker=g.worker is not None)
         return cls(
@@ -332,12 +334,13 @@ def apply_overrides(
     epochs: int | None = None,
     seed: int | None = None,
     ignore: Sequence[str] = (),
+    pack: int | Literal["auto", "off"] | None = None,
 ) -> Spec:
     """The spec with ``search`` and ``training`` options replaced, and the ``ignore`` columns typed
     ``ignore`` in ``input.columns``; the original is unchanged.
 
     Switching the tuner keeps the options every tuner shares (objective, seed,
-    executions per trial) and drops the others.
+    executions per trial, pack, ...) and drops the others.
 
     Raises:
         SpecError: An override breaks a rule of the spec (located as in the spec,
@@ -351,6 +354,8 @@ def apply_overrides(
         search["max_trials"] = max_trials
     if seed is not None:
         search["seed"] = seed
+    if pack is not None:
+        search["pack"] = pack
     data["search"] = search
     if epochs is not None:
         data["training"]["epochs"] = epochs

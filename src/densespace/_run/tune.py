@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -85,6 +85,7 @@ def tune(
     max_trials: int | None = None,
     epochs: int | None = None,
     seed: int | None = None,
+    pack: int | Literal["auto", "off"] | None = None,
     retrain_top: int = 1,
     ensemble: int = 0,
     out: str | os.PathLike[str] | None = None,
@@ -124,6 +125,8 @@ def tune(
         max_trials: Overrides ``search.max_trials``.
         epochs: Overrides ``training.epochs``.
         seed: Overrides ``search.seed``.
+        pack: Overrides ``search.pack``: up to this many trials train together in one
+            model (``"off"``: one model per trial; docs/tuning.md, "Packed trials").
         retrain_top: How many of the best configurations to retrain (0: none).
         ensemble: Also write ``ensemble.keras``, one plain Keras model averaging the outputs
             (probabilities; predictions for regression) of the best ``ensemble`` retrained
@@ -726,6 +729,7 @@ class TunerFunction(Protocol):
         max_trials: int | None = None,
         epochs: int | None = None,
         seed: int | None = None,
+        pack: int | Literal["auto", "off"] | None = None,
         retrain_top: int = 1,
         ensemble: int = 0,
         out: str | os.PathLike[str] | None = None,

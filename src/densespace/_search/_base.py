@@ -31,6 +31,7 @@ OWN_OPTIONS = (
     "pruning",
     "initial_points",
     "cross_validation",
+    "pack",
 )
 
 
@@ -39,6 +40,25 @@ OWN_OPTIONS = (
 MAX_PARAMETERS = 100_000_000
 #: Most entries of ``search.initial_points``.
 MAX_POINTS = 1000
+#: Most trials ``search.pack`` trains in one model.
+MAX_PACK = 256
+
+
+def _pack(value: Any) -> Any:
+    """A value of ``search.pack``: ``"auto"``, ``"off"`` or an integer from 2 to ``MAX_PACK``."""
+    if value in ("auto", "off") or (type(value) is int and 2 <= value <= MAX_PACK):
+        return value
+    raise PydanticCustomError("pack_value", f'expected "auto", "off" or an integer from 2 to {MAX_PACK}')
+
+
+#: ``search.pack``: ``"off"``, ``"auto"`` or the most trials trained together in one model.
+Pack = Annotated[
+    Literal["auto", "off"] | int,
+    PlainValidator(_pack),
+    WithJsonSchema(
+        {"anyOf": [{"enum": ["auto", "off"]}, {"type": "integer", "minimum": 2, "maximum": MAX_PACK}]}
+    ),
+]
 
 
 def _point_value(value: Any) -> Any:
@@ -159,6 +179,13 @@ class SearchSection(Strict):
         "train and validation splits as given. null: train on the training split, score on the "
         "validation split. densespace's own; not a keras-tuner argument.",
     )
+    pack: Pack = Field(
+        "off",
+        description="Train several trials together in one model (random, bayesian, tpe and grid "
+        f"searches): an integer K (2 to {MAX_PACK}) packs up to K trials of equal batch size; "
+        '"auto" chooses as "off" does for now; "off": one model per trial. Needs '
+        "executions_per_trial 1. densespace's own; not a keras-tuner argument.",
+    )
 
     #: Options kept when an override switches to another tuner.
     COMMON: ClassVar[tuple[str, ...]] = (
@@ -169,6 +196,7 @@ class SearchSection(Strict):
         "pruning",
         "initial_points",
         "cross_validation",
+        "pack",
     )
     #: Why this tuner cannot evaluate given points before its own (None: it can); refuses
     #: ``initial_points``, ``--enqueue`` and ``--warm-start``.
@@ -183,6 +211,22 @@ class SearchSection(Strict):
         if points and cls.NO_POINTS is not None:
             raise PydanticCustomError("tuner_points", cls.points_refused("search.initial_points"))
         return points
+
+    @model_validator(mode="after")
+    def _packable(self) -> SearchSection:
+        if isinstance(self.pack, int) and self.executions_per_trial > 1:
+            raise PydanticCustomError(
+                "pack_executions",
+                f"pack ({self.pack}) trains one model per trial: set executions_per_trial "
+                f'({self.executions_per_trial}) to 1, or pack to "off"',
+            )
+        if isinstance(self.pack, int) and self.cross_validation is not None:
+            raise PydanticCustomError(
+                "pack_folds",
+                f"pack ({self.pack}) trains one model per trial, cross_validation "
+                f'({self.cross_validation}) one per fold: set pack to "off", or remove cross_validation',
+            )
+        return self
 
     @classmethod
     def points_refused(cls, what: str) -> str:

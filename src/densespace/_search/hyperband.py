@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from densespace._search._base import Pruning, SearchSection, Tuner
+from densespace._search._base import Pack, Pruning, SearchSection, Tuner
 
 
 class HyperbandSearch(SearchSection):
@@ -49,6 +49,17 @@ class HyperbandSearch(SearchSection):
                 "validation rows: remove search.cross_validation, or use the random, bayesian, grid or tpe tuner",
             )
         return folds
+
+    @field_validator("pack")
+    @classmethod
+    def _no_pack(cls, pack: Pack) -> Pack:
+        if isinstance(pack, int):
+            raise PydanticCustomError(
+                "hyperband_pack",
+                f"Hyperband continues its trials' models from round to round, one by one: set "
+                f'search.pack ({pack}) to "off", or use the random, bayesian, tpe or grid tuner',
+            )
+        return pack
 
     def budget(self, epochs: int, configurations: int | None = None) -> tuple[int, int]:
         """keras-tuner's own bracket arithmetic: each round of a bracket trains ``size``
