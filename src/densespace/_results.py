@@ -435,6 +435,7 @@ class Results(_Record):
                 "densespace.load_results(FOLDER).export(...)"
             )
         return export(self, self._folder, format=format, model=model, data=data)[0]
+
     def plot(self) -> matplotlib.figure.Figure:
         """The figure of ``scores.png``: each trial's score by trial id with the best so far and,
         when the parameter counts are known, each completed trial's score against its size.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -54,17 +53,22 @@ def fold_batches(
 ) -> list[tuple[Batches, Batches]]:
     """The ``(training, validation)`` splits of each fold of the training and validation rows together:
     a fold validates on its ``rows`` (``densespace._folds.fold_rows``) and trains on every other row."""
-    x = _map(lambda a, b: np.concatenate([np.asarray(a), np.asarray(b)]), train[0], validation[0])
+    x = _joined(train[0], validation[0])
     y = np.concatenate([np.asarray(train[1]), np.asarray(validation[1])])
     rest = [np.setdiff1d(np.arange(len(y)), held) for held in rows]
     return [
-        (Batches(_map(lambda a: a[kept], x), y[kept], seed=seed), Batches(_map(lambda a: a[held], x), y[held]))
+        (Batches(_rows(x, kept), y[kept], seed=seed), Batches(_rows(x, held), y[held]))
         for kept, held in zip(rest, rows, strict=True)
     ]
 
 
-def _map(function: Callable[..., np.ndarray], *inputs: Any) -> Any:
-    """``function`` over the inputs: arrays, or a table's arrays by input name (the same names in each)."""
-    if isinstance(inputs[0], dict):
-        return {name: function(*(values[name] for values in inputs)) for name in inputs[0]}
-    return function(*inputs)
+def _joined(first: Any, second: Any) -> Any:
+    """Two splits' inputs as one: arrays, or a table's arrays by input name."""
+    if isinstance(first, dict):
+        return {name: np.concatenate([first[name], second[name]]) for name in first}
+    return np.concatenate([np.asarray(first), np.asarray(second)])
+
+
+def _rows(x: Any, index: np.ndarray) -> Any:
+    """The rows ``index`` of inputs: an array, or a table's arrays by input name."""
+    return {name: values[index] for name, values in x.items()} if isinstance(x, dict) else x[index]

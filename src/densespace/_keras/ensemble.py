@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
+from densespace._keras.data import Batches
 from densespace._keras.hypermodel import metrics
+from densespace._keras.metrics import scores
 from densespace._tasks import TASKS
 
 if TYPE_CHECKING:
@@ -23,7 +25,7 @@ def ensemble(
 
     It takes the first member's inputs (every member takes the same); the members are nested in
     it under the names ``member_<rank>`` (their own weights, not copies); it is compiled with the
-    first member's loss and the task's metrics.
+    first member's loss and Keras' own metrics of the task (the others computed here).
     """
     # the members' own inputs (names, shapes, dtypes, one or several), for the ensemble to take
     inputs = keras.tree.map_structure(
@@ -35,6 +37,8 @@ def ensemble(
         member.name = f"member_{rank}"
         outputs.append(member(inputs))
     model = keras.Model(inputs, keras.layers.Average(name="average")(outputs), name=f"{spec.name}-ensemble")
-    model.compile(loss=members[0].loss, metrics=metrics(TASKS[spec.task]))
-    tested = model.evaluate(*test, batch_size=1024, return_dict=True, verbose=0)
-    return model, {name: float(value) for name, value in tested.items()}
+    task = TASKS[spec.task]
+    model.compile(loss=members[0].loss, metrics=metrics(task, spec.output_units, portable=True))
+    tested = model.evaluate(Batches(*test).pipeline(1024, shuffle=False), return_dict=True, verbose=0)
+    measured = {name: float(value) for name, value in tested.items()}
+    return model, measured | scores(task.metrics, max(spec.output_units, 2), model, test)
