@@ -257,7 +257,17 @@ def main() -> int:
             scores.append(score_table(name, frame, target, task, args.trials, args.epochs, Path(folder)))
             print(scores[-1], flush=True)
         read = reading(args.mb, Path(folder))
+    source = (
+        []
+        if args.scores is None
+        else [
+            f"Part 1 read back from `{args.scores.resolve().relative_to(_harness.ROOT)}` (the lines an earlier run "
+            "printed, on this machine and revision), not measured in this run.",
+            "",
+        ]
+    )
     body = [
+        *source,
         "| table | rows | task | metric | densespace | HGB | difference | columns |",
         "|---|---|---|---|---|---|---|---|",
         *(
