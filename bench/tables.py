@@ -262,7 +262,7 @@ def main() -> int:
         if args.scores is None
         else [
             f"Part 1 read back from `{args.scores.resolve().relative_to(_harness.ROOT)}` (the lines an earlier run "
-            "printed, on this machine and revision), not measured in this run.",
+            "printed on this machine, at an earlier revision of this branch), not measured in this run.",
             "",
         ]
     )
