@@ -69,7 +69,9 @@ def test_results_json_has_the_documented_fields(finished):
     }
     assert set(results["versions"]) == {"python", "keras", "tensorflow", "keras_tuner", "numpy"}
     assert results["backend"] == "tensorflow"
-    assert results["spec"] == validate_spec(merge(TINY, {"output": {"units": 10}})).model_dump(mode="json")
+    # the spec as fitted to the data: its output units, and the preprocessing 'auto' chose for uint8 images
+    fitted = merge(TINY, {"output": {"units": 10}, "input": {"preprocessing": "rescale"}})
+    assert results["spec"] == validate_spec(fitted).model_dump(mode="json")
     assert results["task"] == "classification"
     assert results["cost"]["search_epochs"] == 6 and results["cost"]["retrain_epochs"] == 4
     assert results["cost"]["images_trained"] == 10 * 120

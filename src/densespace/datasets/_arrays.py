@@ -568,9 +568,10 @@ def _subset(split: Split, limit: int, rng: np.random.Generator, *, stratify: boo
 def _stratified_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A random order of the indices of ``labels`` whose every prefix keeps the class shares."""
     order = rng.permutation(len(labels))
-    _, inverse, counts = np.unique(labels[order], return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
-    grouped = np.argsort(inverse, kind="stable")  # class by class, each in shuffled order
+    inverse = labels[order].astype(np.int64).reshape(-1)  # class ids 0..k-1, checked before any split
+    counts = np.bincount(inverse)  # classes absent from ``labels`` count 0 and take no place
+    ids = inverse.astype(np.uint16) if len(counts) <= 2**16 else inverse  # radix-sorted: linear time
+    grouped = np.argsort(ids, kind="stable")  # class by class, each in shuffled order
     seen = np.empty(len(labels))  # how many of its class come before each example
     seen[grouped] = np.arange(len(labels)) - np.repeat(np.cumsum(counts) - counts, counts)
     rank = (seen + 0.5) / counts[inverse]  # how far through its class, 0..1

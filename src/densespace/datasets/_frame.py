@@ -288,22 +288,25 @@ def _target(
         raise DatasetError(
             f"{where}column {name!r} holds text ({quote(str(first), 40)!r}); the target of a regression must be numbers"
         )
-    names, inverse = np.unique(np.concatenate(text), return_inverse=True)
+    codes, found = pd.factorize(np.concatenate(text))  # by hashing: linear in the rows
+    order = np.argsort(found.astype(str))
+    names, inverse = found[order], np.argsort(order)[codes]
     if len(names) > MAX_CLASSES:
         raise too_many_classes(f"{where}column {name!r}", f"{len(names):,}", "; is it the column to predict?")
     cuts = np.cumsum([0] + [len(t) for t in text])
     ids = [inverse[cuts[i] : cuts[i + 1]].astype(np.int64) for i in range(len(text))]
-    return ids, tuple(str(label) for label in names), _mixed(columns[0])
+    return ids, tuple(str(label) for label in names), _mixed(columns[0], names, ids[0])
 
 
-def _mixed(column: pd.Series) -> str:
-    """A hint for a target of mostly numbers and some text, all read as class names."""
+def _mixed(column: pd.Series, names: np.ndarray, ids: np.ndarray) -> str:
+    """A hint for a target of mostly numbers and some text, all read as class names (its ``names``,
+    the ``ids`` of its rows): the labels are read as numbers, not the rows."""
     import pandas as pd
 
-    read = pd.to_numeric(column, errors="coerce")
-    if read.notna().sum() <= len(column) // 2:
+    numeric = pd.to_numeric(pd.Series(names), errors="coerce").notna().to_numpy()
+    if numeric[ids].sum() <= len(column) // 2:
         return ""
-    at = int(np.flatnonzero(read.isna().to_numpy())[0])
+    at = int(np.flatnonzero(~numeric[ids])[0])
     return (
         f"; column {column.name!r} holds numbers and text ({quote(str(column.iloc[at]), 40)!r} on "
         f"{row_of(column, at)}), so every value was read as a class name"
