@@ -16,7 +16,8 @@ from densespace._weights import balanced, class_weights
 def blobs(n, *, seed, minority=10, classes=2):
     """Two features; one example in ``minority`` belongs to a class above 0, shifted by its class."""
     rng = np.random.default_rng(seed)
-    y = np.where(np.arange(n) % minority == 0, 1 + np.arange(n) % (classes - 1), 0).astype(np.int64)
+    rows = np.arange(n)
+    y = np.where(rows % minority == 0, 1 + (rows // minority) % (classes - 1), 0).astype(np.int64)
     return rng.normal(size=(n, 2)).astype(np.float32) + y[:, None], y
 
 
