@@ -472,7 +472,11 @@ def test_label_smoothing_trains_on_integer_labels(source):
     validation = (x, y) if source == "arrays" else Batches(x, y)
     model = hypermodel.build(hp)
     history = hypermodel.fit(hp, model, *train, epochs=1, validation_data=validation, verbose=0)
-    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(history.history) == {
+        f"{prefix}{name}"
+        for prefix in ("", "val_")
+        for name in ("loss", "accuracy", "balanced_accuracy", "macro_f1")
+    }
     probabilities = model.predict(x, verbose=0)
     targets = np.full((16, 10), 0.2 / 10) + 0.8 * np.eye(10)[y]
     smoothed = -np.mean(np.sum(targets * np.log(np.clip(probabilities, 1e-7, 1)), axis=1))

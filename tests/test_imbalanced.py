@@ -16,7 +16,8 @@ from densespace._weights import balanced, class_weights
 def blobs(n, *, seed, minority=10, classes=2):
     """Two features; one example in ``minority`` belongs to a class above 0, shifted by its class."""
     rng = np.random.default_rng(seed)
-    y = np.where(np.arange(n) % minority == 0, 1 + np.arange(n) % (classes - 1), 0).astype(np.int64)
+    rows = np.arange(n)
+    y = np.where(rows % minority == 0, 1 + (rows // minority) % (classes - 1), 0).astype(np.int64)
     return rng.normal(size=(n, 2)).astype(np.float32) + y[:, None], y
 
 
@@ -445,3 +446,32 @@ def test_weighted_examples_count_by_their_weight():
         "macro_f1": f1_score(TRUTH, GUESS, average="macro", sample_weight=weights),
     }
     assert {m.name: float(m.result()) for m in metrics} == pytest.approx(expected, abs=1e-6)
+
+
+def test_each_execution_trains_its_fold_and_only_first_folds_are_pruned(monkeypatch):
+    """Execution e trains and validates on fold e % K in place of the given splits; pruning watches fold 1 only."""
+    import keras_tuner as kt
+
+    from densespace._keras.tuners import TUNER_CLASSES
+
+    calls = []
+    monkeypatch.setattr(
+        kt.Tuner, "_build_and_fit_model", lambda self, trial, *args, **kwargs: calls.append((args, kwargs))
+    )
+    tuner = object.__new__(TUNER_CLASSES["random"])
+    folds = [(f"train-{i}", f"validation-{i}") for i in range(3)]
+    pruning = SimpleNamespace(pruned_at=None)
+    tuner.__dict__.update(
+        _folds=folds,
+        _execution=0,
+        _pruned=None,
+        _on_epoch=None,
+        _board=None,
+        _pruning=lambda trial_id: pruning,
+    )
+    for _ in range(6):  # two executions per fold
+        tuner._build_and_fit_model(
+            SimpleNamespace(trial_id="0"), "train", validation_data="validation", callbacks=[]
+        )
+    assert [(args[0], kwargs["validation_data"]) for args, kwargs in calls] == folds * 2
+    assert [pruning in kwargs["callbacks"] for _, kwargs in calls] == [True, False, False] * 2
