@@ -27,8 +27,15 @@ TINY = {
     "search": {"tuner": "random", "max_trials": 1},
 }
 
-#: The checks the estimators fail, and why.
-EXPECTED_FAILURES = {}
+#: The checks each estimator fails, and why.
+EXPECTED_FAILURES = {
+    "DenseSpaceClassifier": {},
+    "DenseSpaceRegressor": {
+        "check_methods_subset_invariance": "Keras computes in float32 with kernels that depend on the "
+        "batch's size (oneDNN): a row's predicted target, in the targets' units, may differ in its last "
+        "bits between a subset of the rows and all of them, more than the check's rtol of 1e-7",
+    },
+}
 
 
 def _estimators() -> list:
@@ -36,7 +43,9 @@ def _estimators() -> list:
 
 
 @pytest.mark.slow
-@parametrize_with_checks(_estimators(), expected_failed_checks=lambda estimator: EXPECTED_FAILURES)
+@parametrize_with_checks(
+    _estimators(), expected_failed_checks=lambda estimator: EXPECTED_FAILURES[type(estimator).__name__]
+)
 def test_scikit_learn_checks(estimator, check):
     """The estimators pass scikit-learn's estimator checks (but those listed, each with its reason)."""
     check(estimator)
