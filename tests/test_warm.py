@@ -344,7 +344,7 @@ def test_a_warm_start_feeds_the_earlier_trials_without_training_them(tmp_path, e
     )
     assert result.record is not None and result.record.cost.search_epochs == 3
     fed = len(warm)
-    assert summary(result.record).splitlines()[0] == (
+    assert summary(result.record, width=120).splitlines()[0] == (
         f"t: random search, {fed + 3} trials ({fed + 3} completed, {fed} from a warm start), objective val_loss"
     )
 
