@@ -235,9 +235,14 @@ def specs(draw: Any, *, max_layers: int = 4, limit: int | None = LIMIT) -> dict[
             "units": (int_domains(1, 12), st.integers(1, 12)),
             "activation": (_name_domain(ACTIVATIONS), st.sampled_from(ACTIVATIONS)),
             "dropout": (float_domains(0.0, 1.0, exclusive=True), st.just(0.0)),
-            "batch_norm": (BOOLS, st.booleans()),
-            "l2": (float_domains(0.0, 1.0), st.just(0.0)),
         }
+        if draw(st.booleans()):  # a Dense block (without kind), or a residual one
+            fields["batch_norm"] = (BOOLS, st.booleans())
+            fields["l2"] = (float_domains(0.0, 1.0), st.just(0.0))
+        else:
+            block["kind"] = "residual"
+            fields["expansion"] = (int_domains(1, 3), st.integers(1, 3))
+            fields["norm"] = (_name_domain(["layer", "batch", "none"]), st.sampled_from(["layer", "none"]))
         for field, (strategy, constant) in fields.items():
             block[field] = budget.field(draw, strategy, constant, copies)
         blocks.append(block)
