@@ -153,3 +153,25 @@ def test_a_packed_search_records_each_trial_as_alone(tmp_path):
     assert len(good.history["val_loss"]) == good.epochs
     assert good.score == min(good.history["val_loss"])
     assert (tmp_path / "run" / "search" / f"trial_{good.id}" / "checkpoint.weights.h5").is_file()
+
+
+@pytest.mark.slow
+def test_a_search_killed_mid_pack_reruns_the_packs_trials(tmp_path):
+    """A search interrupted while its first pack trains runs that pack's trials again on resume."""
+    import keras
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt  # as Ctrl-C would, mid-pack
+
+    spec = _spec(max_trials=3, pack=2)
+    spec = validate_spec({**spec.model_dump(), "training": {"epochs": 2, "batch_size": 32}})
+    data = SimpleNamespace(
+        train=_arrays(96, 0), validation=_arrays(32, 1), test=_arrays(32, 2), source="arrays"
+    )
+    with pytest.raises(KeyboardInterrupt):
+        densespace.tune(spec, data=data, out=tmp_path / "run", retrain_top=0, verbose=0, callbacks=[Kill()])
+    result = densespace.tune(spec, data=data, out=tmp_path / "run", retrain_top=0, verbose=0)
+    assert [(t.id, t.status, t.epochs) for t in result.trials] == [
+        (i, "completed", 2) for i in ("0", "1", "2")
+    ]

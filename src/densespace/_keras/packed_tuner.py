@@ -30,7 +30,6 @@ from keras_tuner.src.distribute import utils as dist_utils
 from densespace._keras.callbacks import MedianPruning
 from densespace._keras.packing import memory_estimate, pack_key, packs, train_pack
 from densespace._keras.tuners import TUNER_CLASSES
-from densespace._search import TUNERS
 
 _TrialStatus = keras_tuner.engine.trial.TrialStatus
 
@@ -177,5 +176,5 @@ PACKED_CLASSES: dict[str, type[keras_tuner.Tuner]] = {
         {},
     )
     for name, cls in TUNER_CLASSES.items()
-    if name != "hyperband" and name in TUNERS
+    if name != "hyperband"
 }
