@@ -355,6 +355,21 @@ def test_a_saved_model_of_a_table_predicts_raw_rows(tmp_path: Path) -> None:
     predicted = model.predict(tf.data.Dataset.from_tensor_slices(inputs).batch(16), verbose=0)
     accuracy = float(np.mean(predicted.argmax(axis=1) == data.test[1]))
     assert accuracy == pytest.approx(result.test_metrics[0]["accuracy"])
+    named = densespace.load_results(tmp_path / "run").predict(data.test[0])
+    assert named.tolist() == [data.class_names[i] for i in predicted.argmax(axis=1)]
+
+
+def test_a_table_is_not_packed() -> None:
+    """search.pack on a table's columns is one spec-vs-data line asking for pack "off"."""
+    spec = validate_spec(spec_dict(search={"tuner": "random", "max_trials": 2, "pack": 2}))
+    data = from_frame(frame(), target="species")
+    with pytest.raises(SpecError) as info, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SearchWarning)
+        fit_to_data(spec, data)
+    assert str(info.value) == (
+        "spec vs data: search.pack: packs trials on arrays; a table's columns train one model per trial: "
+        'set pack (2) to "off"'
+    )
 
 
 def test_two_columns_of_one_input_name_are_refused() -> None:

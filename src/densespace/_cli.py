@@ -237,10 +237,12 @@ def _predict(args: argparse.Namespace) -> int:
     if text is not None:
         sys.stdout.write(text)
     if y is not None:
-        metrics = model.evaluate(x, y, batch_size=1024, return_dict=True, verbose=0)
+        from densespace._keras.data import batched
+
+        metrics = model.evaluate(batched(x, y), return_dict=True, verbose=0)
         ordered = sorted(metrics.items(), key=lambda item: item[0] != "loss")  # the loss first
         shown = ", ".join(f"{name} {float(value):.4g}" for name, value in ordered)
-        print(f"evaluated on {len(x):,} rows: {shown}", file=sys.stderr)
+        print(f"evaluated on {predicting.count(x):,} rows: {shown}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -118,8 +118,9 @@ def _columns(data: Any) -> list[str]:
     return [str(name) for name in (data.keys() if isinstance(data, Mapping) else data.columns)]
 
 
-def _inputs(results: Results, data: Any) -> np.ndarray:
-    """``data`` as the float32 examples the run's models take.
+def _inputs(results: Results, data: Any) -> np.ndarray | dict[str, np.ndarray]:
+    """``data`` as the inputs the run's models take: float32 examples, or for a run on a table's typed
+    columns (``input.columns``) its arrays by input name (``densespace.datasets.model_inputs``).
 
     ``data``: an array of examples (``(N, *input.shape)``), or a table (a pandas DataFrame, or a
     mapping of column names to columns) holding the run's feature columns (any order; other
@@ -129,6 +130,9 @@ def _inputs(results: Results, data: Any) -> np.ndarray:
         DatasetError: A feature is missing, a cell is not a number, or the examples' shape is not
             the model's (the message names the column and the row).
     """
+    types = results.spec["input"].get("columns")
+    if types is not None:  # a table's run: its columns, by type, as the model's inputs by name
+        return _table_inputs(data, types)
     shape = tuple(results.spec["input"]["shape"])
     if _is_table(data):
         names = _features(results, data)
@@ -142,6 +146,29 @@ def _inputs(results: Results, data: Any) -> np.ndarray:
             f"(an array of shape {[len(x) if x.ndim else 1, *shape]})"
         )
     return x
+
+
+def _table_inputs(data: Any, types: dict[str, Any]) -> dict[str, np.ndarray]:
+    """A table's rows as the inputs of a model of its typed columns; an empty cell of a CSV is missing."""
+    import pandas as pd
+
+    from densespace.datasets import model_inputs
+
+    if not _is_table(data):
+        raise DatasetError(
+            "the model takes a table's columns (a DataFrame, or columns by name); received an array"
+        )
+    frame = (
+        data
+        if isinstance(data, pd.DataFrame)
+        else pd.DataFrame({name: np.asarray(data[name]) for name in data})
+    )
+    return model_inputs(frame.replace("", np.nan), columns=types)
+
+
+def count(x: np.ndarray | dict[str, np.ndarray]) -> int:
+    """The rows of inputs: an array's, or those of a table's arrays by input name."""
+    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
 
 
 def _features(results: Results, data: Any) -> list[str]:
@@ -209,10 +236,13 @@ def label_names(results: Results) -> list[str]:
     return list(names) if names is not None and len(names) == count else [str(i) for i in range(count)]
 
 
-def outputs(model: Any, x: np.ndarray) -> np.ndarray:
+def outputs(model: Any, x: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
     """The model's raw outputs (probabilities, or the targets in their units), as float32 ``(N, units)``."""
-    predicted = model.predict(x, batch_size=1024, verbose=0) if len(x) else np.empty((0, 1))
-    return np.asarray(predicted, dtype=np.float32).reshape(len(x), -1)
+    from densespace._keras.data import batched
+
+    rows = count(x)
+    predicted = model.predict(batched(x), verbose=0) if rows else np.empty((0, 1))
+    return np.asarray(predicted, dtype=np.float32).reshape(rows, -1)
 
 
 def labels(results: Results, raw: np.ndarray) -> np.ndarray:

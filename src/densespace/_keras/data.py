@@ -72,3 +72,11 @@ def _joined(first: Any, second: Any) -> Any:
 def _rows(x: Any, index: np.ndarray) -> Any:
     """The rows ``index`` of inputs: an array, or a table's arrays by input name."""
     return {name: values[index] for name, values in x.items()} if isinstance(x, dict) else x[index]
+
+
+def batched(x: Any, y: Any = None, *, batch_size: int = 1024) -> Any:
+    """``x`` (an array, or a table's arrays by input name), with ``y`` when given, as ``tf.data``
+    batches in order: Keras' ``predict`` and ``evaluate`` take a table's text columns only so."""
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(x if y is None else (x, y)).batch(batch_size)

@@ -14,6 +14,8 @@ from typing import Any, Literal
 import keras
 import numpy as np
 
+from densespace._keras.data import batched
+
 Score = Literal["balanced_accuracy", "macro_f1"]
 #: The metrics of this module, by the name histories and results give them.
 SCORES: tuple[Score, ...] = ("balanced_accuracy", "macro_f1")
@@ -84,7 +86,7 @@ def scores(
     metrics = confusion_scores(names, classes)
     if not metrics:
         return {}
-    predictions = model.predict(data[0], batch_size=1024, verbose=0)
+    predictions = model.predict(batched(data[0]), verbose=0)
     labels = np.asarray(data[1])
     for metric in metrics:
         metric.update_state(keras.ops.convert_to_tensor(labels), keras.ops.convert_to_tensor(predictions))

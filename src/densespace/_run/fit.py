@@ -49,6 +49,15 @@ def fit_to_data(spec: Spec, data: Data) -> tuple[Spec, Data]:
         shape: tuple[int, ...] = (encoding.width,)
         dtype = "table"
         _check_table_shape(spec, shape, problems)
+        if isinstance(spec.search.pack, int):
+            problems.append(
+                Problem(
+                    "search.pack",
+                    "data_shape",
+                    f"packs trials on arrays; a table's columns train one model per trial: set pack "
+                    f'({spec.search.pack}) to "off"',
+                )
+            )
     else:
         if spec.input.columns is not None:
             problems.append(

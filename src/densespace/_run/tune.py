@@ -578,6 +578,14 @@ def _ensemble(search: _Search, best: list[BestModel]) -> tuple[EnsembleRecord, A
     if not options.ensemble:
         return None
     members = best[: options.ensemble]
+    if len(members) < 2:
+        warnings.warn(
+            f"no ensemble: ensemble={options.ensemble} averages retrained models, and the search "
+            f"retrained {len(members)} (it found fewer configurations to retrain)",
+            SearchWarning,
+            stacklevel=2,
+        )
+        return None
     model, metrics = ensemble([b.model for b in members], options.spec, search.data.test)
     model_io.save_model(model, options.out / (PENDING + ENSEMBLE_FILE))
     record = EnsembleRecord(
