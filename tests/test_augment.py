@@ -75,6 +75,8 @@ def test_a_mixing_model_trains_and_saves_as_plain_keras(tmp_path):
     import keras_tuner as kt
 
     from densespace import build_hypermodel
+    from densespace._keras.hypermodel import for_evaluation
+    from densespace._space import resolve as plan
 
     spec = validate_spec(
         spec_dict(
@@ -90,6 +92,7 @@ def test_a_mixing_model_trains_and_saves_as_plain_keras(tmp_path):
     model = hypermodel.build(hp)
     history = hypermodel.fit(hp, model, images, labels, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+    model = for_evaluation(model, spec, plan(spec, hp.values))  # as retraining saves it: Keras' own metrics
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     assert np.allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0))

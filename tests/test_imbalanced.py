@@ -9,7 +9,7 @@ import pytest
 from helpers import spec_dict
 
 from densespace import SpecError, validate_spec
-from densespace._run.fit import fit_to_data
+from densespace._run.fit import fit_to_data, suggest_folds
 from densespace._weights import balanced, class_weights
 
 
@@ -131,7 +131,7 @@ def test_class_weights_reach_every_fit(task, class_weight, names, expected):
     from densespace._keras.hypermodel import build_hypermodel
 
     data = imbalanced(class_names=names)
-    fitted = fit_to_data(spec(task, class_weight=class_weight), data)
+    fitted, _ = fit_to_data(spec(task, class_weight=class_weight), data)
     hypermodel = build_hypermodel(
         fitted, train_images=data.train[0], train_targets=data.train[1], class_names=names
     )
@@ -286,7 +286,7 @@ def test_a_small_validation_split_suggests_cross_validation():
     from densespace import SearchWarning
 
     with pytest.warns(SearchWarning) as caught:
-        fit_to_data(spec(), imbalanced())
+        suggest_folds(spec(), imbalanced())
     assert [str(w.message) for w in caught] == [
         "the validation split holds 60 rows, so trial scores are noisy; search.cross_validation: K (such as 5) "
         "scores each trial by the mean over K folds of the train and validation rows"
@@ -294,7 +294,7 @@ def test_a_small_validation_split_suggests_cross_validation():
     folded = validate_spec({**spec().model_dump(), "search": {"cross_validation": 3}})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        fit_to_data(folded, imbalanced())
+        suggest_folds(folded, imbalanced())
 
 
 def test_folds_need_a_row_each():

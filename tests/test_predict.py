@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ import densespace
 from densespace import DatasetError, OptionError, RunFolderError
 from densespace._cli import main
 from densespace._predict import Rows, _inputs, labels, probabilities, read_rows, table
-from densespace.datasets import from_arrays, load_csv
+from densespace.datasets import from_arrays, load_csv, model_inputs
 
 CLASSES = ("setosa", "versicolor", "virginica")
 
@@ -65,11 +66,17 @@ def regression_run(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     data = from_arrays(x, (50_000 + 3_000 * x[:, 0]).astype(np.float32))
     result = densespace.tune(tiny("regression"), data=data, out=folder / "run", verbose=0)
     np.savez(folder / "new.npz", x=x[:9])
-    return SimpleNamespace(folder=folder, run=folder / "run", result=result, x=x[:9])
+    return SimpleNamespace(folder=folder, run=folder / "run", result=result, x=x[:9], data=data)
 
 
-def _model_outputs(run: Path, x: np.ndarray) -> np.ndarray:
+def _model_outputs(run: Path, x: Any) -> np.ndarray:
+    """best-1.keras's outputs on examples, or on a table's raw rows through model_inputs and tf.data."""
+    import tensorflow as tf
+
     model = densespace.load_model(run / "best-1.keras")
+    if isinstance(x, pd.DataFrame):
+        columns = densespace.load_spec(run / "best-1.spec.json").input.columns
+        x = tf.data.Dataset.from_tensor_slices(model_inputs(x, columns=columns)).batch(64)
     return np.asarray(model.predict(x, verbose=0))
 
 
@@ -78,8 +85,7 @@ def test_results_predict_names_the_classes_in_the_rows_order(flower_run):
     """A DataFrame with the features in any order, an ID and the target gets each row's class name."""
     results = densespace.load_results(flower_run.run)
     predicted = results.predict(flower_run.new)
-    x = flower_run.new[["a", "b", "c"]].to_numpy(np.float32)
-    expected = np.array(CLASSES)[_model_outputs(flower_run.run, x).argmax(axis=1)]
+    expected = np.array(CLASSES)[_model_outputs(flower_run.run, flower_run.new).argmax(axis=1)]
     assert predicted.tolist() == expected.tolist()
     assert flower_run.result.predict(flower_run.new).tolist() == expected.tolist()
 
@@ -146,11 +152,14 @@ def test_cli_predict_refuses_rows_without_a_feature_or_with_text(flower_run, tmp
     flower_run.new.drop(columns="b").to_csv(tmp_path / "no-b.csv", index=False)
     assert main(["predict", str(flower_run.run), str(tmp_path / "no-b.csv")]) == 2
     assert capsys.readouterr().err == (
-        "densespace: error: no column 'b'; the model reads the columns a, b, c\n"
+        "densespace: error: no column 'b'; the model takes the columns 'a', 'b', 'c'\n"
     )
     flower_run.new.assign(c=["1", "x", "2", "3", "4", "5", "6"]).to_csv(tmp_path / "text.csv", index=False)
     assert main(["predict", str(flower_run.run), str(tmp_path / "text.csv")]) == 2
-    assert capsys.readouterr().err == "densespace: error: column 'c', row 2: 'x' is not a number\n"
+    assert capsys.readouterr().err == (
+        f"densespace: error: {tmp_path / 'text.csv'}: column 'c', line 3: 'x' is not a number; set its type to "
+        "'categorical' in input.columns, or mend the value\n"
+    )
 
 
 @pytest.mark.slow
@@ -284,32 +293,35 @@ def test_results_made_in_memory_cannot_predict(flower_run):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("format", "tolerance"), [("savedmodel", 1e-5), ("tflite", 1e-4)])
-def test_exports_predict_what_the_keras_model_predicts(flower_run, tmp_path, format, tolerance):
-    """Each export, reloaded, predicts the Keras model's probabilities on the rows within its tolerance,
+def test_exports_predict_what_the_keras_model_predicts(regression_run, tmp_path, format, tolerance):
+    """Each export, reloaded, predicts the Keras model's outputs on the rows within its tolerance,
     and is listed in the folder's manifest."""
     import tensorflow as tf
 
     from densespace._keras.export import _run_tflite
 
-    run = shutil.copytree(flower_run.run, tmp_path / "run")  # the other tests' folder stays without exports
+    run = shutil.copytree(
+        regression_run.run, tmp_path / "run"
+    )  # the other tests' folder stays without exports
     results = densespace.load_results(run)
-    path = results.export(format=format, data=flower_run.new)
-    x = flower_run.new[["a", "b", "c"]].to_numpy(np.float32)
+    x = regression_run.x
+    path = results.export(format=format, data=x)
     if format == "savedmodel":
         loaded = tf.saved_model.load(str(path))
         got = loaded.serve(x).numpy()
     else:
         got = _run_tflite(path.read_bytes(), x)
-    np.testing.assert_allclose(got, _model_outputs(flower_run.run, x), atol=tolerance, rtol=0)
+    expected = _model_outputs(regression_run.run, x)  # targets near 50,000: the tolerance is of their scale
+    np.testing.assert_allclose(got, expected, atol=tolerance * np.abs(expected).max(), rtol=0)
     manifest = (run / ".densespace-manifest.json").read_text()
     assert f'"{path.name}' in manifest
 
 
 @pytest.mark.slow
-def test_export_never_writes_over_a_file_densespace_did_not_write(flower_run, tmp_path, capsys):
+def test_export_never_writes_over_a_file_densespace_did_not_write(regression_run, tmp_path, capsys):
     """A file of the user's where the export goes is refused, and kept."""
     run = tmp_path / "run"
-    shutil.copytree(flower_run.run, run)
+    shutil.copytree(regression_run.run, run)
     mine = run / "best-1.tflite"
     mine.write_text("mine")
     assert main(["export", str(run), "--format", "tflite"]) == 2
@@ -338,11 +350,11 @@ def test_the_using_page_example_runs(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
-def test_retraining_deletes_the_exports_of_the_models_it_replaces(flower_run, tmp_path):
+def test_retraining_deletes_the_exports_of_the_models_it_replaces(regression_run, tmp_path):
     """An export of best-1.keras goes when retraining writes another best-1.keras."""
-    run = shutil.copytree(flower_run.run, tmp_path / "run")
+    run = shutil.copytree(regression_run.run, tmp_path / "run")
     exported = densespace.load_results(run).export(format="tflite")
-    densespace.tune(tiny("classification"), data=flower_run.data, out=run, verbose=0, retrain=True)
+    densespace.tune(tiny("regression"), data=regression_run.data, out=run, verbose=0, retrain=True)
     assert not exported.exists() and (run / "best-1.keras").is_file()
     assert "tflite" not in (run / ".densespace-manifest.json").read_text()
 
@@ -360,4 +372,14 @@ def test_a_column_named_like_an_output_is_refused():
     assert (
         str(raised.value)
         == "new.csv: has a column 'prediction', the name of a column predict writes; rename it"
+    )
+
+
+@pytest.mark.slow
+def test_a_tables_model_is_not_exported(flower_run, capsys):
+    """A run on a table's typed columns is refused an export, in one line at exit 2."""
+    assert main(["export", str(flower_run.run), "--format", "savedmodel"]) == 2
+    assert capsys.readouterr().err == (
+        "densespace: error: --format: exports are of models of arrays; a table's model takes its columns by "
+        "name, text through a StringLookup, which this export does not check: use best-K.keras\n"
     )

@@ -20,6 +20,7 @@ from helpers import ROOT, merge, spec_dict, synthetic_data
 import densespace
 from densespace import DensespaceError, SpecError, TuningError, planned_budget, validate_spec
 from densespace._cli import inspect_report
+from densespace._report import summary
 from densespace._results import ranked
 from densespace._run import progress as progress_module
 from densespace._run.options import apply_overrides
@@ -149,6 +150,7 @@ OVERRIDES = [
             "pruning": None,
             "initial_points": [],
             "cross_validation": None,
+            "pack": "off",
             "max_trials": 10,
             "num_initial_points": None,
         },
@@ -164,6 +166,7 @@ OVERRIDES = [
             "pruning": None,
             "initial_points": [],
             "cross_validation": None,
+            "pack": "off",
             "max_epochs": 100,
             "factor": 3,
             "hyperband_iterations": 1,
@@ -180,6 +183,7 @@ OVERRIDES = [
             "pruning": None,
             "initial_points": [],
             "cross_validation": None,
+            "pack": "off",
             "max_trials": 5,
         },
     ),
@@ -328,7 +332,7 @@ QUIET = textwrap.dedent("""
     from helpers import synthetic_data
     assert "tensorflow" not in sys.modules
     spec = densespace.validate_spec({spec!r})
-    densespace.tune(spec, data=synthetic_data(train=20, validation=10, test=10), out={out!r}, verbose=1)
+    densespace.tune(spec, data=synthetic_data(train=20, validation=100, test=10), out={out!r}, verbose=1)
 """)
 
 
@@ -621,7 +625,9 @@ def test_ensemble_averages_the_best_retrained_models(finished):
     accuracy = float(np.mean(np.argmax(members[0] + members[1], axis=1) == labels))
     assert (record["members"], record["model"]) == ([1, 2], "ensemble.keras")
     assert record["test_metrics"]["accuracy"] == pytest.approx(accuracy)
-    line = next(line for line in (result.out / "report.md").read_text().splitlines() if "ensemble" in line)
+    assert "ensemble.keras" in (result.out / "report.md").read_text()
+    wide = summary(densespace.load_results(result.out), width=250)  # one row per model at this width
+    line = next(line for line in wide.splitlines() if line.startswith("ensemble"))
     assert line.split()[:5] == ["ensemble", "ranks", "1,", "2", f"{accuracy:.4f}"]
     assert line.split()[-1] == "ensemble.keras"
     again = densespace.tune(validate_spec(TINY), data=data, out=result.out, ensemble=2, verbose=0)

@@ -223,7 +223,7 @@ def _predict(args: argparse.Namespace) -> int:
     path = predicting.model_path(results, Path(args.run_dir), args.model)
     predicting.check_proba(results, args.proba)
     rows = predicting.read_rows(args.data)
-    x = predicting._inputs(results, rows.data)
+    x = predicting._inputs(results, rows.rows())
     y = predicting.targets(results, rows, args.target) if args.evaluate else None
     from densespace._run.quiet import quiet_tensorflow
 
@@ -262,7 +262,7 @@ def _export(args: argparse.Namespace) -> int:
         Path(args.run_dir),
         format=args.format,
         model=args.model,
-        data=None if rows is None else rows.data,
+        data=None if rows is None else rows.rows(),
     )
     checked = "random rows" if rows is None else rows.source
     print(f"wrote {path} (it predicts within {difference:.2g} of best-{args.model}.keras on {checked})")

@@ -36,13 +36,20 @@ def export(
         The export's path, and the largest absolute difference found.
 
     Raises:
-        OptionError: ``format`` is none of ``EXPORTS``, or ``model`` no retrained rank.
+        OptionError: ``format`` is none of ``EXPORTS``, ``model`` no retrained rank, or the run's
+            model takes a table's columns.
         RunFolderError: The folder is in use, or holds a file densespace did not write where the
             export goes.
         TuningError: The export predicts otherwise than the Keras model.
     """
     if format not in EXPORTS:
         raise OptionError(f"{{format}} must be 'savedmodel' or 'tflite' (received {show(format)})", "format")
+    if results.spec["input"].get("columns") is not None:
+        raise OptionError(
+            "{format}: exports are of models of arrays; a table's model takes its columns by name, text "
+            "through a StringLookup, which this export does not check: use best-K.keras",
+            "format",
+        )
     path = _predict.model_path(results, folder, model)
     x = _sample(results) if data is None else _predict._inputs(results, data)
     from densespace._keras import export as keras_export

@@ -43,6 +43,18 @@ class Rows:
     y: np.ndarray | None
     source: str
 
+    def rows(self) -> Any:
+        """What ``_inputs`` takes: the examples, or the columns as a DataFrame indexed by the file's lines
+        (the header is line 1), whose errors name the file and the line."""
+        if not isinstance(self.data, dict):
+            return self.data
+        import pandas as pd
+
+        frame = pd.DataFrame(self.data)
+        frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
+        frame.attrs["where"] = f"{self.source}: "
+        return frame
+
 
 def read_rows(path: str | os.PathLike[str]) -> Rows:
     """The rows of a CSV (``.csv``) or ``.npz`` file, as ``densespace predict`` reads them.

@@ -22,7 +22,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -75,7 +75,9 @@ class _DenseSpaceEstimator(BaseEstimator):
         max_trials: int | None = None,
         epochs: int | None = None,
         seed: int | None = None,
+        pack: int | Literal["auto", "off"] | None = None,
         retrain_top: int = 1,
+        ensemble: int = 0,
         out: str | os.PathLike[str] | None = None,
         overwrite: bool = False,
         verbose: Verbosity = 0,
@@ -93,6 +95,7 @@ class _DenseSpaceEstimator(BaseEstimator):
         stop_at: tuple[str, float] | Target | None = None,
         enqueue: Sequence[str | os.PathLike[str]] = (),
         warm_start: str | os.PathLike[str] | None = None,
+        ignore: Sequence[str] = (),
         validation: float = 0.2,
     ) -> None:
         self.spec = spec
@@ -100,7 +103,9 @@ class _DenseSpaceEstimator(BaseEstimator):
         self.max_trials = max_trials
         self.epochs = epochs
         self.seed = seed
+        self.pack = pack
         self.retrain_top = retrain_top
+        self.ensemble = ensemble
         self.out = out
         self.overwrite = overwrite
         self.verbose = verbose
@@ -118,6 +123,7 @@ class _DenseSpaceEstimator(BaseEstimator):
         self.stop_at = stop_at
         self.enqueue = enqueue
         self.warm_start = warm_start
+        self.ignore = ignore
         self.validation = validation
 
     def _search(self, x: np.ndarray, y: np.ndarray, class_names: list[str] | None) -> None:

@@ -21,7 +21,8 @@ TOLERANCE: dict[str, float] = {"savedmodel": 1e-5, "tflite": 1e-4}
 
 def exported(model: keras.Model, format: ExportFormat, x: np.ndarray) -> tuple[dict[str, bytes], float]:
     """The files of ``model`` in ``format`` (by path relative to the export; ``""``: the export is one
-    file), and the largest absolute difference between its outputs and ``model``'s on ``x``.
+    file), and the largest absolute difference between its outputs and ``model``'s on ``x``, over the
+    outputs' scale (their largest magnitude, at least 1: targets in large units differ in float32's last bits).
 
     Raises:
         TuningError: The export predicts more than ``TOLERANCE`` away from the Keras model.
@@ -38,11 +39,12 @@ def exported(model: keras.Model, format: ExportFormat, x: np.ndarray) -> tuple[d
             content = tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
             got = _run_tflite(content, x)
             files = {"": content}
-    difference = float(np.max(np.abs(got - expected))) if len(x) else 0.0
+    scale = max(1.0, float(np.max(np.abs(expected)))) if len(x) else 1.0
+    difference = float(np.max(np.abs(got - expected))) / scale if len(x) else 0.0
     if not difference <= TOLERANCE[format]:
         raise TuningError(
-            f"the {format} export predicts up to {difference:.3g} away from the Keras model on the rows "
-            f"checked (more than {TOLERANCE[format]:g}); it was not written"
+            f"the {format} export predicts up to {difference:.3g} (of the outputs' scale, {scale:.3g}) away "
+            f"from the Keras model on the rows checked (more than {TOLERANCE[format]:g}); it was not written"
         )
     return files, difference
 

@@ -71,7 +71,6 @@ def fit_to_data(spec: Spec, data: Data) -> tuple[Spec, Data]:
         _fold_sizes(spec, data, problems)
     if problems:
         raise SpecError(problems, source="spec vs data")
-    _suggest_folds(spec, data)
     if spec.input.preprocessing == "rescale" and dtype != "uint8":
         warnings.warn(
             f"input.preprocessing is 'rescale' (divide by 255, for uint8 images) but the data is {dtype}: "
@@ -175,7 +174,7 @@ def _fold_sizes(spec: Spec, data: Data, problems: list[Problem]) -> None:
         )
 
 
-def _suggest_folds(spec: Spec, data: Data) -> None:
+def suggest_folds(spec: Spec, data: Data) -> None:
     """Warns when trials would be scored on a validation split of few rows without cross-validation."""
     rows = len(data.validation[1])
     if spec.search.cross_validation is None and rows < FEW_VALIDATION_ROWS:
@@ -183,7 +182,7 @@ def _suggest_folds(spec: Spec, data: Data) -> None:
             f"the validation split holds {rows} rows, so trial scores are noisy; search.cross_validation: K "
             "(such as 5) scores each trial by the mean over K folds of the train and validation rows",
             SearchWarning,
-            stacklevel=5,
+            stacklevel=4,
         )
 
 

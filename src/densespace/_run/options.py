@@ -181,19 +181,7 @@ class TuneOptions:
             OptionError: Another option is invalid.
         """
         g = given
-        if isinstance(g.retrain_top, bool) or not isinstance(g.retrain_top, int) or g.retrain_top < 0:
-            raise OptionError(
-                f"{{retrain_top}} must be an integer >= 0 (received {g.retrain_top!r})", "retrain_top"
-            )
-        if (
-            isinstance(g.ensemble, bool)
-            or not isinstance(g.ensemble, int)
-            or g.ensemble == 1
-            or g.ensemble < 0
-        ):
-            raise OptionError(
-                f"{{ensemble}} must be 0 (none) or an integer >= 2 (received {g.ensemble!r})", "ensemble"
-            )
+        _check_counts(g.retrain_top, g.ensemble)
         if g.verbose not in (0, 1, 2):
             raise OptionError(f"{{verbose}} must be 0, 1 or 2 (received {g.verbose!r})", "verbose")
         distributed = Distributed.from_options(chief=g.chief, worker=g.worker, worker_id=g.worker_id)
@@ -240,6 +228,18 @@ class TuneOptions:
             enqueue=enqueue,
             warm_start=warm_start,
             ensemble=g.ensemble,
+        )
+
+
+def _check_counts(retrain_top: object, ensemble: object) -> None:
+    """``retrain_top`` is an integer >= 0, ``ensemble`` 0 (none) or an integer >= 2."""
+    if isinstance(retrain_top, bool) or not isinstance(retrain_top, int) or retrain_top < 0:
+        raise OptionError(
+            f"{{retrain_top}} must be an integer >= 0 (received {retrain_top!r})", "retrain_top"
+        )
+    if isinstance(ensemble, bool) or not isinstance(ensemble, int) or ensemble == 1 or ensemble < 0:
+        raise OptionError(
+            f"{{ensemble}} must be 0 (none) or an integer >= 2 (received {ensemble!r})", "ensemble"
         )
 
 

@@ -61,7 +61,7 @@ from densespace._results import (
     write_results,
 )
 from densespace._run import folder, peers, warm
-from densespace._run.fit import fit_to_data
+from densespace._run.fit import fit_to_data, suggest_folds
 from densespace._run.folder import PENDING
 from densespace._run.options import KeepCheckpoints, Role, SearchOptions, TuneOptions, Verbosity, role
 from densespace._run.progress import LiveProgress, Progress, planned_budget
@@ -213,6 +213,7 @@ def run(options: TuneOptions, data: Data, *, live: bool = False) -> TuneResult:
             complete state, and running again resumes.
     """
     fitted, data = fit_to_data(options.spec, data)
+    suggest_folds(fitted, data)
     options = dataclasses.replace(options, spec=fitted)
     if options.verbose < 2:  # the data's errors came first: now TensorFlow loads, without its logs
         quiet_tensorflow()
@@ -338,7 +339,6 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
     claimed.callback(claim.release)
 
     from densespace._keras import data as batches
-    from densespace._keras import hypermodel as hypermodels
     from densespace._keras import oracle, state, tuners
     from densespace._keras import tensorboard as logs
 
@@ -349,13 +349,7 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
     if options.verbose:
         _announce(spec, this_role, options.out, options.retrain_top, claim.grown)
     start = time.monotonic()
-    hypermodel = hypermodels.build_hypermodel(
-        spec, train_images=data.train[0], train_targets=data.train[1], class_names=data_record.class_names
-    )
-    if options.verbose and hypermodel.encoding is not None and this_role != "worker":
-        print(hypermodel.encoding.describe(), file=sys.stderr)
-    if this_role != "single":
-        hypermodel.fingerprint = f"spec:{_spec_digest(spec)}/data:{data_record.digest}"
+    hypermodel = _hypermodel(options, data, data_record, this_role)
     shown = LiveProgress if live and options.verbose else Progress
     progress = shown(
         spec, verbose=options.verbose, start=start, then=options.on_trial_end, estimate=this_role == "single"
@@ -388,6 +382,24 @@ def _start(options: TuneOptions, data: Data, claimed: contextlib.ExitStack, *, l
         board=board,
         limits=limits,
     )
+
+
+def _hypermodel(
+    options: TuneOptions, data: Data, data_record: DataRecord, this_role: Role
+) -> DenseHyperModel:
+    """The spec's hypermodel, fitted to the training split; a table's columns told as it encodes them,
+    and for distributed tuning the fingerprint of the spec and data that workers check."""
+    from densespace._keras import hypermodel as hypermodels
+
+    spec = options.spec
+    hypermodel = hypermodels.build_hypermodel(
+        spec, train_images=data.train[0], train_targets=data.train[1], class_names=data_record.class_names
+    )
+    if options.verbose and hypermodel.encoding is not None and this_role != "worker":
+        print(hypermodel.encoding.describe(), file=sys.stderr)
+    if this_role != "single":
+        hypermodel.fingerprint = f"spec:{_spec_digest(spec)}/data:{data_record.digest}"
+    return hypermodel
 
 
 def _folds(spec: Spec, data: Data) -> list[tuple[Batches, Batches]]:

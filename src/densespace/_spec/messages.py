@@ -82,17 +82,7 @@ _COMPARISONS = {
 def _message(err: Any) -> str:
     kind, value, ctx, loc = err["type"], err.get("input"), err.get("ctx") or {}, err["loc"]
     if kind == "extra_forbidden":
-        model = _model_at(loc[:-1])
-        options = [f.alias or n for n, f in model.model_fields.items()] if model else []  # $schema
-        owners = [t.name for t in TUNERS.values() if loc[-1] in t.section.model_fields]
-        this = next((t.name for t in TUNERS.values() if t.section is model), None)
-        if this is not None and owners:
-            names = [repr(name) for name in owners]
-            listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-            plural = "s" if len(names) > 1 else ""
-            return f"unknown key: an option of tuner{plural} {listed}; this search's tuner is {this!r}"
-        hint = _suggest(loc[-1], options) or f" (allowed: {', '.join(options)})"
-        return f"unknown key{hint}"
+        return _unknown_key(loc)
     if kind == "missing":
         return "required key is missing"
     if kind == "literal_error":
@@ -141,6 +131,22 @@ def _message(err: Any) -> str:
             "digits, '-', '_' and single inner dots (no '/', '\\' or '..')"
         )
     return f"{err['msg']} (received {show(value)})" if kind not in _CUSTOM else err["msg"]
+
+
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    """The message of a key no model of its place has: a close name, the allowed ones, or the tuner it
+    belongs to."""
+    model = _model_at(loc[:-1])
+    options = [f.alias or n for n, f in model.model_fields.items()] if model else []  # $schema
+    owners = [t.name for t in TUNERS.values() if loc[-1] in t.section.model_fields]
+    this = next((t.name for t in TUNERS.values() if t.section is model), None)
+    if this is not None and owners:
+        names = [repr(name) for name in owners]
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        plural = "s" if len(names) > 1 else ""
+        return f"unknown key: an option of tuner{plural} {listed}; this search's tuner is {this!r}"
+    hint = _suggest(loc[-1], options) or f" (allowed: {', '.join(options)})"
+    return f"unknown key{hint}"
 
 
 _CUSTOM = {
