@@ -278,7 +278,8 @@ def test_report_and_compare_show_file_text_escaped(tmp_path, capsys, monkeypatch
     """report and compare print names, sources and values from a results file with escapes, one line
     each where the terminal is wide enough (wrapped at its spaces in a narrower one)."""
     monkeypatch.setenv("COLUMNS", str(columns))
-    folder = tmp_path / "run"
+    monkeypatch.chdir(tmp_path)  # the folder's path is shown, and a path has no space to break at
+    folder = Path("run")
     folder.mkdir()
     write_results(folder, _hostile())
     for command in (["report", str(folder)], ["compare", str(folder)]):
