@@ -11,7 +11,7 @@ from pathlib import Path
 
 from densespace._errors import printable
 from densespace._report.plot import PLOT_FILE
-from densespace._report.text import REPORT_FILE, show_values
+from densespace._report.text import REPORT_FILE, models_table
 from densespace._results import Results, ranked
 
 #: The most retrained models the HTML summary lists.
@@ -50,19 +50,7 @@ def results_html(results: Results, *, out: Path | None = None) -> str:
         f"<div>data: {e(data.source)} (train {data.train}, validation {data.validation}, test {data.test})</div>",
     ]
     if results.best:
-        names = [*(n for n in results.best[0].test_metrics if n != "loss"), "loss"]
-        header = ["rank", "trial", *(f"test {n}" for n in names), "parameters", "model", "values"]
-        rows = [
-            [
-                str(b.rank),
-                b.trial,
-                *("" if b.test_metrics.get(n) is None else f"{b.test_metrics[n]:.4f}" for n in names),
-                f"{b.parameters:,}",
-                b.model,
-                show_values(b.values),
-            ]
-            for b in results.best[:MAX_ROWS]
-        ]
+        _, header, rows = models_table(results.best[:MAX_ROWS])
         parts.append(_html_table(header, rows))
     if out is not None:
         files = ", ".join(

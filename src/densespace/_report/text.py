@@ -13,11 +13,12 @@ import io
 import re
 import shutil
 import textwrap
+from collections.abc import Sequence
 from typing import Any
 
 from densespace._errors import printable
 from densespace._report.plot import PLOT_FILE
-from densespace._results import Results, ranked
+from densespace._results import BestRecord, Results, ranked
 
 TRIALS_FILE = "trials.csv"
 REPORT_FILE = "report.md"
@@ -162,6 +163,25 @@ def _metric(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
 
+def models_table(best: Sequence[BestRecord]) -> tuple[list[str], list[str], list[list[str]]]:
+    """The retrained models as a table (``best`` not empty): the test metrics' names (the loss last),
+    the header (rank, trial, test metrics, parameters, model, values) and a row per model."""
+    names = [*(n for n in best[0].test_metrics if n != "loss"), "loss"]
+    header = ["rank", "trial", *(f"test {n}" for n in names), "parameters", "model", "values"]
+    rows = [
+        [
+            str(b.rank),
+            b.trial,
+            *(_metric(b.test_metrics.get(n)) for n in names),
+            f"{b.parameters:,}",
+            b.model,
+            show_values(b.values),
+        ]
+        for b in best
+    ]
+    return names, header, rows
+
+
 def trials_csv(results: Results) -> str:
     """One row per trial: id, status, score, seconds, epochs, then each hyperparameter."""
     names: list[str] = []
@@ -197,19 +217,7 @@ def summary(results: Results, *, width: int | None = None) -> str:
     lines = [fit(line, width) for line in lines]
     if results.best:
         lines.append("")
-        names = [*(n for n in results.best[0].test_metrics if n != "loss"), "loss"]
-        header = ["rank", "trial", *(f"test {n}" for n in names), "parameters", "model", "values"]
-        rows = [
-            [
-                str(b.rank),
-                b.trial,
-                *(_metric(b.test_metrics.get(n)) for n in names),
-                f"{b.parameters:,}",
-                b.model,
-                show_values(b.values),
-            ]
-            for b in results.best
-        ]
+        names, header, rows = models_table(results.best)
         if results.ensemble is not None:
             e = results.ensemble
             rows.append(
