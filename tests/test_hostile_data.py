@@ -238,14 +238,16 @@ def quadratic_stratified_order(labels: np.ndarray, rng: np.random.Generator) -> 
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_stratified_order_is_unchanged(seed: int) -> None:
-    """The linear stratified order is the one-pass-per-class order, so every seed splits as it did."""
+def test_stratified_prefix_is_unchanged(seed: int) -> None:
+    """The linear stratified split picks every prefix of the one-pass-per-class order, so every seed splits as it did."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, [1, 2, 10, 50, 3, 200][seed], size=[1, 7, 100, 500, 2, 1000][seed])
-    np.testing.assert_array_equal(
-        _arrays._stratified_order(labels, np.random.default_rng(seed)),
-        quadratic_stratified_order(labels, np.random.default_rng(seed)),
-    )
+    order = quadratic_stratified_order(labels, np.random.default_rng(seed))
+    for count in range(1, len(labels) + 1):
+        expected = np.zeros(len(labels), dtype=bool)
+        expected[order[:count]] = True
+        chosen = _arrays._first(labels, count, np.random.default_rng(seed), stratify=True)
+        np.testing.assert_array_equal(chosen, expected, err_msg=f"the first {count}")
 
 
 def test_stratified_order_does_no_work_per_class(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -255,7 +257,7 @@ def test_stratified_order_does_no_work_per_class(monkeypatch: pytest.MonkeyPatch
     calls = []
     for classes in (2, 5_000):
         counter.calls = 0
-        _arrays._stratified_order(np.arange(10_000) % classes, np.random.default_rng(0))
+        _arrays._first(np.arange(10_000) % classes, 5_000, np.random.default_rng(0), stratify=True)
         calls.append(counter.calls)
     assert calls[0] == calls[1] > 0
 

@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
+from densespace import DatasetError
 from densespace.sklearn import DenseSpaceClassifier, DenseSpaceRegressor
 
 #: The checks the regressor fails, and why.
@@ -96,6 +97,42 @@ def test_cross_val_score_fits_a_clone_per_fold():
     x = rng.normal(size=(90, 2))
     scores = cross_val_score(DenseSpaceRegressor(spec=TINY, seed=1), x, 1000 + 50 * x[:, 0], cv=3)
     assert scores.shape == (3,) and all(scores > 0.5)
+
+
+def _penguins(n: int = 120) -> pd.DataFrame:
+    """A table as people have it: a text category that decides the class, numbers with a gap, dates."""
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {
+            "island": np.array(["Biscoe", "Dream", "Torgersen"], dtype=object)[np.arange(n) % 3],
+            "mass": rng.normal(4000, 300, n) + (np.arange(n) % 3) * 800,
+            "seen": pd.date_range("2007-11-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+        }
+    )
+    table.loc[3, "mass"] = np.nan
+    return table
+
+
+@pytest.mark.slow
+def test_a_table_with_text_dates_and_gaps_is_fitted_as_a_table():
+    """A DataFrame of text, dates and a gap is typed and encoded in the model; classes keep their order."""
+    x = _penguins()
+    y = np.array([2, 10, 33])[np.arange(len(x)) % 3]  # "10" < "2" as text: the columns follow classes_
+    classifier = DenseSpaceClassifier(spec=TINY, seed=1).fit(x, y)
+    assert list(classifier.classes_) == [2, 10, 33] and classifier.n_features_in_ == 3
+    assert classifier.results_.spec["input"]["columns"] == {
+        "island": "categorical",
+        "mass": "numeric",
+        "seen": "date",
+    }
+    assert classifier.score(x, y) == 1.0
+    assert classifier.predict_proba(x.head(3)).argmax(axis=1).tolist() == [0, 1, 2]
+    with pytest.raises(DatasetError) as error:
+        classifier.predict(x.to_numpy())
+    assert (
+        str(error.value)
+        == "the model takes a table's columns (a DataFrame, or columns by name); received an array"
+    )
 
 
 def test_clone_copies_the_parameters_unfitted():

@@ -193,6 +193,19 @@ def test_load_csv_sniffs_the_delimiter_and_keeps_text(tmp_path: Path, suffix: st
     assert whole.loc[4, "island"] is None or pd.isna(whole.loc[4, "island"])
 
 
+@pytest.mark.parametrize("gap", ["", " "])
+def test_spaces_after_the_delimiter_are_not_part_of_the_values(tmp_path: Path, gap: str) -> None:
+    """ "a, b" reads as "a,b" does: numbers stay numbers and categories have no leading space."""
+    path = tmp_path / "t.csv"
+    rows = [f"{i},{gap}{'ab'[i % 2]},{gap}{'odd' if i % 2 else 'even'}" for i in range(20)]
+    path.write_text(f"n,{gap}letter,{gap}parity\n" + "\n".join(rows) + "\n")
+    data = load_csv(path, target="parity")
+    assert data.class_names == ("even", "odd")
+    assert data.feature_names == ("n", "letter")
+    assert data.train[0]["n"].dtype == np.int64
+    assert set(data.train[0]["letter"]) == {"a", "b"}
+
+
 def test_rows_without_a_target_are_left_out_with_a_count(tmp_path: Path) -> None:
     """A target with missing values drops those rows, and a warning says how many."""
     table = frame()
@@ -236,6 +249,13 @@ def test_from_frame_and_from_arrays_keep_names_and_text_labels() -> None:
         assert made.class_names == ("Adelie", "Gentoo")
         assert made.feature_names == ("island", "mass", "seen", "tagged")
     assert data.fingerprint == again.fingerprint
+
+
+def test_labels_of_digits_written_as_text_are_class_names() -> None:
+    """A target of text that reads as numbers ("2", "10") names its classes in text order, with no hint."""
+    table = frame().assign(species=np.array(["2", "10", "33"], dtype=object)[np.arange(ROWS) % 3])
+    data = from_frame(table, target="species")
+    assert data.class_names == ("10", "2", "33")
 
 
 # ---- the spec against a table -------------------------------------------------------------------

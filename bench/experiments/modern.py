@@ -3,6 +3,8 @@
     python bench/experiments/modern.py ablation [--limit 10000] [--retrain-epochs 10] [--only NAME ...]
     python bench/experiments/modern.py ensemble [--limit 10000] [--retrain-epochs 10]
     python bench/experiments/modern.py longer   [--limit 10000] [--retrain-epochs 30]
+    python bench/experiments/modern.py long RECIPE [--limit 0] [--retrain-epochs 150] [--seed 1] [--save DIR]
+    python bench/experiments/modern.py combine [--limit 0] [--save DIR]
 
 (also takes ``--cache DIR`` and ``--results DIR``)
 
@@ -20,6 +22,15 @@
 * longer: the base against the residual recipe of the issue (6 residual layers, crop, MixUp,
   AdamW with warmup), each trained ``--retrain-epochs`` epochs: whether the residual recipe
   needs the longer schedule it is said to.
+
+* long: one recipe of ``longer`` (``base`` or ``residual``) trained ``--retrain-epochs`` epochs
+  with ``--seed`` (``--limit 0``: the whole 45,000 / 5,000 / 10,000 split), tested once and
+  saved as ``--save``/``RECIPE-SEED.keras``, with its epochs logged beside it
+  (``RECIPE-SEED.csv``): the long schedules, one per process, run in the background.
+
+* combine: every model ``long`` saved in ``--save``, tested once each, and the ensembles of
+  the first 2, 3, ... of them, best validation accuracy first (the choice never looks at the
+  test split), averaged as ``--ensemble K`` averages the retrained models.
 
 The section of results/modern.md (and the entry of modern.json) is replaced with the command
 that made it.
@@ -120,6 +131,9 @@ def _recipe(spec: dict[str, Any]) -> None:
     spec["optimizer"].update(name="adamw", learning_rate=0.0005, weight_decay=0.05, warmup=0.05)
 
 
+#: ``long``'s names of the two ``RECIPES``.
+LONG = {"base": "the base configuration"}
+
 RECIPES: dict[str, Change] = {
     "the base configuration": lambda d: None,
     "residual recipe: 6 residual layers of 256 (expansion 2, layer norm, gelu, dropout 0.1), crop 4, "
@@ -205,7 +219,82 @@ def _ensemble(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str
     return figures, table, []
 
 
-PARTS = {"ablation": _ablation, "ensemble": _ensemble, "longer": _longer}
+def _full(args: argparse.Namespace, source: Path) -> Any:
+    """The split ``--limit`` asks for: the whole 45,000 / 5,000 / 10,000 split when 0."""
+    return load_cifar10(source, limit=args.limit or None, seed=0)
+
+
+def _long(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], list[_harness.Check]]:
+    import keras
+
+    data = _full(args, source)
+    name = LONG.get(args.recipe) or next(n for n in RECIPES if n.startswith(args.recipe))
+    variant = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
+    RECIPES[name](variant)
+    spec = densespace.validate_spec(variant)
+    hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
+    args.save.mkdir(parents=True, exist_ok=True)
+    stem = args.save / f"{args.recipe}-{args.seed}"
+    start = time.monotonic()
+    log = keras.callbacks.CSVLogger(str(stem.with_suffix(".csv")))
+    model, metrics, epochs = _harness.retrain(
+        hypermodel, {}, data, epochs=args.retrain_epochs, seed=args.seed, callbacks=[log]
+    )
+    seconds = time.monotonic() - start
+    model.save(stem.with_suffix(".keras"))
+    parameters = densespace.parameter_bounds(spec)[0]
+    figures = {**metrics, "seconds": seconds, "parameters": parameters, "epochs": epochs, "recipe": name}
+    table = [
+        f"{name}: {epochs} epochs on {len(data.train[0]):,} train images (seed {args.seed}), tested once on "
+        f"{len(data.test[0]):,}: **{metrics['accuracy']:.4f}** test accuracy (loss {metrics['loss']:.4f}), "
+        f"{parameters:,} parameters, {seconds / 60:.0f} minutes. Saved as `{stem.name}.keras`; its epochs "
+        f"in `{stem.name}.csv`.",
+    ]
+    return figures, table, []
+
+
+def _combine(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], list[_harness.Check]]:
+    import keras
+
+    from densespace._keras.ensemble import ensemble
+
+    data = _full(args, source)
+    spec = densespace.validate_spec(
+        densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
+    )
+    scored = []
+    for path in sorted(args.save.glob("*.keras")):
+        model = keras.models.load_model(path)
+        validation = model.evaluate(*data.validation, batch_size=1024, return_dict=True, verbose=0)
+        test = model.evaluate(*data.test, batch_size=1024, return_dict=True, verbose=0)
+        scored.append((validation["accuracy"], path.stem, model, test))
+        print(
+            f"{path.stem}: validation {validation['accuracy']:.4f}, test {test['accuracy']:.4f}", flush=True
+        )
+    scored.sort(key=lambda row: -row[0])
+    figures: Figures = {stem: {"validation_accuracy": v, **test} for v, stem, _, test in scored}
+    rows = [
+        f"| {stem} | {v:.4f} | {test['accuracy']:.4f} | {test['loss']:.4f} |" for v, stem, _, test in scored
+    ]
+    for size in range(2, len(scored) + 1):
+        _, metrics = ensemble([row[2] for row in scored[:size]], spec, data.test)
+        figures[f"ensemble of the first {size}"] = metrics
+        rows.append(
+            f"| ensemble.keras of the first {size} | | {metrics['accuracy']:.4f} | {metrics['loss']:.4f} |"
+        )
+    table = [
+        f"The models `long` saved in `{args.save.name}/`, best validation accuracy first, tested once on "
+        f"{len(data.test[0]):,} images; each ensemble averages the probabilities of the first K "
+        "(`densespace._keras.ensemble`, what `--ensemble K` writes).",
+        "",
+        "| model | validation accuracy | test accuracy | test loss |",
+        "| --- | ---: | ---: | ---: |",
+        *rows,
+    ]
+    return figures, table, []
+
+
+PARTS = {"ablation": _ablation, "ensemble": _ensemble, "longer": _longer, "long": _long, "combine": _combine}
 
 
 def main() -> int:
@@ -215,8 +304,16 @@ def main() -> int:
     parser.add_argument("--retrain-epochs", type=int, default=10, help="epochs of each retraining")
     parser.add_argument("--limit", type=int, default=10000, help="images per split")
     parser.add_argument("--only", nargs="*", default=[], choices=list(ABLATIONS), help="rows to run")
+    parser.add_argument("recipe", nargs="?", choices=["base", "residual"], help="long: the recipe")
+    parser.add_argument("--seed", type=int, default=1, help="long: the seed of the training")
+    parser.add_argument(
+        "--save", type=Path, default=_harness.ROOT / "bench" / "work" / "long", help="long, combine: models"
+    )
     args = parser.parse_args()
-    run = _harness.Run("modern", "Better dense networks: CIFAR-10 ablations", args.results, part=args.part)
+    if args.part == "long" and args.recipe is None:
+        parser.error("long takes a RECIPE: base or residual")
+    part = f"long {args.recipe} {args.seed}" if args.part == "long" else args.part
+    run = _harness.Run("modern", "Better dense networks: CIFAR-10 ablations", args.results, part=part)
     figures, table, checks = PARTS[args.part](args, _harness.cifar10(args.cache) / _harness.BINARY)
     return run.finish(figures, table, checks)
 

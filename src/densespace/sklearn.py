@@ -1,7 +1,10 @@
 """scikit-learn estimators that search a space on ``fit``: ``DenseSpaceClassifier`` and ``DenseSpaceRegressor``.
 
-``fit(X, y)`` runs ``densespace.tune`` on the arrays (a held-out split of ``validation`` scores the
-trials and tests the retrained best), keeps the best retrained model, and predicts with it. The
+``fit(X, y)`` runs ``densespace.tune`` on the data (a held-out split of ``validation`` scores the
+trials and tests the retrained best), keeps the best retrained model, and predicts with it. ``X`` is
+an array of numbers, or a pandas DataFrame; a DataFrame with text, category, true/false or date
+columns, or with gaps, is a table: its columns are typed and encoded inside the model as
+``densespace.datasets.from_frame`` does, and ``predict`` takes such a DataFrame. The
 estimators take ``spec`` and every option of ``tune`` (``SearchOptions``' fields, the same
 defaults but ``verbose=0``), plus ``validation``; so they sit in a ``Pipeline``, ``cross_val_score``
 or ``GridSearchCV`` like any estimator. Needs scikit-learn (``pip install 'densespace[sklearn]'``).
@@ -40,7 +43,8 @@ from densespace._run.options import KeepCheckpoints, Verbosity
 from densespace._run.tune import tune
 from densespace._search import TunerName
 from densespace._spec import Spec, load_spec, validate_spec
-from densespace.datasets import from_arrays
+from densespace.datasets import Dataset, from_arrays, from_frame
+from densespace.datasets._arrays import is_frame
 
 __all__ = ["DEFAULT_SPEC", "DenseSpaceClassifier", "DenseSpaceRegressor"]
 
@@ -126,18 +130,48 @@ class _DenseSpaceEstimator(BaseEstimator):
         self.ignore = ignore
         self.validation = validation
 
-    def _search(self, x: np.ndarray, y: np.ndarray, class_names: list[str] | None) -> None:
-        """Runs the search on ``x``, ``y`` (a stratified ``validation`` split held out: the trials are
-        scored and the retrained best tested on it) and keeps the best retrained model."""
-        data = from_arrays(
-            x.astype(np.float32),
-            y,
+    def _fit(self, X: Any, y: Any, *, classes: bool) -> tuple[Any, Any]:
+        """Checks ``X``, ``y`` as scikit-learn does (a table as a table: any column type, gaps) and
+        keeps the data to search on: (the rows, the targets) as checked."""
+        self._table = _is_table(X)
+        if self._table:
+            _, y = validate_data(
+                self, X, y, dtype=None, ensure_all_finite=False, ensure_min_samples=2, y_numeric=not classes
+            )
+            return X, y
+        return validate_data(
+            self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2, y_numeric=not classes
+        )
+
+    def _data(self, x: Any, y: np.ndarray, class_names: list[str] | None) -> Dataset:
+        """The rows split for the search: a stratified ``validation`` split held out, on which the
+        trials are scored and the retrained best tested."""
+        if not self._table:
+            return from_arrays(
+                x.astype(np.float32),
+                y,
+                validation="test",
+                test=self.validation,
+                seed=self.seed or 0,
+                class_names=class_names,
+                feature_names=[str(name) for name in getattr(self, "feature_names_in_", [])] or None,
+            )
+        target = next(
+            f"target{'_' * i}" for i in range(len(x.columns) + 1) if f"target{'_' * i}" not in x.columns
+        )
+        labels = y if class_names is None else np.asarray(class_names, dtype=object)[y]
+        return from_frame(
+            x.assign(**{target: labels}),
+            target=target,
             validation="test",
             test=self.validation,
             seed=self.seed or 0,
-            class_names=class_names,
-            feature_names=[str(name) for name in getattr(self, "feature_names_in_", [])] or None,
+            numbers=class_names is None,
         )
+
+    def _search(self, x: Any, y: np.ndarray, class_names: list[str] | None) -> None:
+        """Runs the search on ``x``, ``y`` and keeps the best retrained model."""
+        data = self._data(x, y, class_names)
         options = {
             name: value
             for name, value in self.get_params(deep=False).items()
@@ -174,10 +208,25 @@ class _DenseSpaceEstimator(BaseEstimator):
         return self._task
 
     def _outputs(self, X: Any) -> np.ndarray:
-        """The best model's raw outputs on ``X``, checked as scikit-learn checks inputs."""
+        """The best model's raw outputs on ``X``, checked as scikit-learn checks inputs (a table's
+        rows: a DataFrame holding its columns)."""
         check_is_fitted(self)
+        if self._table:
+            validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
+            return _predict.outputs(self.model_, _predict._inputs(self.results_, X))
         x = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return _predict.outputs(self.model_, _predict._inputs(self.results_, x))
+
+
+def _is_table(X: Any) -> bool:
+    """Whether ``X`` is a DataFrame that an array of numbers cannot hold: a column of text,
+    categories, true/false or dates, or a gap."""
+    if not is_frame(X):
+        return False
+    import pandas as pd
+
+    numbers = all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in X.dtypes)
+    return not numbers or bool(X.isna().to_numpy().any())
 
 
 class DenseSpaceClassifier(ClassifierMixin, _DenseSpaceEstimator):
@@ -210,7 +259,7 @@ class DenseSpaceClassifier(ClassifierMixin, _DenseSpaceEstimator):
             ValueError: ``X`` or ``y`` are not usable (scikit-learn's checks; a class with too
                 few rows to hold some out); the spec is invalid.
         """
-        x, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        x, y = self._fit(X, y, classes=True)
         check_classification_targets(y)
         self.classes_, ids = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -224,8 +273,8 @@ class DenseSpaceClassifier(ClassifierMixin, _DenseSpaceEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Each class's probability, one column per class of ``classes_``."""
         raw = self._outputs(X)  # checks it is fitted first
-        probabilities = _predict.probabilities(self.results_, raw)
-        return np.stack(list(probabilities.values()), axis=1).astype(np.float64)
+        probabilities = _predict.probabilities(self.results_, raw)  # by class name, in the data's order
+        return np.stack([probabilities[str(c)] for c in self.classes_], axis=1).astype(np.float64)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most likely class of each row."""
@@ -254,7 +303,7 @@ class DenseSpaceRegressor(RegressorMixin, _DenseSpaceEstimator):
             ValueError: ``X`` or ``y`` are not usable (scikit-learn's checks; a constant ``y``);
                 the spec is invalid.
         """
-        x, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2, y_numeric=True)
+        x, y = self._fit(X, y, classes=False)
         self._search(x, np.asarray(y, dtype=np.float32), None)
         return self
 

@@ -63,6 +63,7 @@ from densespace._results import (
 from densespace._run import folder, peers, warm
 from densespace._run.fit import fit_to_data, suggest_folds
 from densespace._run.folder import PENDING
+from densespace._run.heap import frozen_heap
 from densespace._run.options import KeepCheckpoints, Role, SearchOptions, TuneOptions, Verbosity, role
 from densespace._run.progress import LiveProgress, Progress, planned_budget
 from densespace._run.quiet import quiet_tensorflow
@@ -220,6 +221,7 @@ def run(options: TuneOptions, data: Data, *, live: bool = False) -> TuneResult:
     environment = options.distributed.environment() if options.distributed else {}
     quiet = contextlib.redirect_stdout(io.StringIO()) if not options.verbose else contextlib.nullcontext()
     with contextlib.ExitStack() as claimed:
+        claimed.enter_context(frozen_heap())
         try:
             with _environment(environment), quiet:  # keras-tuner prints to stdout on its own
                 search = _start(options, data, claimed, live=live)

@@ -547,38 +547,52 @@ def _hold_out(
     where: str = "",
 ) -> tuple[Split, Split]:
     """Splits ``fraction`` of ``train`` off, stratified by class unless ``stratify`` is false."""
-    order = _stratified_order(train[1], rng) if stratify else rng.permutation(len(train[1]))
-    count = round(len(order) * fraction)
-    if not 0 < count < len(order):
+    total = len(train[1])
+    count = round(total * fraction)
+    if not 0 < count < total:
         raise DatasetError(
-            f"{where}{name}={fraction} of {len(order)} {noun} leaves {len(order) - count} "
+            f"{where}{name}={fraction} of {total} {noun} leaves {total - count} "
             f"for training and {count} for {name}; each needs at least one"
         )
-    return _take(train, order[count:]), _take(train, order[:count])
+    held = _first(train[1], count, rng, stratify=stratify)
+    return _take(train, ~held), _take(train, held)
 
 
 def _subset(split: Split, limit: int, rng: np.random.Generator, *, stratify: bool = True) -> Split:
     """At most ``limit`` examples of ``split``, stratified by class unless ``stratify`` is false."""
     if len(split[1]) <= limit:
         return split
-    order = _stratified_order(split[1], rng) if stratify else rng.permutation(len(split[1]))
-    return _take(split, order[:limit])
+    return _take(split, _first(split[1], limit, rng, stratify=stratify))
 
 
-def _stratified_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A random order of the indices of ``labels`` whose every prefix keeps the class shares."""
+def _first(labels: np.ndarray, count: int, rng: np.random.Generator, *, stratify: bool) -> np.ndarray:
+    """Which examples (a mask) are the first ``count`` of a random order of ``labels``: a
+    permutation, or unless not ``stratify`` one whose every prefix keeps the class shares.
+
+    The stratified order ranks each example by how far through its class it comes in a random
+    permutation, ties kept in the permutation's order; its first ``count`` are those ranked below
+    the ``count``-th rank, then as many of those at that rank as are missing, in the
+    permutation's order: found in linear time (a partition, not a sort).
+    """
     order = rng.permutation(len(labels))
+    chosen = np.zeros(len(labels), dtype=bool)
+    if not stratify:
+        chosen[order[:count]] = True
+        return chosen
     inverse = labels[order].astype(np.int64).reshape(-1)  # class ids 0..k-1, checked before any split
     counts = np.bincount(inverse)  # classes absent from ``labels`` count 0 and take no place
     ids = inverse.astype(np.uint16) if len(counts) <= 2**16 else inverse  # radix-sorted: linear time
-    grouped = np.argsort(ids, kind="stable")  # class by class, each in shuffled order
-    seen = np.empty(len(labels))  # how many of its class come before each example
-    seen[grouped] = np.arange(len(labels)) - np.repeat(np.cumsum(counts) - counts, counts)
-    rank = (seen + 0.5) / counts[inverse]  # how far through its class, 0..1
-    return order[np.argsort(rank, kind="stable")]
+    grouped = np.argsort(ids, kind="stable")  # positions in ``order``, class by class, each in that order
+    sizes = np.repeat(counts, counts)  # the size of the class of each of ``grouped``
+    rank = (np.arange(len(labels)) - np.repeat(np.cumsum(counts) - counts, counts) + 0.5) / sizes
+    last = np.partition(rank, count - 1)[count - 1]  # how far through its class, 0..1: the count-th
+    below = rank < last
+    ties = np.sort(grouped[rank == last])  # at most one of each class
+    chosen[order[grouped[below]]] = True
+    chosen[order[ties[: count - int(below.sum())]]] = True
+    return chosen
 
 
-def _take(split: Split, indices: np.ndarray) -> Split:
-    """The examples at ``indices``, kept in their original order."""
-    indices = np.sort(indices)
-    return split[0][indices], split[1][indices]
+def _take(split: Split, chosen: np.ndarray) -> Split:
+    """The examples ``chosen`` (a mask), kept in their original order."""
+    return split[0][chosen], split[1][chosen]

@@ -216,7 +216,7 @@ def _read_csv(stream: BinaryIO, where: str, delimiter: str | None) -> pd.DataFra
             stream,
             sep=delimiter,
             engine="c",
-            skipinitialspace=True,
+            skipinitialspace=f"{delimiter} " in text,  # "a, b": slower, so only where the first lines have it
             encoding="utf-8",
             nrows=rows + 1,
             low_memory=False,

@@ -304,9 +304,10 @@ def _mixed(column: pd.Series, names: np.ndarray, ids: np.ndarray) -> str:
     import pandas as pd
 
     numeric = pd.to_numeric(pd.Series(names), errors="coerce").notna().to_numpy()
-    if numeric[ids].sum() <= len(column) // 2:
+    text = np.flatnonzero(~numeric[ids])
+    if not len(text) or numeric[ids].sum() <= len(column) // 2:
         return ""
-    at = int(np.flatnonzero(~numeric[ids])[0])
+    at = int(text[0])
     return (
         f"; column {column.name!r} holds numbers and text ({quote(str(column.iloc[at]), 40)!r} on "
         f"{row_of(column, at)}), so every value was read as a class name"
