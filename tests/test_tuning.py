@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from densespace._cli import inspect_report
 from densespace._report import summary
 from densespace._results import ranked
 from densespace._run import progress as progress_module
+from densespace._run.heap import frozen_heap
 from densespace._run.options import apply_overrides
 
 TINY = spec_dict(
@@ -215,6 +217,36 @@ def test_invalid_overrides(options, problem):
     with pytest.raises(SpecError) as info:
         apply_overrides(validate_spec(TINY), **options)
     assert str(info.value) == problem
+
+
+@pytest.mark.parametrize("before", [False, True])
+def test_the_heap_is_frozen_inside_the_block_and_as_found_after(before):
+    """frozen_heap freezes what is alive for the block and unfreezes it after, unless the caller had frozen it."""
+    if before:
+        gc.freeze()
+    try:
+        outside = gc.get_freeze_count()
+        with frozen_heap():
+            inside = gc.get_freeze_count()
+        after = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert inside > 0 and after == outside and (outside > 0) == before
+
+
+@pytest.mark.slow
+def test_a_search_runs_with_the_heap_frozen(tmp_path):
+    """Every trial of a search runs with the objects from before it frozen, and none stay frozen after."""
+    counts = []
+    spec = validate_spec(merge(TINY, {"search": {"max_trials": 2}}))
+    densespace.tune(
+        spec,
+        data=synthetic_data(),
+        out=tmp_path,
+        verbose=0,
+        on_trial_end=lambda _: counts.append(gc.get_freeze_count()),
+    )
+    assert len(counts) == 2 and min(counts) > 0 and gc.get_freeze_count() == 0
 
 
 @pytest.mark.slow

@@ -99,6 +99,7 @@ def _ablation(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str
     for change in chosen:
         variant = json.loads(json.dumps(base))
         ABLATIONS[change](variant)
+        variant["training"]["epochs"] = args.retrain_epochs  # the cosine decay spans the run
         spec = densespace.validate_spec(variant)
         hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
         start = time.monotonic()
@@ -148,6 +149,7 @@ def _longer(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str],
     for name, change in RECIPES.items():
         variant = json.loads(json.dumps(base))
         change(variant)
+        variant["training"]["epochs"] = args.retrain_epochs  # the cosine decay spans the run
         spec = densespace.validate_spec(variant)
         hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
         start = time.monotonic()
@@ -187,6 +189,7 @@ def _ensemble(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str
     for rank, name in enumerate(MEMBERS, 1):
         variant = json.loads(json.dumps(base))
         ABLATIONS[name](variant)
+        variant["training"]["epochs"] = args.retrain_epochs  # the cosine decay spans the run
         spec = densespace.validate_spec(variant)
         hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
         model, metrics, _ = _harness.retrain(hypermodel, {}, data, epochs=args.retrain_epochs, seed=rank)
@@ -231,6 +234,7 @@ def _long(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], l
     name = LONG.get(args.recipe) or next(n for n in RECIPES if n.startswith(args.recipe))
     variant = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
     RECIPES[name](variant)
+    variant["training"]["epochs"] = args.retrain_epochs  # the cosine decay spans the run
     spec = densespace.validate_spec(variant)
     hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
     args.save.mkdir(parents=True, exist_ok=True)
