@@ -376,10 +376,23 @@ def test_a_column_named_like_an_output_is_refused():
 
 
 @pytest.mark.slow
-def test_a_tables_model_is_not_exported(flower_run, capsys):
-    """A run on a table's typed columns is refused an export, in one line at exit 2."""
-    assert main(["export", str(flower_run.run), "--format", "savedmodel"]) == 2
-    assert capsys.readouterr().err == (
-        "densespace: error: --format: exports are of models of arrays; a table's model takes its columns by "
-        "name, text through a StringLookup, which this export does not check: use best-K.keras\n"
-    )
+@pytest.mark.parametrize(
+    ("flags", "problem"),
+    [
+        (
+            ["--format", "tflite", "--data", "new.csv"],
+            "--format: a table's model takes its columns by name and its text through a StringLookup, which "
+            "TFLite's built-in operations lack: export it as 'savedmodel'",
+        ),
+        (
+            ["--format", "savedmodel"],
+            "--data: a table's export is checked on rows of its columns, which the results folder does not "
+            "keep: give some (a CSV file, or a DataFrame in Python)",
+        ),
+    ],
+)
+def test_a_tables_model_is_exported_as_a_savedmodel_checked_on_given_rows(flower_run, capsys, flags, problem):
+    """A run on a table's columns exports no TFLite model, and a SavedModel only checked on rows given."""
+    flags = [str(flower_run.folder / flag) if flag == "new.csv" else flag for flag in flags]
+    assert main(["export", str(flower_run.run), *flags]) == 2
+    assert capsys.readouterr().err == f"densespace: error: {problem}\n"

@@ -359,7 +359,8 @@ def test_the_model_of_a_table_has_the_counted_parameters() -> None:
 
 @pytest.mark.slow
 def test_a_saved_model_of_a_table_predicts_raw_rows(tmp_path: Path) -> None:
-    """best-1.keras loads with Keras alone and, fed raw rows through model_inputs, scores the run's test accuracy."""
+    """best-1.keras loads with Keras alone and, fed raw rows through model_inputs, scores the run's test
+    accuracy; its SavedModel export, text and dates included, predicts the same."""
     import keras
     import tensorflow as tf
 
@@ -375,8 +376,11 @@ def test_a_saved_model_of_a_table_predicts_raw_rows(tmp_path: Path) -> None:
     predicted = model.predict(tf.data.Dataset.from_tensor_slices(inputs).batch(16), verbose=0)
     accuracy = float(np.mean(predicted.argmax(axis=1) == data.test[1]))
     assert accuracy == pytest.approx(result.test_metrics[0]["accuracy"])
-    named = densespace.load_results(tmp_path / "run").predict(data.test[0])
+    results = densespace.load_results(tmp_path / "run")
+    named = results.predict(data.test[0])
     assert named.tolist() == [data.class_names[i] for i in predicted.argmax(axis=1)]
+    exported = tf.saved_model.load(str(results.export(format="savedmodel", data=data.test[0])))
+    np.testing.assert_allclose(exported.serve(inputs).numpy(), predicted, atol=1e-5, rtol=0)
 
 
 def test_a_table_is_not_packed() -> None:

@@ -37,7 +37,7 @@ def export(
 
     Raises:
         OptionError: ``format`` is none of ``EXPORTS``, ``model`` no retrained rank, or the run's
-            model takes a table's columns.
+            model takes a table's columns and ``format`` is TFLite or no ``data`` is given.
         RunFolderError: The folder is in use, or holds a file densespace did not write where the
             export goes.
         TuningError: The export predicts otherwise than the Keras model.
@@ -45,11 +45,18 @@ def export(
     if format not in EXPORTS:
         raise OptionError(f"{{format}} must be 'savedmodel' or 'tflite' (received {show(format)})", "format")
     if results.spec["input"].get("columns") is not None:
-        raise OptionError(
-            "{format}: exports are of models of arrays; a table's model takes its columns by name, text "
-            "through a StringLookup, which this export does not check: use best-K.keras",
-            "format",
-        )
+        if format == "tflite":
+            raise OptionError(
+                "{format}: a table's model takes its columns by name and its text through a StringLookup, "
+                "which TFLite's built-in operations lack: export it as 'savedmodel'",
+                "format",
+            )
+        if data is None:
+            raise OptionError(
+                "{data}: a table's export is checked on rows of its columns, which the results folder does "
+                "not keep: give some (a CSV file, or a DataFrame in Python)",
+                "data",
+            )
     path = _predict.model_path(results, folder, model)
     x = _sample(results) if data is None else _predict._inputs(results, data)
     from densespace._keras import export as keras_export

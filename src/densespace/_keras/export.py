@@ -13,21 +13,25 @@ import numpy as np
 import tensorflow as tf
 
 from densespace._errors import TuningError
+from densespace._keras.data import batched
 
 ExportFormat = Literal["savedmodel", "tflite"]
 #: The largest absolute difference allowed between an export's outputs and the Keras model's.
 TOLERANCE: dict[str, float] = {"savedmodel": 1e-5, "tflite": 1e-4}
 
 
-def exported(model: keras.Model, format: ExportFormat, x: np.ndarray) -> tuple[dict[str, bytes], float]:
+def exported(
+    model: keras.Model, format: ExportFormat, x: np.ndarray | dict[str, np.ndarray]
+) -> tuple[dict[str, bytes], float]:
     """The files of ``model`` in ``format`` (by path relative to the export; ``""``: the export is one
-    file), and the largest absolute difference between its outputs and ``model``'s on ``x``, over the
-    outputs' scale (their largest magnitude, at least 1: targets in large units differ in float32's last bits).
+    file), and the largest absolute difference between its outputs and ``model``'s on ``x`` (an
+    array, or a table's arrays by input name: a SavedModel only), over the outputs' scale (their
+    largest magnitude, at least 1: targets in large units differ in float32's last bits).
 
     Raises:
         TuningError: The export predicts more than ``TOLERANCE`` away from the Keras model.
     """
-    expected = np.asarray(model.predict(x, batch_size=1024, verbose=0))
+    expected = np.asarray(model.predict(batched(x), verbose=0))
     with tempfile.TemporaryDirectory() as folder:
         saved = Path(folder, "savedmodel")
         model.export(str(saved), format="tf_saved_model", verbose=False)
@@ -39,8 +43,9 @@ def exported(model: keras.Model, format: ExportFormat, x: np.ndarray) -> tuple[d
             content = tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
             got = _run_tflite(content, x)
             files = {"": content}
-    scale = max(1.0, float(np.max(np.abs(expected)))) if len(x) else 1.0
-    difference = float(np.max(np.abs(got - expected))) / scale if len(x) else 0.0
+    rows = len(expected)
+    scale = max(1.0, float(np.max(np.abs(expected)))) if rows else 1.0
+    difference = float(np.max(np.abs(got - expected))) / scale if rows else 0.0
     if not difference <= TOLERANCE[format]:
         raise TuningError(
             f"the {format} export predicts up to {difference:.3g} (of the outputs' scale, {scale:.3g}) away "
