@@ -40,6 +40,7 @@ def exported(
             got = np.asarray(loaded.serve(x))
             files = {p.relative_to(saved).as_posix(): p.read_bytes() for p in saved.rglob("*") if p.is_file()}
         else:
+            assert isinstance(x, np.ndarray), "a table's model is not exported to TFLite (_export.export)"
             content = tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
             got = _run_tflite(content, x)
             files = {"": content}
