@@ -137,11 +137,8 @@ def score_table(
     seconds = time.perf_counter() - started
     metric = "rmse" if task == "regression" else "accuracy"
     single = result.test_metrics[0][metric]
-    ours = (
-        single
-        if result.record is None or result.record.ensemble is None
-        else result.record.ensemble.test_metrics[metric]
-    )
+    ensemble_record = None if result.record is None else result.record.ensemble
+    ours = single if ensemble_record is None else ensemble_record.test_metrics[metric]
     columns = dict(densespace.load_spec(work / f"run-{name}" / "best-1.spec.json").input.columns or {})
     kept = [c for c, kind in columns.items() if kind != "ignore"]
 
@@ -174,6 +171,7 @@ def score_table(
         "metric": "rmse" if task == "regression" else "accuracy",
         "densespace": float(ours),
         "single": float(single),
+        "ensemble": ensemble_record is not None,
         "hgb": theirs,
         "difference": float(ours - theirs),
         "relative": float(ours / theirs) if task == "regression" else None,
@@ -299,7 +297,8 @@ def main() -> int:
         "| table | rows | task | metric | densespace | best single | HGB | difference | columns |",
         "|---|---|---|---|---|---|---|---|---|",
         *(
-            f"| {s['table']} | {s['rows']:,} | {s['task']} | {s['metric']} | {s['densespace']:.4f} | "
+            f"| {s['table']} | {s['rows']:,} | {s['task']} | {s['metric']} | {s['densespace']:.4f}"
+            f"{'' if s.get('ensemble', True) else ' (no ensemble)'} | "
             f"{s.get('single', s['densespace']):.4f} | {s['hgb']:.4f} | {s['difference']:+.4f}{_relative(s)} | "
             f"{s['columns']} |"
             for s in scores

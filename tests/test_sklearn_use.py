@@ -100,13 +100,14 @@ def test_cross_val_score_fits_a_clone_per_fold():
 
 
 def _penguins(n: int = 120) -> pd.DataFrame:
-    """A table as people have it: a text category that decides the class, numbers with a gap, dates."""
+    """A table as people have it: a text category that decides the class, numbers with a gap, dates, yes/no."""
     rng = np.random.default_rng(0)
     table = pd.DataFrame(
         {
             "island": np.array(["Biscoe", "Dream", "Torgersen"], dtype=object)[np.arange(n) % 3],
             "mass": rng.normal(4000, 300, n) + (np.arange(n) % 3) * 800,
-            "seen": pd.date_range("2007-11-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "seen": pd.date_range("2007-11-01", periods=n, freq="D"),
+            "tagged": np.arange(n) % 2 == 0,
         }
     )
     table.loc[3, "mass"] = np.nan
@@ -115,15 +116,16 @@ def _penguins(n: int = 120) -> pd.DataFrame:
 
 @pytest.mark.slow
 def test_a_table_with_text_dates_and_gaps_is_fitted_as_a_table():
-    """A DataFrame of text, dates and a gap is typed and encoded in the model; classes keep their order."""
+    """A DataFrame of text, dates, booleans and a gap is typed and encoded in the model; classes keep their order."""
     x = _penguins()
     y = np.array([2, 10, 33])[np.arange(len(x)) % 3]  # "10" < "2" as text: the columns follow classes_
     classifier = DenseSpaceClassifier(spec=TINY, seed=1).fit(x, y)
-    assert list(classifier.classes_) == [2, 10, 33] and classifier.n_features_in_ == 3
+    assert list(classifier.classes_) == [2, 10, 33] and classifier.n_features_in_ == 4
     assert classifier.results_.spec["input"]["columns"] == {
         "island": "categorical",
         "mass": "numeric",
         "seen": "date",
+        "tagged": "boolean",
     }
     assert classifier.score(x, y) == 1.0
     assert classifier.predict_proba(x.head(3)).argmax(axis=1).tolist() == [0, 1, 2]
@@ -133,6 +135,16 @@ def test_a_table_with_text_dates_and_gaps_is_fitted_as_a_table():
         str(error.value)
         == "the model takes a table's columns (a DataFrame, or columns by name); received an array"
     )
+
+
+@pytest.mark.slow
+def test_a_table_of_numbered_columns_is_fitted_and_predicted_as_a_table():
+    """A table whose columns are numbered (0, 1, ...) predicts on the DataFrame it was fitted on."""
+    x = _penguins().set_axis(range(4), axis=1)
+    y = 100.0 + (np.arange(len(x)) % 3) * 7
+    regressor = DenseSpaceRegressor(spec=TINY, seed=1).fit(x, y)
+    assert list(regressor.results_.spec["input"]["columns"]) == ["0", "1", "2", "3"]
+    assert regressor.predict(x).shape == (len(x),) and regressor.score(x, y) > 0.5
 
 
 def test_clone_copies_the_parameters_unfitted():

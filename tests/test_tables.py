@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from pathlib import Path
@@ -17,7 +18,7 @@ from densespace import DatasetError, SearchWarning, SpecError, validate_spec
 from densespace._cli import main
 from densespace._run.fit import fit_to_data
 from densespace._run.options import SearchOptions, TuneOptions
-from densespace.datasets import embedding_size, from_arrays, from_frame, load_csv, model_inputs
+from densespace.datasets import _csv, embedding_size, from_arrays, from_frame, load_csv, model_inputs
 from densespace.datasets._table import TableEncoding, infer_types
 
 ROWS = 40
@@ -193,17 +194,32 @@ def test_load_csv_sniffs_the_delimiter_and_keeps_text(tmp_path: Path, suffix: st
     assert whole.loc[4, "island"] is None or pd.isna(whole.loc[4, "island"])
 
 
-@pytest.mark.parametrize("gap", ["", " "])
-def test_spaces_after_the_delimiter_are_not_part_of_the_values(tmp_path: Path, gap: str) -> None:
-    """ "a, b" reads as "a,b" does: numbers stay numbers and categories have no leading space."""
+@pytest.mark.parametrize(("gap", "first"), [("", 0), (" ", 0), (" ", 9_000)])
+def test_spaces_after_the_delimiter_are_not_part_of_the_values(tmp_path: Path, gap: str, first: int) -> None:
+    """A space after the delimiter, from the row ``first`` on (past the first 64 KiB too), is not read:
+    numbers stay numbers and categories have no leading space."""
     path = tmp_path / "t.csv"
-    rows = [f"{i},{gap}{'ab'[i % 2]},{gap}{'odd' if i % 2 else 'even'}" for i in range(20)]
-    path.write_text(f"n,{gap}letter,{gap}parity\n" + "\n".join(rows) + "\n")
+    rows = [
+        f"{i},{gap * (i >= first)}{'ab'[i % 2]},{gap * (i >= first)}{'odd' if i % 2 else 'even'}"
+        for i in range(first + 20)
+    ]
+    path.write_text("n,letter,parity\n" + "\n".join(rows) + "\n")
     data = load_csv(path, target="parity")
     assert data.class_names == ("even", "odd")
     assert data.feature_names == ("n", "letter")
     assert data.train[0]["n"].dtype == np.int64
     assert set(data.train[0]["letter"]) == {"a", "b"}
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5])
+def test_the_search_for_spaces_finds_them_across_chunks(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """The chunked search for a delimiter then a space agrees with searching the whole text (brute force)."""
+    monkeypatch.setattr(_csv, "_CHUNK", chunk)
+    rng = np.random.default_rng(chunk)
+    for _ in range(500):
+        text = bytes(rng.choice(list(b", a\t"), size=int(rng.integers(0, 12))).tolist())
+        for pattern in (b", ", b"\t "):
+            assert _csv._spaced(io.BytesIO(text), pattern) == (pattern in text), text
 
 
 def test_rows_without_a_target_are_left_out_with_a_count(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import sys
 import textwrap
 import time
 import warnings
+import weakref
 from types import SimpleNamespace
 
 import numpy as np
@@ -232,6 +233,25 @@ def test_the_heap_is_frozen_inside_the_block_and_as_found_after(before):
     finally:
         gc.unfreeze()
     assert inside > 0 and after == outside and (outside > 0) == before
+
+
+def test_garbage_from_before_the_block_is_freed_not_frozen():
+    """Cycles already unreachable when the block starts are collected, not kept alive through it."""
+
+    class Node:
+        pass
+
+    gc.disable()  # no automatic collection between the cycle's last reference and the block
+    try:
+        node = Node()
+        node.self = node  # a cycle: only the collector frees it
+        alive = weakref.ref(node)
+        del node
+        with frozen_heap():
+            freed = alive() is None
+    finally:
+        gc.enable()
+    assert freed
 
 
 @pytest.mark.slow

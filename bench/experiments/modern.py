@@ -3,10 +3,11 @@
     python bench/experiments/modern.py ablation [--limit 10000] [--retrain-epochs 10] [--only NAME ...]
     python bench/experiments/modern.py ensemble [--limit 10000] [--retrain-epochs 10]
     python bench/experiments/modern.py longer   [--limit 10000] [--retrain-epochs 30]
-    python bench/experiments/modern.py long RECIPE [--limit 0] [--retrain-epochs 150] [--seed 1] [--save DIR]
-    python bench/experiments/modern.py combine [--limit 0] [--save DIR]
+    python bench/experiments/modern.py long RECIPE --limit 0 --retrain-epochs 140 [--seed 1] [--save DIR]
+    python bench/experiments/modern.py combine --limit 0 [--save DIR]
 
-(also takes ``--cache DIR`` and ``--results DIR``)
+(also takes ``--cache DIR`` and ``--results DIR``; ``--limit`` is 10,000 and ``--retrain-epochs`` 10
+unless given, so the runs on all the data name both)
 
 * ablation: the plain configuration of ``beyond.py ablation`` (the recommended space fixed at
   1024-512-256, batch norm, dropout 0.3, Adam 1e-3 with cosine decay, flips), then that

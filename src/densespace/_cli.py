@@ -543,7 +543,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the retrained model of rank K (default 1, the best)",
     )
     export.add_argument(
-        "--data", metavar="FILE", help="rows to check the export on: a .csv or .npz file, as predict reads"
+        "--data",
+        metavar="FILE",
+        help="rows to check the export on: a .csv or .npz file, as predict reads (needed for a table's run)",
     )
     export.set_defaults(run=_export)
 

@@ -406,13 +406,14 @@ class Results(_Record):
     def export(self, *, format: Literal["savedmodel", "tflite"], model: int = 1, data: Any = None) -> Path:
         """Writes a retrained model as a TensorFlow SavedModel (``best-K.savedmodel/``) or a TFLite
         file (``best-K.tflite``) beside its ``best-K.keras``, once the export, reloaded, predicts what
-        the Keras model predicts within 1e-5 (SavedModel) or 1e-4 (TFLite), absolute.
+        the Keras model predicts within 1e-5 (SavedModel) or 1e-4 (TFLite) of the outputs' scale.
+        The model of a table's typed columns exports as a SavedModel only, checked on ``data``.
 
         Args:
             format: ``"savedmodel"`` or ``"tflite"``.
             model: The rank of the retrained model (1: the best).
             data: The rows to check the export on (any rows ``predict`` takes, such as the test
-                rows); by default 64 random rows of the model's input shape.
+                rows); by default 64 random rows of the model's input shape (a table's run needs them).
 
         Returns:
             The path of the export.
@@ -420,7 +421,8 @@ class Results(_Record):
         Raises:
             RunFolderError: These results were not read from a folder, the folder is in use, or it
                 holds a file densespace did not write where the export goes.
-            OptionError: ``format`` or ``model`` is not one of the choices.
+            OptionError: ``format`` or ``model`` is not one of the choices, or a table's run is
+                exported to TFLite or without ``data``.
             TuningError: The export predicts otherwise than the Keras model (nothing is written).
 
         Examples:

@@ -32,7 +32,13 @@ import numpy as np
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import check_is_fitted, validate_data
+    from sklearn.utils.validation import (
+        check_array,
+        check_consistent_length,
+        check_is_fitted,
+        column_or_1d,
+        validate_data,
+    )
 except ModuleNotFoundError as exc:  # pragma: no cover - the tests install scikit-learn
     raise ImportError("densespace.sklearn needs scikit-learn: pip install 'densespace[sklearn]'") from exc
 
@@ -131,17 +137,25 @@ class _DenseSpaceEstimator(BaseEstimator):
         self.validation = validation
 
     def _fit(self, X: Any, y: Any, *, classes: bool) -> tuple[Any, Any]:
-        """Checks ``X``, ``y`` as scikit-learn does (a table as a table: any column type, gaps) and
-        keeps the data to search on: (the rows, the targets) as checked."""
-        self._table = _is_table(X)
-        if self._table:
-            _, y = validate_data(
-                self, X, y, dtype=None, ensure_all_finite=False, ensure_min_samples=2, y_numeric=not classes
+        """Checks ``X``, ``y`` as scikit-learn does and keeps the data to search on: (the rows, the
+        targets) as checked. A table's columns stay as they are (any type, gaps): only their names
+        and count are checked and kept, and ``y`` on its own."""
+        table = _is_table(X)
+        if table:
+            validate_data(self, X, skip_check_array=True)
+            y = column_or_1d(
+                check_array(y, ensure_2d=False, dtype="numeric" if not classes else None, input_name="y")
             )
-            return X, y
-        return validate_data(
-            self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2, y_numeric=not classes
-        )
+            check_consistent_length(X, y)
+            if len(y) < 2:
+                raise ValueError(f"Found array with {len(y)} sample(s) while a minimum of 2 is required.")
+            x = X
+        else:
+            x, y = validate_data(
+                self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2, y_numeric=not classes
+            )
+        self._table = table
+        return x, y
 
     def _data(self, x: Any, y: np.ndarray, class_names: list[str] | None) -> Dataset:
         """The rows split for the search: a stratified ``validation`` split held out, on which the
@@ -212,8 +226,9 @@ class _DenseSpaceEstimator(BaseEstimator):
         rows: a DataFrame holding its columns)."""
         check_is_fitted(self)
         if self._table:
-            validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
-            return _predict.outputs(self.model_, _predict._inputs(self.results_, X))
+            validate_data(self, X, reset=False, skip_check_array=True)
+            columns = X.rename(columns=str) if is_frame(X) else X  # as from_frame names them
+            return _predict.outputs(self.model_, _predict._inputs(self.results_, columns))
         x = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return _predict.outputs(self.model_, _predict._inputs(self.results_, x))
 

@@ -16,12 +16,14 @@ def frozen_heap() -> Iterator[None]:
     tracks, some 400,000 once TensorFlow is imported, about 0.3 s a call on a 2-core machine, the
     largest part of a small trial's overhead. What is alive when a run starts (modules, the data)
     lives through it; frozen (``gc.freeze``), a collection walks only what the run made, and
-    ``gc.unfreeze`` hands the rest back when the block ends. Objects frozen before (by the caller)
-    are left as they are.
+    ``gc.unfreeze`` hands the rest back when the block ends. One collection first, so that garbage
+    waiting for it (an earlier run's models, in cycles) is freed, not frozen for the run. Objects
+    frozen before (by the caller) are left as they are.
     """
     if gc.get_freeze_count():
         yield
         return
+    gc.collect()
     gc.freeze()
     try:
         yield

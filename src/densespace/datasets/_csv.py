@@ -50,6 +50,7 @@ PARQUET = (".parquet", ".pq")
 
 _EXPECTED = "a CSV file whose first row names the columns"
 _SAMPLE = 2**16  # the bytes the delimiter is sniffed on
+_CHUNK = 2**22  # the bytes searched at a time for spaces after the delimiter
 
 
 def load_csv(
@@ -210,13 +211,14 @@ def _read_csv(stream: BinaryIO, where: str, delimiter: str | None) -> pd.DataFra
         raise DatasetError(f"{where}line {header_at + 1}: not a valid CSV header ({exc})") from None
     _check_header(header, where, header_at + 1, delimiter)
     rows = min(MAX_CSV_ROWS, MAX_CSV_CELLS // len(header))
+    spaced = _spaced(stream, f"{delimiter} ".encode())  # "a, b": pandas reads slower skipping spaces
     stream.seek(start)
     try:
         frame = pd.read_csv(
             stream,
             sep=delimiter,
             engine="c",
-            skipinitialspace=f"{delimiter} " in text,  # "a, b": slower, so only where the first lines have it
+            skipinitialspace=spaced,
             encoding="utf-8",
             nrows=rows + 1,
             low_memory=False,
@@ -229,6 +231,18 @@ def _read_csv(stream: BinaryIO, where: str, delimiter: str | None) -> pd.DataFra
     frame.index = frame.index + 2 + header_at
     frame.attrs["delimiter"] = delimiter
     return frame
+
+
+def _spaced(stream: BinaryIO, pattern: bytes) -> bool:
+    """Whether the stream holds ``pattern`` anywhere (a delimiter then a space): read in chunks, so that
+    the bytes are searched at memory speed without the file held in memory."""
+    stream.seek(0)
+    tail = b""
+    while chunk := stream.read(_CHUNK):
+        if pattern in tail + chunk[: len(pattern)] or pattern in chunk:
+            return True
+        tail = chunk[-len(pattern) + 1 :]
+    return False
 
 
 def _parse_error(exc: Exception, where: str, delimiter: str, width: int) -> DatasetError:
