@@ -153,6 +153,7 @@ EXAMPLE_COUNTS = {
     "quickstart.json": (54, 394_762, 2_105_354),
     "cifar10-dense.json": (2_592, 3_807_242, 8_925_194),
     "cifar10-dense.yaml": (2_592, 3_807_242, 8_925_194),
+    "cifar10-residual.json": (6, 2_698_762, 2_698_762),
     # own data: 8 features -> 1-2 shared layers of 32|64 -> 1 target; x lr 2 x loss 2
     "regression.json": (16, 8 * 32 + 32 + 32 + 1, 8 * 64 + 64 + 64 * 64 + 64 + 64 + 1),
     "binary.json": (8, 6 * 16 + 16 + 16 + 1, 6 * 32 + 32 + 32 * 32 + 32 + 32 + 1),
