@@ -18,6 +18,7 @@ import densespace
 from densespace import DatasetError, OptionError, RunFolderError
 from densespace._cli import main
 from densespace._predict import Rows, _inputs, labels, probabilities, read_rows, table
+from densespace._run.options import SearchOptions, TuneOptions
 from densespace.datasets import from_arrays, load_csv, model_inputs
 
 CLASSES = ("setosa", "versicolor", "virginica")
@@ -315,6 +316,34 @@ def test_exports_predict_what_the_keras_model_predicts(regression_run, tmp_path,
     np.testing.assert_allclose(got, expected, atol=tolerance * np.abs(expected).max(), rtol=0)
     manifest = (run / ".densespace-manifest.json").read_text()
     assert f'"{path.name}' in manifest
+
+
+@pytest.mark.parametrize(
+    ("export", "shown"), [(["onnx"], '["onnx"]'), (["tflite", "tflite"], '["tflite", "tflite"]'), (3, "3")]
+)
+def test_tune_refuses_an_unknown_or_repeated_export_format(export, shown):
+    """export lists distinct formats of EXPORTS; anything else is one located error."""
+    with pytest.raises(OptionError) as raised:
+        TuneOptions.create(tiny("regression"), SearchOptions(export=export))
+    assert (
+        str(raised.value) == f"export must list distinct formats of 'savedmodel', 'tflite' (received {shown})"
+    )
+
+
+@pytest.mark.slow
+def test_tune_exports_every_retrained_model_checked_on_the_test_split(regression_run, tmp_path, capsys):
+    """tune(export=...) writes each format of each retrained model beside it, through the manifest."""
+    densespace.tune(
+        tiny("regression", hidden={"units": {"values": [4, 8]}}, search={"max_trials": 2, "seed": 1}),
+        data=regression_run.data,
+        out=tmp_path / "run",
+        retrain_top=2,
+        export=("savedmodel", "tflite"),
+    )
+    manifest = (tmp_path / "run" / ".densespace-manifest.json").read_text()
+    for name in ("best-1.savedmodel", "best-1.tflite", "best-2.savedmodel", "best-2.tflite"):
+        assert (tmp_path / "run" / name).exists() and f'"{name}' in manifest
+    assert capsys.readouterr().err.count("on the test split)") == 4
 
 
 @pytest.mark.slow

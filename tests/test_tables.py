@@ -14,7 +14,7 @@ import pytest
 from helpers import spec_dict
 
 import densespace
-from densespace import DatasetError, SearchWarning, SpecError, validate_spec
+from densespace import DatasetError, OptionError, SearchWarning, SpecError, validate_spec
 from densespace._cli import main
 from densespace._run.fit import fit_to_data
 from densespace._run.options import SearchOptions, TuneOptions
@@ -397,6 +397,18 @@ def test_a_saved_model_of_a_table_predicts_raw_rows(tmp_path: Path) -> None:
     assert named.tolist() == [data.class_names[i] for i in predicted.argmax(axis=1)]
     exported = tf.saved_model.load(str(results.export(format="savedmodel", data=data.test[0])))
     np.testing.assert_allclose(exported.serve(inputs).numpy(), predicted, atol=1e-5, rtol=0)
+
+
+def test_a_table_is_not_exported_to_tflite_before_any_training(tmp_path: Path) -> None:
+    """tune(export=["tflite"]) on a table's columns is refused before the search starts."""
+    data = from_frame(frame().drop(columns="respondent_id"), target="species")
+    with pytest.raises(OptionError) as raised:
+        densespace.tune(tiny(), data=data, out=tmp_path / "never", export=["tflite"])
+    assert str(raised.value) == (
+        "export: a table's model takes its columns by name and its text through a StringLookup, which "
+        "TFLite's built-in operations lack: export it as 'savedmodel'"
+    )
+    assert not (tmp_path / "never").exists()
 
 
 def test_a_table_is_not_packed() -> None:

@@ -419,6 +419,13 @@ def _parser() -> argparse.ArgumentParser:
         help="columns of a table --data to leave out of the model (an ID, a leak of the target)",
     )
     tune.add_argument(
+        "--export",
+        type=lambda text: text.split(","),
+        default=(),
+        metavar="FORMAT[,FORMAT]",
+        help="also write each retrained model as savedmodel and/or tflite, checked on the test split",
+    )
+    tune.add_argument(
         "--retrain-top",
         type=int,
         default=1,

@@ -44,6 +44,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - the tests install sciki
 
 from densespace import _predict
 from densespace._budgets import Target
+from densespace._export import ExportFormat
 from densespace._results import Results, TrialRecord
 from densespace._run.options import KeepCheckpoints, Verbosity
 from densespace._run.tune import tune
@@ -106,6 +107,7 @@ class _DenseSpaceEstimator(BaseEstimator):
         enqueue: Sequence[str | os.PathLike[str]] = (),
         warm_start: str | os.PathLike[str] | None = None,
         ignore: Sequence[str] = (),
+        export: Sequence[ExportFormat] = (),
         validation: float = 0.2,
     ) -> None:
         self.spec = spec
@@ -134,6 +136,7 @@ class _DenseSpaceEstimator(BaseEstimator):
         self.enqueue = enqueue
         self.warm_start = warm_start
         self.ignore = ignore
+        self.export = export
         self.validation = validation
 
     def _fit(self, X: Any, y: Any, *, classes: bool) -> tuple[Any, Any]:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from densespace._budgets import Target, check_target, check_time_limit
 from densespace._errors import OptionError, show
+from densespace._export import EXPORTS, ExportFormat
 from densespace._results import TrialRecord
 from densespace._search import TUNERS, TunerName
 from densespace._spec import Spec, validate_spec
@@ -125,6 +126,7 @@ class SearchOptions:
     enqueue: Sequence[str | os.PathLike[str]] = ()
     warm_start: str | os.PathLike[str] | None = None
     ignore: Sequence[str] = ()
+    export: Sequence[ExportFormat] = ()
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ class TuneOptions:
         enqueue: frozen specs and results folders whose models are evaluated first.
         warm_start: a results folder whose scored trials the search starts from; None: none.
         ensemble: how many of the best retrained models ``ensemble.keras`` averages (0: none).
+        export: the formats each retrained model is exported to, checked on the test split.
     """
 
     spec: Spec
@@ -171,6 +174,7 @@ class TuneOptions:
     enqueue: tuple[Path, ...] = ()
     warm_start: Path | None = None
     ensemble: int = 0
+    export: tuple[ExportFormat, ...] = ()
 
     @classmethod
     def create(cls, spec: Spec, given: SearchOptions) -> TuneOptions:
@@ -228,7 +232,23 @@ class TuneOptions:
             enqueue=enqueue,
             warm_start=warm_start,
             ensemble=g.ensemble,
+            export=_check_export(g.export),
         )
+
+
+def _check_export(formats: object) -> tuple[ExportFormat, ...]:
+    """``export``: a sequence of distinct formats of ``EXPORTS``."""
+    given = [formats] if isinstance(formats, str) else formats
+    if (
+        not isinstance(given, Sequence)
+        or not all(isinstance(f, str) and f in EXPORTS for f in given)
+        or len(set(given)) != len(given)
+    ):
+        raise OptionError(
+            f"{{export}} must list distinct formats of {', '.join(map(repr, EXPORTS))} (received {show(formats)})",
+            "export",
+        )
+    return tuple(given)
 
 
 def _check_counts(retrain_top: object, ensemble: object) -> None:

@@ -38,7 +38,7 @@ from densespace._errors import (
     out_of_memory,
     quote,
 )
-from densespace._export import EXPORTS
+from densespace._export import EXPORTS, ExportFormat, export
 from densespace._files import Commit, Ledger, write_text
 from densespace._folds import fold_rows
 from densespace._report import write_report
@@ -107,6 +107,7 @@ def tune(
     enqueue: Sequence[str | os.PathLike[str]] = (),
     warm_start: str | os.PathLike[str] | None = None,
     ignore: Sequence[str] = (),
+    export: Sequence[ExportFormat] = (),
 ) -> TuneResult:
     """Searches the space with keras-tuner, then retrains and tests the best configurations.
 
@@ -175,6 +176,9 @@ def tune(
             new trials come on top (random and bayesian searches). Its best configuration is
             retrained here if it stays the best.
         ignore: Columns of a table left out of the model (typed ``ignore`` in ``input.columns``).
+        export: Formats (``"savedmodel"``, ``"tflite"``) each retrained model is also written in
+            beside its ``.keras`` (``Results.export``), each checked on the test split; a table's
+            model exports as a SavedModel only.
 
     Returns:
         The results, with the retrained models in memory; on a worker, only
@@ -214,6 +218,12 @@ def run(options: TuneOptions, data: Data, *, live: bool = False) -> TuneResult:
             complete state, and running again resumes.
     """
     fitted, data = fit_to_data(options.spec, data)
+    if "tflite" in options.export and fitted.input.columns is not None:  # refused before any training
+        raise OptionError(
+            "{export}: a table's model takes its columns by name and its text through a StringLookup, "
+            "which TFLite's built-in operations lack: export it as 'savedmodel'",
+            "export",
+        )
     suggest_folds(fitted, data)
     options = dataclasses.replace(options, spec=fitted)
     if options.verbose < 2:  # the data's errors came first: now TensorFlow loads, without its logs
@@ -244,8 +254,22 @@ def run(options: TuneOptions, data: Data, *, live: bool = False) -> TuneResult:
             if not environmental(exc):
                 raise
             raise _resource_error(exc, options.out) from exc
+    _exported(options, results, data)
     model = None if ensemble is None else ensemble[1]
     return TuneResult(out=options.out, record=results, trials=trials, best=best, ensemble=model)
+
+
+def _exported(options: TuneOptions, results: Results, data: Data) -> None:
+    """The export phase, once the folder is released: each retrained model in each format of
+    ``export``, checked on the test split's rows."""
+    for format in options.export:
+        for best in results.best:
+            path, difference = export(results, options.out, format=format, model=best.rank, data=data.test[0])
+            if options.verbose:
+                print(
+                    f"wrote {path} (it predicts within {difference:.2g} of {best.model} on the test split)",
+                    file=sys.stderr,
+                )
 
 
 def _resource_error(exc: BaseException, out: Path) -> ResourceError:
@@ -772,6 +796,7 @@ class TunerFunction(Protocol):
         enqueue: Sequence[str | os.PathLike[str]] = (),
         warm_start: str | os.PathLike[str] | None = None,
         ignore: Sequence[str] = (),
+        export: Sequence[ExportFormat] = (),
     ) -> TuneResult: ...
 
 
