@@ -1,6 +1,7 @@
 """Public tables, raw CSV in: densespace.tune against scikit-learn's HistGradientBoosting; and load_csv's cost.
 
-    python bench/tables.py [--results DIR] [--work DIR] [--trials N] [--epochs N] [--ensemble K] [--mb N]
+    python bench/tables.py [--results DIR] [--work DIR] [--trials N] [--epochs N] [--ensemble K]
+                           [--blocks dense|residual] [--mb N]
 
 (``--cache``, which every script takes, is unused here.)
 
@@ -19,6 +20,8 @@ epochs with early stopping on val_loss,
 patience 10), the best retrained, its test accuracy (RMSE for regression); with
 ``--ensemble K`` (default 3) the best K retrained and ``ensemble.keras`` of them
 (``tune(ensemble=K)``), whose score is densespace's, the best single model's beside it.
+``--blocks residual`` searches residual blocks (``kind: residual``, expansion 2, layer norm,
+gelu) of the same layers, widths and dropouts instead, into results/tables-residual.md.
 scikit-learn: ``HistGradientBoostingClassifier/Regressor(categorical_features=
 "from_dtype", random_state=0)`` fitted on the same training and validation rows
 (text columns as pandas ``category``, the same ID column dropped), scored on the
@@ -83,7 +86,14 @@ def tables() -> dict[str, tuple[Any, str, str]]:
     return found
 
 
-def spec(task: str, trials: int, epochs: int, rows: int) -> Any:
+#: ``--blocks``: the hidden block searched, Dense layers or residual ones (issue 25), alike otherwise.
+BLOCKS: dict[str, dict[str, Any]] = {
+    "dense": {},
+    "residual": {"kind": "residual", "expansion": 2, "norm": "layer", "activation": "gelu"},
+}
+
+
+def spec(task: str, trials: int, epochs: int, rows: int, blocks: str = "dense") -> Any:
     import densespace
 
     objective = {"classification": "val_loss", "binary": "val_loss", "regression": "val_loss"}[task]
@@ -93,6 +103,7 @@ def spec(task: str, trials: int, epochs: int, rows: int) -> Any:
             "name": "tables",
             "task": task,
             "hidden": {
+                **BLOCKS[blocks],
                 "layers": {"min": 1, "max": 2},
                 "units": {"values": [32, 64, 128, 256]},
                 "dropout": {"values": [0.0, 0.1, 0.3]},
@@ -109,7 +120,15 @@ def spec(task: str, trials: int, epochs: int, rows: int) -> Any:
 
 
 def score_table(
-    name: str, frame: Any, target: str, task: str, trials: int, epochs: int, ensemble: int, work: Path
+    name: str,
+    frame: Any,
+    target: str,
+    task: str,
+    trials: int,
+    epochs: int,
+    ensemble: int,
+    work: Path,
+    blocks: str,
 ) -> dict[str, Any]:
     """Both sides on one table."""
     import numpy as np
@@ -126,7 +145,7 @@ def score_table(
         data = load_csv(path, target=target, numbers=task == "regression")
         started = time.perf_counter()
         result = densespace.tune(
-            spec(task, trials, epochs, len(frame)),
+            spec(task, trials, epochs, len(frame), blocks),
             data=data,
             out=work / f"run-{name}",
             overwrite=True,
@@ -257,6 +276,7 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--ensemble", type=int, default=3, help="ensemble.keras of the best K (0: none)")
+    parser.add_argument("--blocks", choices=BLOCKS, default="dense", help="the hidden block searched")
     parser.add_argument("--mb", type=int, default=40)
     parser.add_argument(
         "--scores",
@@ -266,7 +286,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     run = _harness.Run(
-        "tables", "Public tables: densespace against HistGradientBoosting; load_csv's cost", args.results
+        "tables" if args.blocks == "dense" else f"tables-{args.blocks}",
+        f"Public tables: densespace ({args.blocks} blocks) against HistGradientBoosting; load_csv's cost",
+        args.results,
     )
     args.work.mkdir(parents=True, exist_ok=True)
     scores = []
@@ -275,7 +297,17 @@ def main() -> int:
             scores = [ast.literal_eval(line) for line in args.scores.read_text().splitlines() if line.strip()]
         for name, (frame, target, task) in tables().items() if args.scores is None else ():
             scores.append(
-                score_table(name, frame, target, task, args.trials, args.epochs, args.ensemble, Path(folder))
+                score_table(
+                    name,
+                    frame,
+                    target,
+                    task,
+                    args.trials,
+                    args.epochs,
+                    args.ensemble,
+                    Path(folder),
+                    args.blocks,
+                )
             )
             print(scores[-1], flush=True)
         read = reading(args.mb, Path(folder))
