@@ -45,12 +45,7 @@ def export(
     if format not in EXPORTS:
         raise OptionError(f"{{format}} must be 'savedmodel' or 'tflite' (received {show(format)})", "format")
     if results.spec["input"].get("columns") is not None:
-        if format == "tflite":
-            raise OptionError(
-                "{format}: a table's model takes its columns by name and its text through a StringLookup, "
-                "which TFLite's built-in operations lack: export it as 'savedmodel'",
-                "format",
-            )
+        check_table_format(format, option="format")
         if data is None:
             raise OptionError(
                 "{data}: a table's export is checked on rows of its columns, which the results folder does "
@@ -72,6 +67,20 @@ def export(
             file.parent.mkdir(parents=True, exist_ok=True)
             write_bytes(file, content)
     return target, difference
+
+
+def check_table_format(format: str, *, option: str) -> None:
+    """Refuses to export a table's model (its columns by name, its text looked up) to TFLite.
+
+    Raises:
+        OptionError: ``format`` is ``"tflite"``, named as the ``option`` that gave it.
+    """
+    if format == "tflite":
+        raise OptionError(
+            f"{{{option}}}: a table's model takes its columns by name and its text through a StringLookup, "
+            "which TFLite's built-in operations lack: export it as 'savedmodel'",
+            option,
+        )
 
 
 def _sample(results: Results) -> np.ndarray:

@@ -38,7 +38,7 @@ from densespace._errors import (
     out_of_memory,
     quote,
 )
-from densespace._export import EXPORTS, ExportFormat, export
+from densespace._export import EXPORTS, ExportFormat, check_table_format, export
 from densespace._files import Commit, Ledger, write_text
 from densespace._folds import fold_rows
 from densespace._report import write_report
@@ -218,12 +218,9 @@ def run(options: TuneOptions, data: Data, *, live: bool = False) -> TuneResult:
             complete state, and running again resumes.
     """
     fitted, data = fit_to_data(options.spec, data)
-    if "tflite" in options.export and fitted.input.columns is not None:  # refused before any training
-        raise OptionError(
-            "{export}: a table's model takes its columns by name and its text through a StringLookup, "
-            "which TFLite's built-in operations lack: export it as 'savedmodel'",
-            "export",
-        )
+    if fitted.input.columns is not None:  # refused before any training
+        for format in options.export:
+            check_table_format(format, option="export")
     suggest_folds(fitted, data)
     options = dataclasses.replace(options, spec=fitted)
     if options.verbose < 2:  # the data's errors came first: now TensorFlow loads, without its logs
