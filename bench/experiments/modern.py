@@ -40,7 +40,6 @@ that made it.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -90,19 +89,24 @@ ABLATIONS: dict[str, Change] = {
 }
 
 
+def _variant(change: Change, data: Any, epochs: int) -> tuple[Any, Any]:
+    """The ablation's base with ``change`` applied, trained ``epochs`` epochs (the cosine decay spans
+    them): its spec and its hypermodel."""
+    variant = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
+    change(variant)
+    variant["training"]["epochs"] = epochs
+    spec = densespace.validate_spec(variant)
+    return spec, densespace.build_hypermodel(spec, train_images=data.train[0])
+
+
 def _ablation(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], list[_harness.Check]]:
     data = load_cifar10(source, limit=args.limit, seed=0)
-    base = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
     chosen = [
         name for name in ABLATIONS if not args.only or name == "the base configuration" or name in args.only
     ]
     figures, rows = {}, []
     for change in chosen:
-        variant = json.loads(json.dumps(base))
-        ABLATIONS[change](variant)
-        variant["training"]["epochs"] = args.retrain_epochs  # the cosine decay spans the run
-        spec = densespace.validate_spec(variant)
-        hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
+        spec, hypermodel = _variant(ABLATIONS[change], data, args.retrain_epochs)
         start = time.monotonic()
         _, metrics, _ = _harness.retrain(hypermodel, {}, data, epochs=args.retrain_epochs, seed=1)
         parameters = densespace.parameter_bounds(spec)[0]
@@ -145,14 +149,9 @@ RECIPES: dict[str, Change] = {
 
 def _longer(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], list[_harness.Check]]:
     data = load_cifar10(source, limit=args.limit, seed=0)
-    base = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
     figures, rows = {}, []
     for name, change in RECIPES.items():
-        variant = json.loads(json.dumps(base))
-        change(variant)
-        variant["training"]["epochs"] = args.retrain_epochs  # the cosine decay spans the run
-        spec = densespace.validate_spec(variant)
-        hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
+        spec, hypermodel = _variant(change, data, args.retrain_epochs)
         start = time.monotonic()
         _, metrics, _ = _harness.retrain(hypermodel, {}, data, epochs=args.retrain_epochs, seed=1)
         parameters = densespace.parameter_bounds(spec)[0]
@@ -184,15 +183,10 @@ def _ensemble(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str
     from densespace._keras.ensemble import ensemble
 
     data = load_cifar10(source, limit=args.limit, seed=0)
-    base = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
     figures: Figures = {}
     members = []
     for rank, name in enumerate(MEMBERS, 1):
-        variant = json.loads(json.dumps(base))
-        ABLATIONS[name](variant)
-        variant["training"]["epochs"] = args.retrain_epochs  # the cosine decay spans the run
-        spec = densespace.validate_spec(variant)
-        hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
+        spec, hypermodel = _variant(ABLATIONS[name], data, args.retrain_epochs)
         model, metrics, _ = _harness.retrain(hypermodel, {}, data, epochs=args.retrain_epochs, seed=rank)
         members.append(model)
         figures[name] = {**metrics, "parameters": densespace.parameter_bounds(spec)[0]}
@@ -233,11 +227,7 @@ def _long(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str], l
 
     data = _full(args, source)
     name = LONG.get(args.recipe) or next(n for n in RECIPES if n.startswith(args.recipe))
-    variant = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
-    RECIPES[name](variant)
-    variant["training"]["epochs"] = args.retrain_epochs  # the cosine decay spans the run
-    spec = densespace.validate_spec(variant)
-    hypermodel = densespace.build_hypermodel(spec, train_images=data.train[0])
+    spec, hypermodel = _variant(RECIPES[name], data, args.retrain_epochs)
     args.save.mkdir(parents=True, exist_ok=True)
     stem = args.save / f"{args.recipe}-{args.seed}"
     start = time.monotonic()
@@ -264,9 +254,7 @@ def _combine(args: argparse.Namespace, source: Path) -> tuple[Figures, list[str]
     from densespace._keras.ensemble import ensemble
 
     data = _full(args, source)
-    spec = densespace.validate_spec(
-        densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE).model_dump()
-    )
+    spec = densespace.freeze(densespace.load_spec(RECOMMENDED), ABLATION_BASE)
     scored = []
     for path in sorted(args.save.glob("*.keras")):
         model = keras.models.load_model(path)

@@ -230,10 +230,10 @@ class _DenseSpaceEstimator(BaseEstimator):
         check_is_fitted(self)
         if self._table:
             validate_data(self, X, reset=False, skip_check_array=True)
-            columns = X.rename(columns=str) if is_frame(X) else X  # as from_frame names them
-            return _predict.outputs(self.model_, _predict._inputs(self.results_, columns))
-        x = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return _predict.outputs(self.model_, _predict._inputs(self.results_, x))
+            rows = X.rename(columns=str) if is_frame(X) else X  # as from_frame names them
+        else:
+            rows = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return _predict.outputs(self.model_, _predict._inputs(self.results_, rows))
 
 
 def _is_table(X: Any) -> bool:
